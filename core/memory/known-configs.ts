@@ -12,12 +12,21 @@ const gpt2 = (n_embd: number, n_layer: number, n_head: number) => ({
   layer_norm_epsilon: 1e-5, bos_token_id: 50256, eos_token_id: 50256,
 });
 
+// EleutherAI/gpt-j-6b (and the study's ybelkada/gpt-j-6b-sharded-bf16 copy of it).
+const GPT_J_6B = {
+  model_type: 'gptj', vocab_size: 50400, n_positions: 2048, n_embd: 4096, n_layer: 28, n_head: 16, rotary_dim: 64,
+  n_inner: null, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, bos_token_id: 50256, eos_token_id: 50256,
+  tie_word_embeddings: false,
+};
+
 export const KNOWN_CONFIGS: Readonly<Record<string, Record<string, unknown>>> = {
   'gpt-neo-125m': GPT_NEO_125M,
   gpt2: gpt2(768, 12, 12),
   'gpt2-medium': gpt2(1024, 24, 16),
   'gpt2-large': gpt2(1280, 36, 20),
   'gpt2-xl': gpt2(1600, 48, 25),
+  'gpt-j-6b': GPT_J_6B,
+  'gpt-j-6b-sharded-bf16': GPT_J_6B,
 };
 
 /** The published config.json of a model folder name, if known. */

@@ -13,7 +13,7 @@ import type { TransformerConfig } from './hf-config.js';
 import type { KVCache } from './kv-cache.js';
 import { SeededRandom } from './seeded-random.js';
 import { attentionContext, blockForward, embed, layerNorm, positionIdsFromMask, type BlockWeights } from './transformer.js';
-import { BASE_PREFIX, blockWeightNames, LM_HEAD, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
+import { BASE_PREFIX, blockWeightNames, LM_HEAD, LM_HEAD_BIAS, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
 import { withWasmMemoryGuard } from './backend.js';
 import { expandBf16, packTensorBf16, type PackedBf16 } from './memory-bf16.js';
 import { checkpointedBlock } from './memory-checkpoint.js';
@@ -180,7 +180,7 @@ export class CausalLM {
     return { float32Bytes, packedBytes };
   }
 
-  /** Weights of block `i` as the forward consumes them (GPT-Neo's q/k/v fused into one [d, 3d] matrix). */
+  /** Weights of block `i` as the forward consumes them (GPT-Neo's and GPT-J's q/k/v fused into one [d, 3d] matrix). */
   blockWeights(i: number): BlockWeights {
     const n = blockWeightNames(this.config, i);
     const g = (name: string) => this.w(name);
@@ -188,8 +188,8 @@ export class CausalLM {
     return {
       ln1G: g(n.ln1G) as tf.Tensor1D, ln1B: g(n.ln1B) as tf.Tensor1D,
       qkvW: qkvW as tf.Tensor2D, qkvB: n.qkvB ? (g(n.qkvB) as tf.Tensor1D) : undefined,
-      outW: g(n.outW) as tf.Tensor2D, outB: g(n.outB) as tf.Tensor1D,
-      ln2G: g(n.ln2G) as tf.Tensor1D, ln2B: g(n.ln2B) as tf.Tensor1D,
+      outW: g(n.outW) as tf.Tensor2D, outB: n.outB ? (g(n.outB) as tf.Tensor1D) : undefined,
+      ln2G: n.ln2G ? (g(n.ln2G) as tf.Tensor1D) : undefined, ln2B: n.ln2B ? (g(n.ln2B) as tf.Tensor1D) : undefined,
       fcW: g(n.fcW) as tf.Tensor2D, fcB: g(n.fcB) as tf.Tensor1D,
       projW: g(n.projW) as tf.Tensor2D, projB: g(n.projB) as tf.Tensor1D,
     };
@@ -226,8 +226,9 @@ export class CausalLM {
     }
     const hidden = withWasmMemoryGuard(`forward of ${b}x${t} tokens`, () => tf.tidy(() => {
       const positions = opts.positionIds ?? positionIdsFromMask(attentionMask, t); // [B, T]
-      let x = tf.tidy(() => embed(this.w(`${BASE_PREFIX}wte.weight`) as tf.Tensor2D, this.w(`${BASE_PREFIX}wpe.weight`) as tf.Tensor2D, inputIds, positions)); // [B*T, d]
-      const ctx = attentionContext(cfg, attentionMask, t);
+      const wpe = cfg.rotaryDim === 0 ? (this.w(`${BASE_PREFIX}wpe.weight`) as tf.Tensor2D) : null;
+      let x = tf.tidy(() => embed(this.w(`${BASE_PREFIX}wte.weight`) as tf.Tensor2D, wpe, inputIds, positions)); // [B*T, d]
+      const ctx = attentionContext(cfg, attentionMask, t, positions);
       const recording = isTapeRecording();
       for (let i = 0; i < cfg.nLayers; i++) {
         const xi = x;
@@ -253,6 +254,11 @@ export class CausalLM {
     return this.w(this.config.tiedEmbeddings ? `${BASE_PREFIX}wte.weight` : LM_HEAD);
   }
 
+  /** The lm_head bias [V] (GPT-J), or null. */
+  outputBias(): tf.Tensor1D | null {
+    return this.config.lmHeadBias ? (this.w(LM_HEAD_BIAS) as tf.Tensor1D) : null;
+  }
+
   /**
    * Logits for any hidden states.
    * @param hidden [..., d]
@@ -263,7 +269,8 @@ export class CausalLM {
       const d = this.config.dModel;
       const lead = hidden.shape.slice(0, -1);
       const h2 = tf.reshape(hidden, [-1, d]) as tf.Tensor2D; // [N, d]
-      const logits = tf.matMul(h2, this.outputEmbedding(), false, true); // [N, V]
+      const bias = this.outputBias(); // [V] or null
+      const logits = bias ? tf.add(tf.matMul(h2, this.outputEmbedding(), false, true), bias) : tf.matMul(h2, this.outputEmbedding(), false, true); // [N, V]
       return tf.reshape(logits, [...lead, this.config.vocabSize]); // [..., V]
     });
   }

@@ -1,10 +1,10 @@
 /**
- * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, for GPT-2 and GPT-Neo,
+ * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, for GPT-2, GPT-Neo and GPT-J,
  * and back (for saving).
  */
 
 /** Model families the engine implements. */
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo'] as const;
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gptj'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 
 /** MLP activations the engine implements (Hugging Face ACT2FN names). */
@@ -14,7 +14,7 @@ export type Activation = (typeof SUPPORTED_ACTIVATIONS)[number];
 /** Attention pattern of one layer: 'global' = causal over all keys, 'local' = causal within `windowSize`. */
 export type AttentionType = 'global' | 'local';
 
-/** Architecture description shared by GPT-2 and GPT-Neo. */
+/** Architecture description shared by GPT-2, GPT-Neo and GPT-J. */
 export interface TransformerConfig {
   modelType: ModelType;
   vocabSize: number;
@@ -39,6 +39,17 @@ export interface TransformerConfig {
   qkvBias: boolean;
   /** Output projection shares the token embedding. */
   tiedEmbeddings: boolean;
+  /**
+   * Rotary position embedding width per head (GPT-J's rotary_dim: the first `rotaryDim` features of every query
+   * and key head are rotated pairwise, the rest pass through); 0 = learned absolute positions (wpe) instead.
+   */
+  rotaryDim: number;
+  /** GPT-J's block: x + attn(ln_1(x)) + mlp(ln_1(x)) (one LayerNorm, attention and MLP side by side). */
+  parallelResidual: boolean;
+  /** Attention output projection carries a bias (GPT-2, GPT-Neo: yes; GPT-J: no). */
+  outBias: boolean;
+  /** The untied lm_head carries a bias (GPT-J: yes). */
+  lmHeadBias: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
   /** The parsed config.json, kept so saving round-trips fields the engine does not use. */
@@ -144,6 +155,10 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       scaleByInverseLayerIdx: raw.scale_attn_by_inverse_layer_idx === true,
       qkvBias: true,
       tiedEmbeddings: raw.tie_word_embeddings !== false,
+      rotaryDim: 0,
+      parallelResidual: false,
+      outBias: true,
+      lmHeadBias: false,
       bosTokenId: tokenId(raw, 'bos_token_id'),
       eosTokenId: tokenId(raw, 'eos_token_id'),
       raw: { ...raw },
@@ -184,6 +199,49 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       scaleByInverseLayerIdx: false,
       qkvBias: false,
       tiedEmbeddings: raw.tie_word_embeddings !== false,
+      rotaryDim: 0,
+      parallelResidual: false,
+      outBias: true,
+      lmHeadBias: false,
+      bosTokenId: tokenId(raw, 'bos_token_id'),
+      eosTokenId: tokenId(raw, 'eos_token_id'),
+      raw: { ...raw },
+    };
+  }
+  if (modelType === 'gptj') {
+    const d = posInt('n_embd', num(raw, ['n_embd', 'hidden_size']));
+    const nLayers = posInt('n_layer', num(raw, ['n_layer', 'num_hidden_layers']));
+    const nHeads = posInt('n_head', num(raw, ['n_head', 'num_attention_heads']));
+    if (d % nHeads !== 0) throw new Error(`config.json: n_embd ${d} is not divisible by n_head ${nHeads}`);
+    const headDim = d / nHeads;
+    // Required: Hugging Face sizes its sin/cos table by the whole n_embd when rotary_dim is null, which only lines
+    // up with a head for a single-head model; every released GPT-J checkpoint sets it (gpt-j-6b: 64).
+    const rd = posInt('rotary_dim', num(raw, ['rotary_dim']));
+    if (rd % 2 !== 0 || rd > headDim) {
+      throw new Error(`config.json: "rotary_dim" must be even and at most the head size ${headDim}, got ${rd}`);
+    }
+    const inner = raw.n_inner;
+    return {
+      modelType: 'gptj',
+      vocabSize: posInt('vocab_size', num(raw, ['vocab_size'])),
+      nPositions: posInt('n_positions', num(raw, ['n_positions', 'max_position_embeddings'])),
+      dModel: d,
+      nHeads,
+      nLayers,
+      dInner: typeof inner === 'number' ? posInt('n_inner', inner) : 4 * d,
+      layerNormEps: num(raw, ['layer_norm_epsilon'], 1e-5),
+      activation: activation(raw, 'activation_function'),
+      attentionTypes: new Array<AttentionType>(nLayers).fill('global'),
+      windowSize: 0,
+      scaleAttention: true,
+      scaleByInverseLayerIdx: false,
+      qkvBias: false,
+      // GPT-J's lm_head has its own weight and bias; Hugging Face's GPTJConfig defaults tie_word_embeddings to false.
+      tiedEmbeddings: raw.tie_word_embeddings === true,
+      rotaryDim: rd,
+      parallelResidual: true,
+      outBias: false,
+      lmHeadBias: raw.tie_word_embeddings !== true,
       bosTokenId: tokenId(raw, 'bos_token_id'),
       eosTokenId: tokenId(raw, 'eos_token_id'),
       raw: { ...raw },
@@ -197,14 +255,18 @@ export function makeConfig(p: {
   modelType?: ModelType; vocabSize: number; nPositions: number; dModel: number; nHeads: number; nLayers: number;
   dInner?: number; layerNormEps?: number; activation?: Activation; attentionTypes?: AttentionType[]; windowSize?: number;
   tiedEmbeddings?: boolean; bosTokenId?: number | null; eosTokenId?: number | null;
+  /** GPT-J only (default: the whole head). */
+  rotaryDim?: number;
 }): TransformerConfig {
   const modelType = p.modelType ?? 'gpt2';
+  const gptj = modelType === 'gptj';
   const raw = toHfConfig({
     modelType, vocabSize: p.vocabSize, nPositions: p.nPositions, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
     dInner: p.dInner ?? 4 * p.dModel, layerNormEps: p.layerNormEps ?? 1e-5, activation: p.activation ?? 'gelu_new',
     attentionTypes: p.attentionTypes ?? new Array<AttentionType>(p.nLayers).fill('global'), windowSize: p.windowSize ?? 256,
-    scaleAttention: modelType === 'gpt2', scaleByInverseLayerIdx: false, qkvBias: modelType === 'gpt2',
-    tiedEmbeddings: p.tiedEmbeddings ?? true, bosTokenId: p.bosTokenId ?? p.vocabSize - 1, eosTokenId: p.eosTokenId ?? p.vocabSize - 1,
+    scaleAttention: modelType !== 'gpt_neo', scaleByInverseLayerIdx: false, qkvBias: modelType === 'gpt2',
+    tiedEmbeddings: p.tiedEmbeddings ?? !gptj, rotaryDim: gptj ? (p.rotaryDim ?? p.dModel / p.nHeads) : 0,
+    parallelResidual: gptj, outBias: !gptj, lmHeadBias: gptj && p.tiedEmbeddings !== true, bosTokenId: p.bosTokenId ?? p.vocabSize - 1, eosTokenId: p.eosTokenId ?? p.vocabSize - 1,
     raw: {},
   });
   return parseHfConfig(raw);
@@ -223,6 +285,13 @@ export function toHfConfig(c: TransformerConfig): Record<string, unknown> {
       n_positions: c.nPositions, n_ctx: c.nPositions, n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads,
       n_inner: c.dInner === 4 * c.dModel ? null : c.dInner, scale_attn_weights: c.scaleAttention,
       scale_attn_by_inverse_layer_idx: c.scaleByInverseLayerIdx,
+    };
+  }
+  if (c.modelType === 'gptj') {
+    return {
+      ...base, model_type: 'gptj', architectures: base.architectures ?? ['GPTJForCausalLM'], ...common,
+      n_positions: c.nPositions, n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads,
+      n_inner: c.dInner === 4 * c.dModel ? null : c.dInner, rotary_dim: c.rotaryDim,
     };
   }
   const out: Record<string, unknown> = {

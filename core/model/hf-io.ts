@@ -18,6 +18,7 @@ export const TOKENIZER_FILE = 'tokenizer.json';
 
 /** Checkpoint tensors that are buffers, not weights (old GPT-2 checkpoints carry the causal mask). */
 const IGNORED_SUFFIXES = ['.attn.bias', '.attn.masked_bias', '.attn.attention.bias', '.attn.attention.masked_bias'];
+// (GPT-J's checkpoints carry the same two buffers under `.attn.`.)
 
 /** Options of {@link loadCausalLM}. */
 export type LoadOptions = CausalLMOptions;
@@ -99,7 +100,7 @@ export function unusedTensorNames(cfg: TransformerConfig, tensors: Map<string, H
     if (s.name.startsWith(BASE_PREFIX)) used.add(s.name.slice(BASE_PREFIX.length));
     used.add(`pretrained_model.${s.name}`);
   }
-  used.add(LM_HEAD); // tied: the checkpoint's copy of the embedding is not needed
+  if (cfg.tiedEmbeddings) used.add(LM_HEAD); // tied: the checkpoint's copy of the embedding is not needed
   return [...tensors.keys()].filter((k) => !used.has(k) && !IGNORED_SUFFIXES.some((s) => k.endsWith(s)));
 }
 

@@ -23,11 +23,15 @@ interface EngineLike {
  */
 export function checkpointedBlock(cfg: TransformerConfig, layer: number, w: BlockWeights, x: tf.Tensor2D, ctx: AttentionContext): tf.Tensor2D {
   const keys = WEIGHT_KEYS.filter((k) => w[k] !== undefined);
-  const biases: tf.Tensor[] = [ctx.globalBias, ...(ctx.localBias ? [ctx.localBias] : [])];
+  // The context's tensors (attention biases, rotary tables) are inputs too, so the backward still holds them.
+  const biases: tf.Tensor[] = [ctx.globalBias, ...(ctx.localBias ? [ctx.localBias] : []), ...(ctx.rotary ? [ctx.rotary.cos, ctx.rotary.sin] : [])];
   const nb = biases.length;
   const run = (inputs: readonly tf.Tensor[]): tf.Tensor2D => {
     const ws = Object.fromEntries(keys.map((k, j) => [k, inputs[1 + nb + j]])) as unknown as BlockWeights;
-    const c: AttentionContext = { ...ctx, globalBias: inputs[1] as tf.Tensor4D, localBias: nb > 1 ? (inputs[2] as tf.Tensor4D) : undefined };
+    let next = 2;
+    const localBias = ctx.localBias ? (inputs[next++] as tf.Tensor4D) : undefined;
+    const rotary = ctx.rotary ? { cos: inputs[next++] as tf.Tensor3D, sin: inputs[next++] as tf.Tensor3D } : undefined;
+    const c: AttentionContext = { ...ctx, globalBias: inputs[1] as tf.Tensor4D, localBias, rotary };
     return blockForward(cfg, layer, ws, inputs[0] as tf.Tensor2D, c); // [B*T, d]
   };
   const forward = (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -19,10 +19,10 @@ export const DEFAULT_HEAD_CHUNK_ROWS = 128;
  * @param t [n] int32 targets
  * @returns [n, 2] (log-prob, entropy)
  */
-function headChunk(h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D): tf.Tensor2D {
+function headChunk(h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D, b?: tf.Tensor1D): tf.Tensor2D {
   const n = h.shape[0];
   const V = w.shape[0];
-  const logits = tf.matMul(h, w, false, true); // [n, V]
+  const logits = b ? tf.add(tf.matMul(h, w, false, true), b) : tf.matMul(h, w, false, true); // [n, V]
   const lse = tf.logSumExp(logits, -1); // [n]
   const flat = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), t); // [n]
   const picked = tf.gather(tf.reshape(logits, [n * V]), flat); // [n]
@@ -34,16 +34,17 @@ function headChunk(h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D): tf.Tensor2D 
  * The chunk's gradient, with its logits recomputed: for dlp, dent the incoming gradients of log-prob and entropy,
  * dz = -p·(dent·(z - Σp·z) + dlp) + onehot(t)·dlp, then dh = dz·W and dW = dzᵀ·h.
  */
-function headChunkGrad(dy: tf.Tensor2D, h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D): [tf.Tensor, tf.Tensor] {
+function headChunkGrad(dy: tf.Tensor2D, h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D, b?: tf.Tensor1D): tf.Tensor[] {
   return tf.tidy(() => {
     const V = w.shape[0];
     const [dlp, dent] = tf.split(dy, 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [n, 1] each
-    const z = tf.matMul(h, w, false, true); // [n, V]
+    const z = b ? tf.add(tf.matMul(h, w, false, true), b) : tf.matMul(h, w, false, true); // [n, V]
     const p = tf.softmax(z, -1); // [n, V]
     const mean = tf.sum(tf.mul(p, z), -1, true); // [n, 1]
     const coef = tf.add(tf.mul(tf.sub(z, mean), dent), dlp); // [n, V]
     const dz = tf.add(tf.neg(tf.mul(p, coef)), tf.mul(tf.oneHot(t, V, 1, 0, 'float32'), dlp)) as tf.Tensor2D; // [n, V]
-    return [tf.matMul(dz, w), tf.matMul(dz, h, true, false)]; // [n, d], [V, d]
+    const grads = [tf.matMul(dz, w), tf.matMul(dz, h, true, false)]; // [n, d], [V, d]
+    return b ? [...grads, tf.sum(dz, 0)] : grads; // (+ [V] for the bias)
   });
 }
 
@@ -54,10 +55,23 @@ const recomputedChunk = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, t: tf.Tensor
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [hs, ws, ts] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
       const [dh, dw] = headChunkGrad(dy as tf.Tensor2D, hs, ws, ts); // [n, d], [V, d]
-      return [dh, dw, tf.zerosLike(ts)];
+      return [dh!, dw!, tf.zerosLike(ts)];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (h: tf.Tensor, w: tf.Tensor, t: tf.Tensor) => tf.Tensor;
+
+/** {@link recomputedChunk} for an output projection with a bias (GPT-J's lm_head). */
+const recomputedChunkBias = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([h, w, b, t]);
+  return {
+    value: headChunk(h as tf.Tensor2D, w as tf.Tensor2D, t as tf.Tensor1D, b as tf.Tensor1D), // [n, 2]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [hs, ws, bs, ts] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+      const [dh, dw, db] = headChunkGrad(dy as tf.Tensor2D, hs, ws, ts, bs); // [n, d], [V, d], [V]
+      return [dh!, dw!, db!, tf.zerosLike(ts)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, t: tf.Tensor) => tf.Tensor;
 
 /**
  * Log-probabilities of `targets` and entropies, chunk by chunk.
@@ -65,10 +79,11 @@ const recomputedChunk = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, t: tf.Tensor
  * @param outputEmbedding [V, d]
  * @param targets [B, T] int32
  * @param opts.chunkRows rows of B*T per chunk (default {@link DEFAULT_HEAD_CHUNK_ROWS})
+ * @param opts.bias [V] output bias (GPT-J's lm_head), if any
  * @returns logprobs [B, T], entropy [B, T]
  */
 export function leanTokenStats(hidden: tf.Tensor3D, outputEmbedding: tf.Tensor, targets: tf.Tensor2D,
-  opts: { chunkRows?: number } = {}): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
+  opts: { chunkRows?: number; bias?: tf.Tensor1D | null } = {}): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
   const [b, t, d] = hidden.shape;
   if (targets.shape[0] !== b || targets.shape[1] !== t) {
     throw new Error(`leanTokenStats: targets must be [${b}, ${t}] like hidden's leading dims, got ${JSON.stringify(targets.shape)}`);
@@ -84,7 +99,7 @@ export function leanTokenStats(hidden: tf.Tensor3D, outputEmbedding: tf.Tensor, 
       const len = Math.min(chunkRows, n - s);
       const hc = len === n ? h2 : tf.slice(h2, [s, 0], [len, d]); // [n, d]
       const tc = len === n ? tg : tf.slice(tg, [s], [len]); // [n]
-      parts.push(recomputedChunk(hc, outputEmbedding, tc)); // [n, 2]
+      parts.push(opts.bias ? recomputedChunkBias(hc, outputEmbedding, opts.bias, tc) : recomputedChunk(hc, outputEmbedding, tc)); // [n, 2]
     }
     const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0); // [N, 2]
     const [lp, ent] = tf.split(all, 2, 1); // [N, 1] each

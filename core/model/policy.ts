@@ -12,7 +12,7 @@ import { leanTokenStats } from './memory-loss-head.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 
 /**
- * The policy the trainer sees: a GPT-2 / GPT-Neo causal LM with TRL's value head, its tokenizer,
+ * The policy the trainer sees: a GPT-2 / GPT-Neo / GPT-J causal LM with TRL's value head, its tokenizer,
  * and its frozen reference, laid out as the memory plan says (shared layers are one copy).
  */
 export class CausalLMPolicy implements Policy {
@@ -61,7 +61,7 @@ export class CausalLMPolicy implements Policy {
       const h = tf.slice(hidden, [0, 0, 0], [b, L - 1, -1]) as tf.Tensor3D; // [B, L-1, d]
       const targets = tf.slice(inputIds, [0, 1], [b, L - 1]) as tf.Tensor2D; // [B, L-1]
       const head = which === 'reference' ? this.model.reference! : this.model;
-      const { logprobs, entropy } = leanTokenStats(h, head.outputEmbedding(), targets); // [B, L-1] each
+      const { logprobs, entropy } = leanTokenStats(h, head.outputEmbedding(), targets, { bias: head.outputBias() }); // [B, L-1] each
       const values = this.model.valueHead(h) as tf.Tensor2D; // [B, L-1]
       return { logprobs, entropy, values };
     });

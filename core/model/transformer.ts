@@ -1,12 +1,17 @@
 /**
- * The decoder-only transformer forward shared by GPT-2 and GPT-Neo, with architecture switches from
+ * The decoder-only transformer forward shared by GPT-2, GPT-Neo and GPT-J, with architecture switches from
  * {@link TransformerConfig}:
  *
  * - GPT-2: fused c_attn [d, 3d] with bias, scores scaled by 1/sqrt(head_dim), every layer global.
  * - GPT-Neo: separate q/k/v projections without bias (fused here into one [d, 3d] product), out_proj with bias,
  *   NO score scaling, 'local' layers mask keys with q_idx - k_idx >= window_size (Hugging Face builds this mask
  *   as `tril(ones) ^ tril(ones, -window_size)` over sequence indices).
- * - Pre-LayerNorm blocks, learned positions, final LayerNorm; float32 throughout (attention included).
+ * - GPT-J: separate q/k/v/out projections without bias, rotary position embeddings on the first `rotary_dim`
+ *   features of every query and key head (pairs (2i, 2i+1) rotated by position·10000^(-2i/rotary_dim), Hugging
+ *   Face's rotate_every_two), no learned positions, scores scaled by 1/sqrt(head_dim), and the parallel block
+ *   x + attn(ln_1(x)) + mlp(ln_1(x)); the untied lm_head has a bias.
+ * - Pre-LayerNorm blocks, learned positions (GPT-2, GPT-Neo), final LayerNorm; float32 throughout (attention
+ *   included).
  * - Position ids come from the attention mask (cumsum(mask) - 1, clipped at 0) so left padding works; padded
  *   keys are masked. Disallowed scores get -1e9 added (finite: fully masked rows of pad queries stay NaN-free).
  *
@@ -26,8 +31,11 @@ export interface BlockWeights {
   qkvW: tf.Tensor2D;
   /** [3d] or undefined (GPT-Neo). */
   qkvB?: tf.Tensor1D;
-  outW: tf.Tensor2D; outB: tf.Tensor1D;
-  ln2G: tf.Tensor1D; ln2B: tf.Tensor1D;
+  outW: tf.Tensor2D;
+  /** Absent in GPT-J. */
+  outB?: tf.Tensor1D;
+  /** Absent in GPT-J (parallel block: ln_1 feeds the MLP too). */
+  ln2G?: tf.Tensor1D; ln2B?: tf.Tensor1D;
   fcW: tf.Tensor2D; fcB: tf.Tensor1D;
   projW: tf.Tensor2D; projB: tf.Tensor1D;
 }
@@ -43,6 +51,8 @@ export interface AttentionContext {
   globalBias: tf.Tensor4D;
   /** Additive bias for local layers (same shapes); present when the model has local layers. */
   localBias?: tf.Tensor4D;
+  /** Rotary tables for the new positions, [B*T, 1, head_dim] each (cos 1 / sin 0 past rotary_dim); GPT-J only. */
+  rotary?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
 }
 
 /** Value added to disallowed attention scores. */
@@ -119,28 +129,68 @@ function causalBias(queryLen: number, keyLen: number, window: number | null): tf
 }
 
 /**
+ * GPT-J's rotary tables for the given positions: angle(p, i) = p · 10000^(-2i/rotaryDim) for i < rotaryDim/2,
+ * each repeated for the pair (2i, 2i+1); features past rotaryDim get cos 1 and sin 0 (they pass through).
+ * @param positions [B, T] int32
+ * @returns cos, sin: [B*T, 1, headDim] each
+ */
+export function rotaryTables(positions: tf.Tensor2D, rotaryDim: number, headDim: number): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
+  const n = positions.shape[0] * positions.shape[1];
+  const half = rotaryDim / 2;
+  const invFreq = tf.tensor2d(Float32Array.from({ length: half }, (_, i) => 1 / 10000 ** ((2 * i) / rotaryDim)), [1, half]); // [1, rd/2]
+  const angles = tf.matMul(tf.reshape(tf.cast(positions, 'float32'), [n, 1]), invFreq); // [N, rd/2]
+  const table = (f: tf.Tensor2D, pass: number): tf.Tensor3D => {
+    const pairs = tf.reshape(tf.stack([f, f], 2), [n, rotaryDim]); // [N, rd] (each angle twice: rotate_every_two)
+    const full = rotaryDim === headDim ? pairs : tf.concat([pairs, tf.fill([n, headDim - rotaryDim], pass)], 1); // [N, hd]
+    return tf.reshape(full, [n, 1, headDim]) as tf.Tensor3D; // [N, 1, hd]
+  };
+  return { cos: table(tf.cos(angles) as tf.Tensor2D, 1), sin: table(tf.sin(angles) as tf.Tensor2D, 0) };
+}
+
+/**
+ * Rotates the query and key heads of a fused q|k|v activation (GPT-J's apply_rotary_pos_emb with rotate_every_two:
+ * (x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ·cos − x₂ᵢ₊₁·sin, x₂ᵢ₊₁·cos + x₂ᵢ·sin)); values are untouched.
+ * @param qkv [N, 3d]
+ * @returns [N, 3d]
+ */
+export function applyRotary(qkv: tf.Tensor2D, rot: { cos: tf.Tensor3D; sin: tf.Tensor3D }, nHeads: number, headDim: number): tf.Tensor2D {
+  const n = qkv.shape[0];
+  const heads = tf.reshape(qkv, [n, 3 * nHeads, headDim]); // [N, 3H, hd]
+  const qk = tf.slice(heads, [0, 0, 0], [n, 2 * nHeads, headDim]); // [N, 2H, hd]
+  const v = tf.slice(heads, [0, 2 * nHeads, 0], [n, nHeads, headDim]); // [N, H, hd]
+  const [even, odd] = tf.split(tf.reshape(qk, [n, 2 * nHeads, headDim / 2, 2]), 2, 3); // [N, 2H, hd/2, 1] each
+  const swapped = tf.reshape(tf.concat([tf.neg(odd!), even!], 3), [n, 2 * nHeads, headDim]); // [N, 2H, hd]
+  const rotated = tf.add(tf.mul(qk, rot.cos), tf.mul(swapped, rot.sin)); // [N, 2H, hd]
+  return tf.reshape(tf.concat([rotated, v], 1), [n, 3 * nHeads * headDim]) as tf.Tensor2D; // [N, 3d]
+}
+
+/**
  * Builds the attention context for a forward over `queryLen` new positions.
  * @param mask [B, Tk] int32 attention mask over cached + new positions
+ * @param positions [B, T] int32 position ids of the new positions (needed for rotary models)
  */
-export function attentionContext(cfg: TransformerConfig, mask: tf.Tensor2D, queryLen: number): AttentionContext {
+export function attentionContext(cfg: TransformerConfig, mask: tf.Tensor2D, queryLen: number, positions?: tf.Tensor2D): AttentionContext {
   const [batch, keyLen] = mask.shape;
   const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED_SCORE), [batch, 1, 1, keyLen]); // [B, 1, 1, Tk]
   const withCausal = (c: tf.Tensor4D | null): tf.Tensor4D =>
     (c ? tf.add(keyBias, c) : keyBias) as tf.Tensor4D; // [B, 1, T, Tk] (or [B, 1, 1, Tk] when nothing is causally hidden)
   const globalBias = withCausal(causalBias(queryLen, keyLen, null));
   const localBias = cfg.attentionTypes.includes('local') ? withCausal(causalBias(queryLen, keyLen, cfg.windowSize)) : undefined;
-  return { batch, queryLen, keyLen, globalBias, localBias };
+  if (cfg.rotaryDim === 0) return { batch, queryLen, keyLen, globalBias, localBias };
+  if (!positions) throw new Error('attentionContext: a rotary model needs the position ids');
+  return { batch, queryLen, keyLen, globalBias, localBias, rotary: rotaryTables(positions, cfg.rotaryDim, cfg.dModel / cfg.nHeads) };
 }
 
 /**
- * Token + position embeddings.
+ * Token + position embeddings (token embeddings only when `wpe` is null: rotary models).
  * @param ids [B, T] int32
  * @param positions [B, T] int32
  * @returns [B*T, d]
  */
-export function embed(wte: tf.Tensor2D, wpe: tf.Tensor2D, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor2D {
+export function embed(wte: tf.Tensor2D, wpe: tf.Tensor2D | null, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor2D {
   const [b, t] = ids.shape;
-  const tok = tf.gather(wte, tf.reshape(ids, [b * t])); // [B*T, d]
+  const tok = tf.gather(wte, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [B*T, d]
+  if (!wpe) return tok;
   const pos = tf.gather(wpe, tf.reshape(positions, [b * t])); // [B*T, d]
   return tf.add(tok, pos) as tf.Tensor2D; // [B*T, d]
 }
@@ -156,7 +206,8 @@ export function attention(cfg: TransformerConfig, layer: number, w: BlockWeights
   const { batch: b, queryLen: t, keyLen: tk } = ctx;
   const nh = cfg.nHeads;
   const hd = cfg.dModel / nh;
-  const qkv = linear(h, w.qkvW, w.qkvB); // [B*T, 3d]
+  const qkv0 = linear(h, w.qkvW, w.qkvB); // [B*T, 3d]
+  const qkv = ctx.rotary ? applyRotary(qkv0, ctx.rotary, nh, hd) : qkv0; // [B*T, 3d]
   let scale = cfg.scaleAttention ? 1 / Math.sqrt(hd) : 1;
   if (cfg.scaleByInverseLayerIdx) scale /= layer + 1;
   const bias = cfg.attentionTypes[layer] === 'local' ? ctx.localBias! : ctx.globalBias; // [B, 1, T|1, Tk]
@@ -187,20 +238,26 @@ export function attention(cfg: TransformerConfig, layer: number, w: BlockWeights
 }
 
 /**
- * One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)).
+ * One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)); GPT-J's parallel block x + attn(ln1(x)) + mlp(ln1(x)).
  * @param x [B*T, d]
  * @param cache keys/values of earlier positions, extended in place
  * @returns [B*T, d]
  */
 export function blockForward(cfg: TransformerConfig, layer: number, w: BlockWeights, x: tf.Tensor2D,
   ctx: AttentionContext, cache?: KVCache): tf.Tensor2D {
+  const eps = cfg.layerNormEps;
+  if (cfg.parallelResidual) {
+    const h = layerNorm(x, w.ln1G, w.ln1B, eps); // [B*T, d]
+    const a = attention(cfg, layer, w, h, ctx, cache); // [B*T, d]
+    const f = activate(cfg.activation, linear(h, w.fcW, w.fcB)) as tf.Tensor2D; // [B*T, ff]
+    return tf.add(tf.add(a, linear(f, w.projW, w.projB)), x) as tf.Tensor2D; // [B*T, d]
+  }
   if (!cache) {
     const fused = fusedBlock(cfg, layer, w, x, ctx); // [B*T, d] (wasm kernels, one op per block)
     if (fused) return fused;
   }
-  const eps = cfg.layerNormEps;
   const a = attention(cfg, layer, w, layerNorm(x, w.ln1G, w.ln1B, eps), ctx, cache); // [B*T, d]
   const x1 = tf.add(x, a) as tf.Tensor2D; // [B*T, d]
-  const f = activate(cfg.activation, linear(layerNorm(x1, w.ln2G, w.ln2B, eps), w.fcW, w.fcB)) as tf.Tensor2D; // [B*T, ff]
+  const f = activate(cfg.activation, linear(layerNorm(x1, w.ln2G!, w.ln2B!, eps), w.fcW, w.fcB)) as tf.Tensor2D; // [B*T, ff]
   return tf.add(x1, linear(f, w.projW, w.projB)) as tf.Tensor2D; // [B*T, d]
 }

@@ -1,10 +1,10 @@
 /**
- * The weights a GPT-2 / GPT-Neo causal LM with value head holds: Hugging Face tensor names, their shapes in the
+ * The weights a GPT-2 / GPT-Neo / GPT-J causal LM with value head holds: Hugging Face tensor names, their shapes in the
  * engine's layout, and whether the engine layout is the Hugging Face tensor transposed.
  *
  * Engine layout: every projection matrix is [in, out] (GPT-2's Conv1D layout), so the forward only runs plain
- * (untransposed) matrix products. GPT-2 checkpoints already store Conv1D weights that way; GPT-Neo's nn.Linear
- * weights are [out, in] in the checkpoint and are transposed on load and save.
+ * (untransposed) matrix products. GPT-2 checkpoints already store Conv1D weights that way; GPT-Neo's and GPT-J's
+ * nn.Linear weights are [out, in] in the checkpoint and are transposed on load and save.
  */
 import type { TransformerConfig } from './hf-config.js';
 
@@ -27,10 +27,13 @@ export interface BlockWeightNames {
   ln1G: string; ln1B: string;
   /** GPT-2: fused [d, 3d] projection and its bias. */
   qkvW?: string; qkvB?: string;
-  /** GPT-Neo: separate [d, d] projections, no bias. */
+  /** GPT-Neo, GPT-J: separate [d, d] projections, no bias. */
   qW?: string; kW?: string; vW?: string;
-  outW: string; outB: string;
-  ln2G: string; ln2B: string;
+  outW: string;
+  /** Absent in GPT-J. */
+  outB?: string;
+  /** Absent in GPT-J (one LayerNorm feeds attention and MLP). */
+  ln2G?: string; ln2B?: string;
   fcW: string; fcB: string;
   projW: string; projB: string;
 }
@@ -40,10 +43,20 @@ export const BASE_PREFIX = 'transformer.';
 export const VHEAD_WEIGHT = 'v_head.summary.weight';
 export const VHEAD_BIAS = 'v_head.summary.bias';
 export const LM_HEAD = 'lm_head.weight';
+/** GPT-J's untied output projection has a bias. */
+export const LM_HEAD_BIAS = 'lm_head.bias';
 
 /** Names of block `i`'s weights. */
 export function blockWeightNames(cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
+  if (cfg.modelType === 'gptj') {
+    const a = `${h}attn.`;
+    return {
+      ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`,
+      qW: `${a}q_proj.weight`, kW: `${a}k_proj.weight`, vW: `${a}v_proj.weight`, outW: `${a}out_proj.weight`,
+      fcW: `${h}mlp.fc_in.weight`, fcB: `${h}mlp.fc_in.bias`, projW: `${h}mlp.fc_out.weight`, projB: `${h}mlp.fc_out.bias`,
+    };
+  }
   const common = {
     ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`, ln2G: `${h}ln_2.weight`, ln2B: `${h}ln_2.bias`,
     fcW: `${h}mlp.c_fc.weight`, fcB: `${h}mlp.c_fc.bias`, projW: `${h}mlp.c_proj.weight`, projB: `${h}mlp.c_proj.bias`,
@@ -62,17 +75,18 @@ export function blockWeightNames(cfg: TransformerConfig, i: number): BlockWeight
 export function weightSpecs(cfg: TransformerConfig): WeightSpec[] {
   const d = cfg.dModel;
   const ff = cfg.dInner;
-  const neo = cfg.modelType === 'gpt_neo';
+  // nn.Linear checkpoints (GPT-Neo, GPT-J) store [out, in]: transposed to the engine's [in, out].
+  const linear = cfg.modelType !== 'gpt2';
   const out: WeightSpec[] = [
     { name: `${BASE_PREFIX}wte.weight`, shape: [cfg.vocabSize, d], transposed: false, kind: 'embedding', layer: -1 },
-    { name: `${BASE_PREFIX}wpe.weight`, shape: [cfg.nPositions, d], transposed: false, kind: 'embedding', layer: -1 },
   ];
+  if (cfg.rotaryDim === 0) out.push({ name: `${BASE_PREFIX}wpe.weight`, shape: [cfg.nPositions, d], transposed: false, kind: 'embedding', layer: -1 });
   for (let i = 0; i < cfg.nLayers; i++) {
     const n = blockWeightNames(cfg, i);
     out.push({ name: n.ln1G, shape: [d], transposed: false, kind: 'ln_weight', layer: i });
     out.push({ name: n.ln1B, shape: [d], transposed: false, kind: 'ln_bias', layer: i });
-    if (neo) {
-      // HF order in GPT-Neo's attention module: k, v, q, out.
+    if (linear) {
+      // HF order in GPT-Neo's attention module: k, v, q, out (GPT-J's is the same set).
       out.push({ name: n.kW!, shape: [d, d], transposed: true, kind: 'matrix', layer: i });
       out.push({ name: n.vW!, shape: [d, d], transposed: true, kind: 'matrix', layer: i });
       out.push({ name: n.qW!, shape: [d, d], transposed: true, kind: 'matrix', layer: i });
@@ -80,18 +94,19 @@ export function weightSpecs(cfg: TransformerConfig): WeightSpec[] {
       out.push({ name: n.qkvW!, shape: [d, 3 * d], transposed: false, kind: 'matrix', layer: i });
       out.push({ name: n.qkvB!, shape: [3 * d], transposed: false, kind: 'bias', layer: i });
     }
-    out.push({ name: n.outW, shape: [d, d], transposed: neo, kind: 'matrix', layer: i });
-    out.push({ name: n.outB, shape: [d], transposed: false, kind: 'bias', layer: i });
-    out.push({ name: n.ln2G, shape: [d], transposed: false, kind: 'ln_weight', layer: i });
-    out.push({ name: n.ln2B, shape: [d], transposed: false, kind: 'ln_bias', layer: i });
-    out.push({ name: n.fcW, shape: [d, ff], transposed: neo, kind: 'matrix', layer: i });
+    out.push({ name: n.outW, shape: [d, d], transposed: linear, kind: 'matrix', layer: i });
+    if (n.outB) out.push({ name: n.outB, shape: [d], transposed: false, kind: 'bias', layer: i });
+    if (n.ln2G) out.push({ name: n.ln2G, shape: [d], transposed: false, kind: 'ln_weight', layer: i });
+    if (n.ln2B) out.push({ name: n.ln2B, shape: [d], transposed: false, kind: 'ln_bias', layer: i });
+    out.push({ name: n.fcW, shape: [d, ff], transposed: linear, kind: 'matrix', layer: i });
     out.push({ name: n.fcB, shape: [ff], transposed: false, kind: 'bias', layer: i });
-    out.push({ name: n.projW, shape: [ff, d], transposed: neo, kind: 'matrix', layer: i });
+    out.push({ name: n.projW, shape: [ff, d], transposed: linear, kind: 'matrix', layer: i });
     out.push({ name: n.projB, shape: [d], transposed: false, kind: 'bias', layer: i });
   }
   out.push({ name: `${BASE_PREFIX}ln_f.weight`, shape: [d], transposed: false, kind: 'ln_weight', layer: -1 });
   out.push({ name: `${BASE_PREFIX}ln_f.bias`, shape: [d], transposed: false, kind: 'ln_bias', layer: -1 });
   if (!cfg.tiedEmbeddings) out.push({ name: LM_HEAD, shape: [cfg.vocabSize, d], transposed: false, kind: 'embedding', layer: -1 });
+  if (cfg.lmHeadBias) out.push({ name: LM_HEAD_BIAS, shape: [cfg.vocabSize], transposed: false, kind: 'bias', layer: -1 });
   out.push({ name: VHEAD_WEIGHT, shape: [1, d], transposed: false, kind: 'vhead_weight', layer: -1 });
   out.push({ name: VHEAD_BIAS, shape: [1], transposed: false, kind: 'vhead_bias', layer: -1 });
   return out;

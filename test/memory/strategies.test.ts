@@ -24,6 +24,8 @@ const neo = makeConfig({
   attentionTypes: ['global', 'local', 'global'], windowSize: 3,
 });
 
+const gptj = makeConfig({ modelType: 'gptj', vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3, rotaryDim: 4 });
+
 const IDS = [[5, 9, 17, 33, 2, 41, 8, 60], [0, 0, 12, 7, 19, 25, 31, 4]];
 const MASK = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
 
@@ -79,7 +81,7 @@ function perturb(models: CausalLM[]): void {
   }
 }
 
-for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo]] as [string, TransformerConfig][]) {
+for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo], ['gpt-j', gptj]] as [string, TransformerConfig][]) {
   test.serial(`shared-layers (${label}): reference log-probs, loss and gradients equal those with a separate frozen copy`, async (t) => {
     const shared = CausalLM.random(cfg, { seed: 3 });
     const copy = CausalLM.random(cfg, { seed: 3 });
@@ -87,7 +89,8 @@ for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo]] as [string, Transf
     copy.createReference();
     // The copy's policy freezes the same weights, so both optimise the same set.
     const sharedNames = new Set(shared.sharedWeightNames());
-    t.true(sharedNames.has('transformer.wte.weight') && sharedNames.has('transformer.h.1.mlp.c_fc.weight'));
+    t.true(sharedNames.has('transformer.wte.weight') && sharedNames.has('transformer.h.1.ln_1.weight'));
+    t.false(sharedNames.has('transformer.h.2.ln_1.weight'));
     copy.setTrainable((n) => !sharedNames.has(n));
     perturb([shared, copy]);
     await gradsOf(shared); // warm-up: first calls may set up kernel scratch tensors

@@ -8,7 +8,7 @@ import { initBackend, type BackendName } from '../../core/model/backend.js';
 import { loadCausalLM } from '../../core/model/hf-io.js';
 import { fixturePath, maxAbsDiffMasked, references } from '../fixtures/model/helpers.js';
 
-const CHECKPOINTS = ['gpt2-tiny', 'gpt2-tiny-bf16-sharded', 'gpt-neo-tiny', 'gpt-neo-tiny-f16'];
+const CHECKPOINTS = ['gpt2-tiny', 'gpt2-tiny-bf16-sharded', 'gpt-neo-tiny', 'gpt-neo-tiny-f16', 'gptj-tiny'];
 const BACKENDS: BackendName[] = ['cpu', 'wasm'];
 const TOL = 1e-4;
 
