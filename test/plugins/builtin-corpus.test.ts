@@ -23,3 +23,35 @@ test('prompts are first halves; the split hash is stable and order-free', (t) =>
   t.is(textHash('Hello, World!'), textHash('hello world'));
   t.not(textHash('hello world'), textHash('hello there'));
 });
+
+test('built-in corpus: the lexicon scores are cached on disk; a cached, a re-scored and a corrupted-cache load agree', async (t) => {
+  const { cacheDir } = await import('../../plugins/datasets/builtin/corpus.js');
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const module = path.resolve('dist/plugins/datasets/builtin/corpus.js');
+  // A fresh process per load (the result is also kept per process): prints a digest of the splits and the time.
+  const load = () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+      const { createHash } = await import('node:crypto');
+      const m = await import(${JSON.stringify(module)});
+      const t0 = performance.now();
+      const c = m.loadBuiltinCorpus();
+      const ms = performance.now() - t0;
+      const digest = createHash('sha256').update(JSON.stringify([c.trainPrompts, c.heldOutPrompts, c.pretrainText.length, c.counts])).digest('hex');
+      console.log(JSON.stringify({ digest, ms }));`], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout) as { digest: string; ms: number };
+  };
+  loadBuiltinCorpus(); // makes sure the cache exists
+  const files = () => fs.readdirSync(cacheDir()).filter((f) => f.startsWith('builtin-corpus-') && f.endsWith('.json'));
+  t.true(files().length >= 1, 'a cache file was written');
+  const cachedRun = load();
+  for (const f of files()) fs.writeFileSync(path.join(cacheDir(), f), '{ not json');
+  const rescored = load();
+  t.is(rescored.digest, cachedRun.digest);
+  t.true(rescored.ms > cachedRun.ms, `re-scoring (${rescored.ms.toFixed(0)} ms) is slower than the cache (${cachedRun.ms.toFixed(0)} ms)`);
+  const again = load(); // the corrupted file was rewritten by the re-scoring load
+  t.is(again.digest, cachedRun.digest);
+  for (const f of files()) t.notThrows(() => JSON.parse(fs.readFileSync(path.join(cacheDir(), f), 'utf8')));
+});

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { LexiconScorer } from '../../reward-models/lexicon/scorer.js';
 
 /**
@@ -121,12 +122,66 @@ export function promptOf(sentence: string): string {
 
 let cached: BuiltinCorpus | undefined;
 
-/** Reads and splits the built-in corpus (a few seconds; cached per process). */
+/**
+ * The lexicon's verdicts on the candidate sentences, in their order: P(toxic) of those at or above 0.5 (the rest are
+ * not needed). Scoring ~100k sentences takes 10–15 s, so the result is kept on disk under
+ * node_modules/.cache/detox-lab, keyed by a SHA-256 of the candidate texts and of the scorer's code and lexicons:
+ * any change to either is a new key. An unreadable or unwritable cache only costs the time.
+ */
+function toxicVerdicts(candidates: readonly string[]): Map<number, number> {
+  const key = createHash('sha256');
+  key.update(scorerFingerprint());
+  for (const t of candidates) key.update(t).update('\u0000');
+  const file = path.join(cacheDir(), `builtin-corpus-${key.digest('hex').slice(0, 32)}.json`);
+  try {
+    const stored = readJson<{ toxic: [number, number][] }>(file);
+    if (Array.isArray(stored.toxic)) return new Map(stored.toxic);
+  } catch {
+    // absent or unreadable: score below
+  }
+  const scorer = new LexiconScorer();
+  const toxic = new Map<number, number>();
+  candidates.forEach((text, i) => {
+    const p = scorer.score(text).probability;
+    if (p >= 0.5) toxic.set(i, p);
+  });
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ toxic: [...toxic] }));
+    fs.renameSync(tmp, file); // atomic: parallel arms may write the same file
+  } catch {
+    // read-only install: keep going without the cache
+  }
+  return toxic;
+}
+
+/** node_modules/.cache/detox-lab of the project that holds this module (the tool cache convention). */
+export function cacheDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules', '.cache', 'detox-lab');
+  }
+  return path.join(process.cwd(), 'node_modules', '.cache', 'detox-lab');
+}
+
+/** SHA-256 over the lexicon scorer's compiled modules and the entry files of the lexicon packages it reads. */
+function scorerFingerprint(): string {
+  const h = createHash('sha256');
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const lexiconDir = path.resolve(here, '../../reward-models/lexicon');
+  for (const f of fs.readdirSync(lexiconDir).filter((f) => f.endsWith('.js')).sort()) h.update(f).update(fs.readFileSync(path.join(lexiconDir, f)));
+  for (const pkg of ['cuss', 'obscenity']) h.update(pkg).update(fs.readFileSync(require.resolve(pkg)));
+  return h.digest('hex');
+}
+
+/** Reads and splits the built-in corpus (scores cached on disk, see {@link toxicVerdicts}; the result per process). */
 export function loadBuiltinCorpus(): BuiltinCorpus {
   if (cached) return cached;
-  const scorer = new LexiconScorer();
   const counts: BuiltinCorpus['counts'] = {};
   const all: { text: string; source: CorpusPackage; index: number }[] = [];
+  const candidates: string[] = [];
+  const perSource = new Map<CorpusPackage, { text: string; index: number; candidate: number }[]>();
   const heldOutKeys = new Set<string>();
   const trainPrompts: BuiltinPrompt[] = [];
   const heldOutPrompts: BuiltinPrompt[] = [];
@@ -134,13 +189,22 @@ export function loadBuiltinCorpus(): BuiltinCorpus {
   for (const source of CORPUS_PACKAGES) {
     const texts = readPackageTexts(source).map(cleanText).filter((t): t is string => t !== null);
     counts[source] = { read: texts.length, toxic: 0 };
+    const rows: { text: string; index: number; candidate: number }[] = [];
     texts.forEach((text, index) => {
       all.push({ text, source, index });
       if (!PROMPT_SOURCES.has(source) || text.split(' ').length < 6) return;
-      const p = scorer.score(text).probability;
-      if (p < 0.5) return;
+      rows.push({ text, index, candidate: candidates.length });
+      candidates.push(text);
+    });
+    perSource.set(source, rows);
+  }
+  const verdicts = toxicVerdicts(candidates);
+  for (const source of CORPUS_PACKAGES) {
+    for (const { text, index, candidate } of perSource.get(source)!) {
+      const p = verdicts.get(candidate);
+      if (p === undefined) continue;
       const key = norm(text);
-      if (seenToxic.has(key)) return;
+      if (seenToxic.has(key)) continue;
       seenToxic.add(key);
       counts[source]!.toxic++;
       const prompt: BuiltinPrompt = { id: `${source}:${index}`, text: promptOf(text), sentence: text, toxicity: p, source };
@@ -150,7 +214,7 @@ export function loadBuiltinCorpus(): BuiltinCorpus {
       } else {
         trainPrompts.push(prompt);
       }
-    });
+    }
   }
   // The profane side is weighted up so that a model this small learns it at all: toxic training sentences
   // appear TOXIC_REPEAT times, the small joke/insult collections SMALL_SOURCE_REPEAT times.
