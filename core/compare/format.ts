@@ -31,7 +31,8 @@ export function formatMarkdown(r: CompareResult): string {
     ...shown.map((m) => cell(row, m.key)),
   ]);
   const notes = [
-    `last-K = mean over the last ${r.lastK} logged steps; toxicity = classifier P(toxic) of held-out continuations, ` +
+    `last-K = mean over the last ${r.lastK} logged steps; reward roughness = mean |change| of the batch reward from one step ` +
+      `to the next (lower = smoother); toxicity = classifier P(toxic) of held-out continuations, ` +
       `before and after training; distinct-2 and perplexity (under the initial model) after training.`,
     r.grouped
       ? 'Rows with n > 1 are the seeds of one setting: mean ± 95% CI of the mean across seeds, t(0.975, n−1)·s/√n. ' +

@@ -25,6 +25,7 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'reward_lastk', title: 'reward (last-K)', digits: 4 },
   { key: 'kl_final', title: 'KL (final)', digits: 4 },
   { key: 'kl_lastk', title: 'KL (last-K)', digits: 4 },
+  { key: 'reward_roughness', title: 'reward roughness', digits: 4 },
   { key: 'toxicity_before', title: 'toxicity before', digits: 4, std: 'toxicity_before_std' },
   { key: 'toxicity_before_std', digits: 4 },
   { key: 'toxicity_after', title: 'toxicity after', digits: 4, std: 'toxicity_after_std' },
@@ -46,6 +47,9 @@ export const CURVES = [
 
 const last = (c: ScalarPoint[] | undefined): number => (c && c.length ? c[c.length - 1]!.value : NaN);
 const lastKMean = (c: ScalarPoint[] | undefined, k: number): number => (c && c.length ? mean(c.slice(-k).map((p) => p.value)) : NaN);
+/** Mean |c[k] − c[k−1]| over the curve: how jagged it is (lower = smoother). */
+const roughness = (c: ScalarPoint[] | undefined): number =>
+  (c && c.length > 1 ? mean(c.slice(1).map((p, i) => Math.abs(p.value - c[i]!.value))) : NaN);
 const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
 const firstFinite = (...xs: number[]): number => xs.find(Number.isFinite) ?? NaN;
 
@@ -79,6 +83,7 @@ export function armMetrics(arm: ArmRecord, lastK: number): Record<string, number
     reward_lastk: firstFinite(lastKMean(c('env/reward_mean'), lastK), lastK === 10 ? num(s.lastK?.['env/reward_mean']) : NaN),
     kl_final: firstFinite(last(c('objective/kl')), num(s.final?.['objective/kl'])),
     kl_lastk: firstFinite(lastKMean(c('objective/kl'), lastK), lastK === 10 ? num(s.lastK?.['objective/kl']) : NaN),
+    reward_roughness: roughness(c('env/reward_mean')),
     toxicity_before: ev(s.evalBefore, (e) => e.toxicity.mean, 'eval/toxicity_mean', 'before'),
     toxicity_before_std: ev(s.evalBefore, (e) => e.toxicity.std, 'eval/toxicity_std', 'before'),
     toxicity_after: ev(s.evalAfter, (e) => e.toxicity.mean, 'eval/toxicity_mean', 'after'),

@@ -83,6 +83,8 @@ test('seeds of one setting form a row: mean ± t(0.975, n−1)·s/√n of each f
   // last-K (K = 10) from the curves, steps 3..12: mean of k/8 = 7.5/8, plus the seed.
   t.deepEqual(a.reward_lastk!.values, [7.5 / 8, 7.5 / 8 + 1]);
   t.deepEqual(a.kl_final!.values, [12 / 16, 0.25 + 12 / 16]);
+  // reward rises by 1/8 per step: mean |Δ| = 0.125.
+  t.deepEqual(a.reward_roughness!.values, [0.125, 0.125]);
   t.deepEqual(a.toxicity_before!.values, [0.25, 0.25]);
   t.is(a.toxicity_before!.ci95, 0);
   t.deepEqual(a.toxicity_after!.values, [0.125, 0.25]);
@@ -102,7 +104,7 @@ test('markdown, CSV and JSON carry the same figures', (t) => {
   const r = compareExperiment(gridFolder());
   const md = formatMarkdown(r);
   const lines = md.split('\n');
-  t.regex(lines[0]!, /^\| arm +\| n \| seeds \| status \| steps \| reward \(final\) +\| reward \(last-K\) +\| KL \(final\) +\| KL \(last-K\) +\| toxicity before +\| toxicity after +\| distinct-2 \(after\) \| perplexity \(after\) \| wall time +\| peak RSS +\|$/);
+  t.regex(lines[0]!, /^\| arm +\| n \| seeds \| status \| steps \| reward \(final\) +\| reward \(last-K\) +\| KL \(final\) +\| KL \(last-K\) +\| reward roughness +\| toxicity before +\| toxicity after +\| distinct-2 \(after\) \| perplexity \(after\) \| wall time +\| peak RSS +\|$/);
   t.regex(lines[2]!, new RegExp(`^\\| transform-a +\\| 2 \\| 0 1 +\\| done +\\| 12 +\\| 2\\.0000 ± ${(T1 / 2).toFixed(4)} +\\|`));
   t.regex(lines[2]!, /\| 0\.2500 ± 0\.0000 +\| 0\.1875 ± 0\.7941 +\| 0\.8750 ± 0\.0000 +\| 210\.50 ± 6\.35 +\| 10\.5 ± 6\.4 s \| 101 ± 6 MiB \|$/);
   t.regex(md, /mean ± 95% CI of the mean across seeds, t\(0\.975, n−1\)·s\/√n/);
@@ -142,7 +144,7 @@ test('without a seed axis each arm is a row; toxicity is mean ± std; missing fi
   t.is(noSummary.metrics.toxicity_after, 0.5); // from the eval/toxicity_mean curve
   t.true(Number.isNaN(noSummary.metrics.wall_s!));
   const md = formatMarkdown(r);
-  t.regex(md, /\| seed-10 +\| done +\| 12 +\| 12\.0000 +\| 7\.5000 +\| 0\.5000 +\| 0\.5000 +\| 0\.2500 ± 0\.1250 +\| 0\.1250 ± 0\.0625 +\|/);
+  t.regex(md, /\| seed-10 +\| done +\| 12 +\| 12\.0000 +\| 7\.5000 +\| 0\.5000 +\| 0\.5000 +\| 1\.0000 +\| 0\.2500 ± 0\.1250 +\| 0\.1250 ± 0\.0625 +\|/);
   t.regex(md, /\| R&D <1> +\| no summary \| 12 .*\| — +\| — +\|$/m);
   t.regex(md, /toxicity: mean ± population std over the continuations/);
   // One arm folder on its own.
