@@ -4,11 +4,13 @@
  */
 import { benchEngine, benchNeo125m } from './engine.js';
 import { benchMemory } from './memory.js';
+import { benchNative } from './native.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   engine: () => benchEngine(),
   neo125m: () => benchNeo125m(),
   memory: () => benchMemory(),
+  native: () => benchNative(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => a in sections);

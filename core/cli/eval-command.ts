@@ -36,7 +36,7 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
   const evalCfg: EvalConfig = { ...cfg.eval, ...opts.eval };
   tf.env().set('PROD', true);
   try {
-    await initBackend(cfg.backend);
+    await initBackend(cfg.backend, { matmul: cfg.matmul });
   } catch (err) {
     throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
   }

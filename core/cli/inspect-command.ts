@@ -99,6 +99,7 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
     ? `tokenizer: ${tokenizer.vocabSize} ids, eos ${JSON.stringify(tokenizer.eosToken)} (${tokenizer.eosTokenId}), pad ${tokenizer.padIsEos ? '= eos' : JSON.stringify(tokenizer.padToken)}`
     : 'tokenizer: none (tokenizer.json missing: token ids only)');
   lines.push(`backend: ${info.tfBackend}${info.patchedKernels?.length ? ` (project kernels: ${info.patchedKernels.join(', ')})` : ''}`);
+  if (info.matmulDescription) lines.push(`matmul: ${info.matmul} — ${info.matmulDescription}`);
   return lines.join('\n');
 }
 

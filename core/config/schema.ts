@@ -97,6 +97,8 @@ export const configSchema = z.strictObject({
   seed: z.number().int().default(0).describe('seeds data order, sampling and initialisation'),
   backend: z.enum(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('wasm')
     .describe('TensorFlow.js backend: wasm (default, npm only), cpu (pure JS reference), tensorflow / tensorflow-gpu (optional @tensorflow/tfjs-node[-gpu])'),
+  matmul: z.enum(['auto', 'native', 'js']).default('auto')
+    .describe("wasm backend's matrix products: auto (default) = native when its addon was built at install (needs libopenblas-dev), else js; native = the system OpenBLAS sgemm on the wasm heap (an error when the addon is missing: apt-get install libopenblas-dev && npm rebuild); js = the wasm SIMD GEMM. DETOX_MATMUL overrides auto"),
   runsDir: z.string().default('runs').describe('where run folders are written (relative to the config file)'),
   plugins: z.array(z.string()).default([]).describe('your plugin modules: relative paths or package names'),
   policy: slot('policy'),

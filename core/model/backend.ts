@@ -2,14 +2,16 @@
  * Choosing and initialising the TensorFlow.js backend the engine runs on.
  *
  * 'wasm' (default) is @tensorflow/tfjs-backend-wasm, single-threaded under Node, with the kernel fixes of
- * wasm-kernels.ts registered before initialisation. 'cpu' is the pure-JS reference backend. 'tensorflow' and
+ * wasm-kernels.ts registered before initialisation; its matmul is the SIMD GEMM ('js') or, when the optional addon
+ * is built, the system OpenBLAS ('native', native-matmul.ts). 'cpu' is the pure-JS reference backend. 'tensorflow' and
  * 'tensorflow-gpu' are the optional native bindings (@tensorflow/tfjs-node / -gpu), loaded only when asked for.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { patchWasmKernels, wasmOomMessage, type WasmBackendLike } from './wasm-kernels.js';
-import { wasmKernels } from './wasm-simd.js';
+import { kernelsUseFma, wasmKernels } from './wasm-simd.js';
 import { disableGemmThreads, enableGemmThreads, gemmThreadsEnabled } from './wasm-threads.js';
+import { selectMatmul, type MatmulMode } from './native-matmul.js';
 
 /** Backends the engine can run on. */
 export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
@@ -27,6 +29,25 @@ export interface BackendInfo {
   patchedKernels?: readonly string[];
   /** wasm only: threads used by large GEMMs. */
   threads?: number;
+  /** wasm only: the matmul in use — 'native' (OpenBLAS sgemm on the heap) or 'js' (the SIMD GEMM). */
+  matmul?: 'native' | 'js';
+  /** wasm only: the matmul in words, e.g. "OpenBLAS 0.3.21 sgemm (Haswell), 1 thread". */
+  matmulDescription?: string;
+}
+
+/** Options of {@link initBackend}. */
+export interface BackendOptions {
+  /** wasm only: 1 (default) or 2 — large SIMD GEMMs split with a worker thread (wasm-threads.ts); DETOX_WASM_THREADS=2 sets the default. */
+  threads?: number;
+  /**
+   * wasm only: 'auto' (default) = DETOX_MATMUL when set, else the native OpenBLAS matmul when its addon is built,
+   * else 'js'; 'native' = the addon or an error saying how to build it; 'js' = the SIMD GEMM.
+   */
+  matmul?: MatmulMode;
+  /** native matmul: OpenBLAS threads for this thread (default: available cores / workers, at least 1). */
+  blasThreads?: number;
+  /** native matmul: engine threads sharing the machine (default 1), for the default of blasThreads. */
+  workers?: number;
 }
 
 const NATIVE_PACKAGES: Record<'tensorflow' | 'tensorflow-gpu', string> = {
@@ -37,14 +58,17 @@ const NATIVE_PACKAGES: Record<'tensorflow' | 'tensorflow-gpu', string> = {
 /**
  * Initialises a backend and makes it the active one.
  * @param name 'wasm' (default), 'cpu', 'tensorflow' or 'tensorflow-gpu'
- * @param opts.threads wasm only: 1 (default) or 2 — large GEMMs split with a worker thread (wasm-threads.ts);
- *   DETOX_WASM_THREADS=2 sets the default
+ * @param opts see {@link BackendOptions}; safe to call in each worker thread (every setting is per thread)
  * @throws for an unknown name, or when an optional native package is not installed (the message says how to
- *   install it and that 'wasm' is the default)
+ *   install it and that 'wasm' is the default), or for matmul 'native' without the built addon, or matmul
+ *   'native' on a backend other than 'wasm'
  */
-export async function initBackend(name: BackendName = 'wasm', opts: { threads?: number } = {}): Promise<BackendInfo> {
+export async function initBackend(name: BackendName = 'wasm', opts: BackendOptions = {}): Promise<BackendInfo> {
   if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
     throw new Error(`backend ${JSON.stringify(name)} is not supported; use one of ${BACKEND_NAMES.join(', ')} (default 'wasm')`);
+  }
+  if (name !== 'wasm' && opts.matmul === 'native') {
+    throw new Error(`matmul 'native' applies to the 'wasm' backend only, not '${name}'; use matmul 'auto' or 'js' there`);
   }
   if (name === 'tensorflow' || name === 'tensorflow-gpu') {
     const pkg = NATIVE_PACKAGES[name];
@@ -72,9 +96,16 @@ export async function initBackend(name: BackendName = 'wasm', opts: { threads?: 
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
     const threads = opts.threads ?? Number(process.env.DETOX_WASM_THREADS ?? 1);
     if (threads !== 1 && threads !== 2) throw new Error(`initBackend: threads must be 1 or 2, got ${threads}`);
-    if (threads === 2 && wasmKernels(tf.backend() as unknown as WasmBackendLike)) await enableGemmThreads();
+    const simdOn = wasmKernels(tf.backend() as unknown as WasmBackendLike) !== undefined;
+    if (threads === 2 && simdOn) await enableGemmThreads();
     else await disableGemmThreads();
-    return { name, tfBackend: tf.getBackend(), simd, patchedKernels, threads: gemmThreadsEnabled() ? 2 : 1 };
+    const gemmThreads = gemmThreadsEnabled() ? 2 : 1;
+    const jsDescription = simdOn ? `wasm SIMD GEMM${kernelsUseFma() ? ' (FMA)' : ''}, ${gemmThreads} thread${gemmThreads === 1 ? '' : 's'}` : 'wasm XNNPACK GEMM';
+    const sel = selectMatmul(opts.matmul, { blasThreads: opts.blasThreads, workers: opts.workers, jsDescription });
+    return {
+      name, tfBackend: tf.getBackend(), simd, patchedKernels, threads: gemmThreads,
+      matmul: sel.matmul, matmulDescription: sel.description,
+    };
   }
   const ok = await tf.setBackend('cpu');
   if (!ok) throw new Error("backend 'cpu': initialisation failed");

@@ -7,7 +7,9 @@
  *   2-D. The override runs every layout (Aᵀ·B and A·Bᵀ natively, batched, a's batch folded into rows, fused
  *   bias) on the SIMD GEMM of wasm-simd.ts (~45-50 GFLOP/s with FMA); shapes it does not take fall back to
  *   explicit transposes + XNNPACK (per batch entry on zero-copy views of the heap). Every `tf.matMul` goes
- *   through it, including the ones autodiff emits for gradients (which set transpose flags).
+ *   through it, including the ones autodiff emits for gradients (which set transpose flags). When the native
+ *   matmul is selected (native-matmul.ts), products of at least NATIVE_MIN_MACS multiply-adds (and every one
+ *   the SIMD kernel cannot take) run on OpenBLAS's sgemm in place on the heap instead.
  * - `UnsortedSegmentSum`: missing on wasm, yet the gradient of `gather` (embedding lookups) needs it.
  * - `OneHot`: the stock kernel writes integer bit patterns into float32 outputs; the override fills the output
  *   itself for any dtype.
@@ -21,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fastColSum, fastGemm, fastGemmNT, fastKernelsAvailable, fastTranspose } from './wasm-simd.js';
+import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
 
 type TensorInfo = tf.TensorInfo;
 type DataId = object;
@@ -224,6 +227,43 @@ function simdProduct(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo, tra
   return undefined;
 }
 
+/** Whether {@link simdProduct} takes this product (mirrors its conditions). */
+function simdTakes(backend: WasmBackendLike, transA: boolean, transB: boolean, p: ProductShape): boolean {
+  if (!p.simpleBatch || !fastKernelsAvailable(backend)) return false;
+  return (!transB && p.n % 4 === 0) || (transB && !transA && p.k % 4 === 0) || (transB && p.n % 4 === 0);
+}
+
+/**
+ * Runs a product on the native sgemm (native-matmul.ts) when it is selected and the product is worth it; returns
+ * undefined otherwise. Reads and writes the heap in place: a's batch folds into rows when b is unbatched, other
+ * batches run as one strided call.
+ * @param bias a [n] bias added to every row, or undefined
+ */
+function nativeProduct(backend: WasmBackendLike, a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean,
+  p: ProductShape, bias: TensorInfo | undefined): TensorInfo | undefined {
+  const blas = activeNativeBlas();
+  if (!blas || !p.simpleBatch) return undefined;
+  const { m, k, n, batchA, batchB, batch } = p;
+  if (m * n * k * batch < nativeMinMacs() && simdTakes(backend, transA, transB, p)) return undefined;
+  const out = allocOutput(backend, p.outShape, 'float32', 'matMul'); // [...batch, m, n]
+  // Offsets are stable; the heap's ArrayBuffer is taken after the allocation (growth replaces it).
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  const ao = heapOffset(backend, a);
+  const bo = heapOffset(backend, b);
+  const oo = heapOffset(backend, out);
+  const biasOff = bias ? heapOffset(backend, bias) : -1;
+  const lda = transA ? m : k;
+  const ldb = transB ? k : n;
+  if (batchB === 1 && batchA > 1 && !transA) {
+    // [batchA·m, k] · op(B): one product over all rows.
+    blas.sgemmHeap(heap, false, transB, batchA * m, n, k, ao, lda, 0, bo, ldb, 0, oo, n, 0, 1, biasOff, false);
+  } else {
+    blas.sgemmHeap(heap, transA, transB, m, n, k, ao, lda, batchA > 1 ? m * k : 0, bo, ldb, batchB > 1 ? k * n : 0,
+      oo, n, m * n, batch, biasOff, false);
+  }
+  return out;
+}
+
 function batchMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
@@ -233,6 +273,8 @@ function batchMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
     throw new Error(`matMul on wasm supports float32 only, got a: ${a.dtype}, b: ${b.dtype}`);
   }
   const p = productShape(a, b, !!transposeA, !!transposeB);
+  const native = nativeProduct(backend, a, b, !!transposeA, !!transposeB, p, undefined);
+  if (native) return native;
   const fast = simdProduct(backend, a, b, !!transposeA, !!transposeB, p, 0);
   if (fast) return fast;
   return fallbackProduct(backend, a, b, !!transposeA, !!transposeB, p);
@@ -276,15 +318,31 @@ function fallbackProduct(backend: WasmBackendLike, a0: TensorInfo, b0: TensorInf
   }
 }
 
+/** out[..., j] += bias[j] in place (out's last axis has bias's length). */
+function addBiasRows(backend: WasmBackendLike, out: TensorInfo, bias: TensorInfo): void {
+  const o = f32View(backend, out);
+  const b = f32View(backend, bias);
+  const n = b.length;
+  for (let r = 0; r < o.length; r += n) {
+    for (let j = 0; j < n; j++) o[r + j] += b[j]!;
+  }
+}
+
 function fusedMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { a, b, bias, preluActivationWeights } = args.inputs;
   const { transposeA, transposeB, activation } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string };
   const p = productShape(a!, b!, !!transposeA, !!transposeB);
   const biasOk = !bias || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === p.n);
-  if ((activation ?? 'linear') === 'linear' && !preluActivationWeights && biasOk && a!.dtype === 'float32') {
+  if ((activation ?? 'linear') === 'linear' && !preluActivationWeights && biasOk && a!.dtype === 'float32' && b!.dtype === 'float32') {
+    const native = nativeProduct(backend, a!, b!, !!transposeA, !!transposeB, p, bias);
+    if (native) return native;
     const fast = simdProduct(backend, a!, b!, !!transposeA, !!transposeB, p, bias ? heapOffset(backend, bias) : 0);
     if (fast) return fast;
+    // The stock fused kernel mishandles a batched a with an unbatched b (wrong results): product, then bias.
+    const out = fallbackProduct(backend, a!, b!, !!transposeA, !!transposeB, p); // [...batch, m, n]
+    if (bias) addBiasRows(backend, out, bias);
+    return out;
   }
   return stockFusedMatMul!.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as TensorInfo;
 }

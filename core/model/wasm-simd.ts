@@ -13,6 +13,7 @@ import { assembleModule, FnBuilder, I32, V128 } from './wasm-asm.js';
 import { fusedKernelBuilders } from './wasm-fused.js';
 import v8 from 'node:v8';
 import { gemmThreadsEnabled, parallelGemm } from './wasm-threads.js';
+import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
 import type { WasmBackendLike } from './wasm-kernels.js';
 
 /** Raw exports of the kernel module (heap byte offsets; strides in elements). */
@@ -533,6 +534,13 @@ export function gemmPanel(k: number, n: number): number {
 export function fastGemm(backend: WasmBackendLike, a: number, b: number, c: number, batch: number,
   m: number, k: number, n: number, strideA: number, strideB: number, opts: { transA?: boolean; bias?: number; accumulate?: boolean; ldc?: number } = {}): void {
   if (n % 4 !== 0) throw new Error(`fastGemm: n must be a multiple of 4, got ${n}`);
+  const blas = activeNativeBlas();
+  if (blas && m * n * k * batch >= nativeMinMacs()) {
+    // Native matmul selected (native-matmul.ts): OpenBLAS sgemm in place on the heap.
+    blas.sgemmHeap(backend.wasm.HEAPU8.buffer as ArrayBuffer, !!opts.transA, false, m, n, k, a, opts.transA ? m : k, strideA,
+      b, n, strideB, c, n, m * n, batch, opts.bias ? opts.bias : -1, !!opts.accumulate);
+    return;
+  }
   const inst = instanceFor(backend);
   if (batch === 1 && gemmThreadsEnabled() && parallelGemm(backend.wasm.HEAPU8.buffer as ArrayBuffer,
     { a, b, c, bias: opts.bias ?? 0, m, k, n, transA: !!opts.transA, transB: false, accumulate: !!opts.accumulate })) {
@@ -560,6 +568,11 @@ export function fastGemm(backend: WasmBackendLike, a: number, b: number, c: numb
  */
 export function fastGemmNT(backend: WasmBackendLike, a: number, b: number, c: number, batch: number,
   m: number, k: number, n: number, strideA: number, strideB: number, bias = 0): void {
+  const blas = activeNativeBlas();
+  if (blas && m * n * k * batch >= nativeMinMacs()) {
+    blas.sgemmHeap(backend.wasm.HEAPU8.buffer as ArrayBuffer, false, true, m, n, k, a, k, strideA, b, k, strideB, c, n, m * n, batch, bias ? bias : -1, false);
+    return;
+  }
   const inst = instanceFor(backend);
   if (batch === 1 && gemmThreadsEnabled() && parallelGemm(backend.wasm.HEAPU8.buffer as ArrayBuffer,
     { a, b, c, bias, m, k, n, transA: false, transB: true, accumulate: false })) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { TOKENS } from '../tokens.js';
 import { buildContainer } from '../di/container.js';
 import type { PreparedExperiment } from '../config/prepare.js';
-import { initBackend } from '../model/backend.js';
+import { initBackend, type BackendInfo } from '../model/backend.js';
 import { Trainer, type EvalFigures, type TrainOutcome } from '../ppo/trainer.js';
 import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.js';
 import { Interrupt } from '../cli/interrupt.js';
@@ -31,15 +31,16 @@ export async function runExperiment(
   const out = opts.out ?? process.stderr;
   const log = (m: string) => out.write(`${m}\n`);
   tf.env().set('PROD', true); // no console banners from TensorFlow.js; errors still throw
+  let backendInfo: BackendInfo;
   try {
-    await initBackend(cfg.backend);
+    backendInfo = await initBackend(cfg.backend, { matmul: cfg.matmul });
   } catch (err) {
     throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
   }
   const arm = path.basename(runDir);
   const container = await buildContainer(cfg, prepared.registry, { runDir, configDir: prepared.raw.baseDir, log });
   container.bind(TOKENS.Trainer).to(Trainer).inSingletonScope();
-  log(`detox-lab: experiment "${cfg.experiment}" arm "${arm}" → ${path.relative(process.cwd(), runDir) || runDir} (backend ${cfg.backend})`);
+  log(`detox-lab: experiment "${cfg.experiment}" arm "${arm}" → ${path.relative(process.cwd(), runDir) || runDir} (backend ${cfg.backend}${backendInfo.matmulDescription ? `, matmul ${backendInfo.matmulDescription}` : ''})`);
   let trainer: Trainer;
   try {
     trainer = await container.getAsync<Trainer>(TOKENS.Trainer);

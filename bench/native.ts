@@ -1,0 +1,118 @@
+/**
+ * Native matmul benchmark: model M's PPO-style train step and KV-cache sampling on the wasm backend with the js
+ * matmul (SIMD GEMM) and the native one (OpenBLAS sgemm, 1 and 2 BLAS threads), next to the PyTorch reference
+ * (shared/peer/peer.py, best of 1 and 2 threads) measured in the same invocation. Variants are interleaved over
+ * several rounds (the machine is shared) and each figure is the median of its rounds.
+ *
+ * Run: `node dist/bench/native.js` (after tsc), or `npm run bench -- native`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { initBackend, type BackendOptions } from '../core/model/backend.js';
+import { setFusedBlockEnabled } from '../core/model/fused-block.js';
+import { nativeMatmulAvailable } from '../core/model/native-matmul.js';
+import { benchSampling, benchTrainStep } from './engine.js';
+
+interface Variant {
+  label: string;
+  opts: BackendOptions;
+  /** false: the composite transformer block (every product through tf.matMul, so all of them native). */
+  fusedBlock: boolean;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** peer.py's M train step (ms) and KV sampling (tok/s), each the better of 1 and 2 threads. */
+function runPeer(root: string): { trainMs?: number; sampleTokS?: number; note?: string } {
+  const peer = path.resolve(root, '../shared/peer/peer.py');
+  const python = '/usr/bin/python3';
+  if (!existsSync(peer) || !existsSync(python)) return { note: `PyTorch column skipped: ${existsSync(peer) ? python : peer} not found` };
+  const res: { trainMs?: number; sampleTokS?: number } = {};
+  for (const threads of [1, 2]) {
+    const r = spawnSync(python, [peer, '--config', 'M', '--what', 'train,sample', '--threads', String(threads)], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) {
+      const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
+      return { note: `PyTorch column skipped: peer.py failed (${why})` };
+    }
+    for (const line of r.stdout.split('\n')) {
+      if (!line.trim().startsWith('{')) continue;
+      const j = JSON.parse(line) as { op: string; median_ms?: number; tokens_per_s?: number };
+      if (j.op === 'train_step' && j.median_ms !== undefined) res.trainMs = Math.min(res.trainMs ?? Infinity, j.median_ms);
+      if (j.op === 'sample_kv' && j.tokens_per_s !== undefined) res.sampleTokS = Math.max(res.sampleTokS ?? 0, j.tokens_per_s);
+    }
+  }
+  return res;
+}
+
+/**
+ * Prints model M's train step (median ms) and sampling (tok/s) for js vs native matmul beside PyTorch, with ratios.
+ * @param opts.rounds interleaved rounds per variant (default 3)
+ */
+export async function benchNative(opts: { rounds?: number } = {}): Promise<void> {
+  const rounds = opts.rounds ?? 3;
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const avail = nativeMatmulAvailable();
+  const variants: Variant[] = [{ label: 'js (SIMD GEMM)', opts: { matmul: 'js' }, fusedBlock: true }];
+  if (avail.available) {
+    variants.push(
+      { label: 'native, 1 BLAS thread', opts: { matmul: 'native', blasThreads: 1 }, fusedBlock: true },
+      { label: 'native, 2 BLAS threads', opts: { matmul: 'native', blasThreads: 2 }, fusedBlock: true },
+      { label: 'native, 1 thread, composite block', opts: { matmul: 'native', blasThreads: 1 }, fusedBlock: false },
+    );
+  }
+  const head = await initBackend('wasm', { matmul: 'js' });
+  console.log(`native matmul benchmark: model M (4 layers, d 256, 8 heads, vocab 4096, batch 8 x seq 64), node ${process.version}, ` +
+    `${rounds} interleaved rounds; js = ${head.matmulDescription}`);
+  if (!avail.available) console.log(`  native matmul unavailable (${avail.reason}): js only`);
+  // Untimed warm-up: V8 optimises the JS around the kernels during the first steps.
+  await benchTrainStep('S', 2, 3);
+  const train = new Map<string, number[]>();
+  const sample = new Map<string, number[]>();
+  const described = new Map<string, string>();
+  for (let r = 0; r < rounds; r++) {
+    for (const v of variants) {
+      const info = await initBackend('wasm', v.opts);
+      described.set(v.label, info.matmulDescription ?? '');
+      const prev = setFusedBlockEnabled(v.fusedBlock);
+      try {
+        const t = await benchTrainStep('M', 5, 2);
+        train.set(v.label, [...(train.get(v.label) ?? []), t.medianMs]);
+        if (v.fusedBlock) {
+          const s = await benchSampling('M', 2);
+          sample.set(v.label, [...(sample.get(v.label) ?? []), s.tokensPerS]);
+        }
+      } finally {
+        setFusedBlockEnabled(prev);
+      }
+    }
+  }
+  await initBackend('wasm');
+  const peer = runPeer(root);
+  const jsTrain = median(train.get(variants[0]!.label)!);
+  const jsSample = median(sample.get(variants[0]!.label)!);
+  for (const v of variants) {
+    const ms = median(train.get(v.label)!);
+    const tok = sample.has(v.label) ? median(sample.get(v.label)!) : undefined;
+    const vsPeer = peer.trainMs ? `, ${(ms / peer.trainMs).toFixed(2)}x PyTorch's time` : '';
+    const tokText = tok !== undefined
+      ? ` | sampling ${tok.toFixed(0)} tok/s (${(tok / jsSample).toFixed(2)}x js${peer.sampleTokS ? `, ${(tok / peer.sampleTokS).toFixed(2)}x PyTorch` : ''})`
+      : '';
+    console.log(`  ${v.label.padEnd(34)}: train step ${ms.toFixed(1)} ms (${(jsTrain / ms).toFixed(2)}x js speed${vsPeer})${tokText}` +
+      `  [${described.get(v.label)}; rounds ${train.get(v.label)!.map((x) => x.toFixed(0)).join('/')} ms]`);
+  }
+  if (peer.trainMs) console.log(`  ${'PyTorch (best of 1, 2 threads)'.padEnd(34)}: train step ${peer.trainMs.toFixed(1)} ms | sampling ${peer.sampleTokS?.toFixed(0) ?? '?'} tok/s`);
+  if (peer.note) console.log(`  ${peer.note}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchNative().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
