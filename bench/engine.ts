@@ -123,10 +123,10 @@ export async function benchSampling(name: ConfigName, reps = 3): Promise<{ token
   return { tokensPerS: (c.batch * NEW_TOKENS) / (med / 1000), medianMs: med };
 }
 
-interface PeerResult { trainMs?: number; sampleTokS?: number; note?: string }
+export interface PeerResult { trainMs?: number; sampleTokS?: number; note?: string }
 
 /** Runs peer.py with 1 and 2 threads and keeps the better figure of each. */
-function runPeer(name: ConfigName, root: string): PeerResult {
+export function runPeer(name: ConfigName, root: string): PeerResult {
   const peer = path.resolve(root, '../shared/peer/peer.py');
   const python = '/usr/bin/python3';
   if (!existsSync(peer)) return { note: `PyTorch column skipped: ${peer} not found` };

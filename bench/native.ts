@@ -6,14 +6,12 @@
  *
  * Run: `node dist/bench/native.js` (after tsc), or `npm run bench -- native`.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { initBackend, type BackendOptions } from '../core/model/backend.js';
 import { setFusedBlockEnabled } from '../core/model/fused-block.js';
 import { nativeMatmulAvailable } from '../core/model/native-matmul.js';
-import { benchSampling, benchTrainStep } from './engine.js';
+import { benchSampling, benchTrainStep, runPeer } from './engine.js';
 
 interface Variant {
   label: string;
@@ -28,27 +26,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** peer.py's M train step (ms) and KV sampling (tok/s), each the better of 1 and 2 threads. */
-function runPeer(root: string): { trainMs?: number; sampleTokS?: number; note?: string } {
-  const peer = path.resolve(root, '../shared/peer/peer.py');
-  const python = '/usr/bin/python3';
-  if (!existsSync(peer) || !existsSync(python)) return { note: `PyTorch column skipped: ${existsSync(peer) ? python : peer} not found` };
-  const res: { trainMs?: number; sampleTokS?: number } = {};
-  for (const threads of [1, 2]) {
-    const r = spawnSync(python, [peer, '--config', 'M', '--what', 'train,sample', '--threads', String(threads)], { encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) {
-      const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
-      return { note: `PyTorch column skipped: peer.py failed (${why})` };
-    }
-    for (const line of r.stdout.split('\n')) {
-      if (!line.trim().startsWith('{')) continue;
-      const j = JSON.parse(line) as { op: string; median_ms?: number; tokens_per_s?: number };
-      if (j.op === 'train_step' && j.median_ms !== undefined) res.trainMs = Math.min(res.trainMs ?? Infinity, j.median_ms);
-      if (j.op === 'sample_kv' && j.tokens_per_s !== undefined) res.sampleTokS = Math.max(res.sampleTokS ?? 0, j.tokens_per_s);
-    }
-  }
-  return res;
-}
 
 /**
  * Prints model M's train step (median ms) and sampling (tok/s) for js vs native matmul beside PyTorch, with ratios.
@@ -93,7 +70,7 @@ export async function benchNative(opts: { rounds?: number } = {}): Promise<void>
     }
   }
   await initBackend('wasm');
-  const peer = runPeer(root);
+  const peer = runPeer('M', root);
   const jsTrain = median(train.get(variants[0]!.label)!);
   const jsSample = median(sample.get(variants[0]!.label)!);
   for (const v of variants) {

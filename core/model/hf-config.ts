@@ -127,6 +127,14 @@ export function compressAttentionTypes(types: AttentionType[]): [AttentionType[]
   return out;
 }
 
+/** GPT-2's and GPT-Neo's block: learned positions, attention then MLP, biased output projection, no lm_head bias. */
+const SEQUENTIAL_BLOCK = { rotaryDim: 0, parallelResidual: false, outBias: true, lmHeadBias: false } as const;
+
+/** Fields every family reads the same way. */
+const tail = (raw: Record<string, unknown>) => ({
+  bosTokenId: tokenId(raw, 'bos_token_id'), eosTokenId: tokenId(raw, 'eos_token_id'), raw: { ...raw },
+});
+
 /**
  * Parses a Hugging Face config.json object.
  * @throws on an unknown `model_type` (naming it and the supported ones) or on missing/invalid fields
@@ -155,13 +163,8 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       scaleByInverseLayerIdx: raw.scale_attn_by_inverse_layer_idx === true,
       qkvBias: true,
       tiedEmbeddings: raw.tie_word_embeddings !== false,
-      rotaryDim: 0,
-      parallelResidual: false,
-      outBias: true,
-      lmHeadBias: false,
-      bosTokenId: tokenId(raw, 'bos_token_id'),
-      eosTokenId: tokenId(raw, 'eos_token_id'),
-      raw: { ...raw },
+      ...SEQUENTIAL_BLOCK,
+      ...tail(raw),
     };
   }
   if (modelType === 'gpt_neo') {
@@ -199,13 +202,8 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       scaleByInverseLayerIdx: false,
       qkvBias: false,
       tiedEmbeddings: raw.tie_word_embeddings !== false,
-      rotaryDim: 0,
-      parallelResidual: false,
-      outBias: true,
-      lmHeadBias: false,
-      bosTokenId: tokenId(raw, 'bos_token_id'),
-      eosTokenId: tokenId(raw, 'eos_token_id'),
-      raw: { ...raw },
+      ...SEQUENTIAL_BLOCK,
+      ...tail(raw),
     };
   }
   if (modelType === 'gptj') {
@@ -242,9 +240,7 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       parallelResidual: true,
       outBias: false,
       lmHeadBias: raw.tie_word_embeddings !== true,
-      bosTokenId: tokenId(raw, 'bos_token_id'),
-      eosTokenId: tokenId(raw, 'eos_token_id'),
-      raw: { ...raw },
+      ...tail(raw),
     };
   }
   throw new Error(`config.json: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
