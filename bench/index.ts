@@ -4,13 +4,17 @@
  */
 import { benchEngine, benchNeo125m } from './engine.js';
 import { benchMemory } from './memory.js';
+import { benchParallel } from './parallel.js';
 import { benchNative } from './native.js';
+import { benchDefaultRun } from './default-run.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   engine: () => benchEngine(),
   neo125m: () => benchNeo125m(),
   memory: () => benchMemory(),
+  parallel: () => benchParallel(),
   native: () => benchNative(),
+  default: () => benchDefaultRun(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => a in sections);

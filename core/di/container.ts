@@ -23,16 +23,7 @@ export interface RunContext {
  */
 export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegistry, run: RunContext): Promise<Container> {
   const container = new Container({ defaultScope: 'Singleton' });
-  const baseCtx = { configDir: run.configDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, log: run.log };
-
-  const memoryPlan = defaultMemoryPlan();
-  const strategies: MemoryStrategy[] = [];
-  for (const slot of cfg.memory as SlotConfig[]) {
-    const s = await create(registry, 'memory', slot, { ...baseCtx, memoryPlan });
-    s.apply(memoryPlan);
-    strategies.push(s);
-  }
-  const ctx: PluginContext = { ...baseCtx, memoryPlan };
+  const { strategies, ctx } = await buildPluginContext(cfg, registry, run);
 
   container.bind(TOKENS.Config).toConstantValue(cfg);
   container.bind(TOKENS.Run).toConstantValue(run);
@@ -48,6 +39,24 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
     container.bind(TOKENS.Hook).toDynamicValue(() => create(registry, 'hook', slot, ctx)).inSingletonScope();
   }
   return container;
+}
+
+/**
+ * The memory strategies (config order, each applied to the plan) and the context every other plugin is created
+ * with. The composition root and each data-parallel worker's replica (core/parallel) are built through it.
+ */
+export async function buildPluginContext(
+  cfg: ResolvedConfig, registry: PluginRegistry, run: Pick<RunContext, 'configDir' | 'log'>,
+): Promise<{ strategies: MemoryStrategy[]; ctx: PluginContext }> {
+  const baseCtx = { configDir: run.configDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, log: run.log };
+  const memoryPlan = defaultMemoryPlan();
+  const strategies: MemoryStrategy[] = [];
+  for (const slot of cfg.memory as SlotConfig[]) {
+    const s = await create(registry, 'memory', slot, { ...baseCtx, memoryPlan });
+    s.apply(memoryPlan);
+    strategies.push(s);
+  }
+  return { strategies, ctx: { ...baseCtx, memoryPlan } };
 }
 
 /** Creates one plugin instance from a validated slot. */

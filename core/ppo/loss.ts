@@ -48,6 +48,11 @@ export interface PpoLossTfInput {
   readonly mask: tf.Tensor2D;
   /** Current logits `[B, T, V]`, only for `policy/entropy` (NaN when omitted). */
   readonly logits?: tf.Tensor3D;
+  /**
+   * Denominator of every masked mean instead of Σ mask (default). A data-parallel shard of a minibatch passes the
+   * whole minibatch's Σ mask, so the shards' losses (and gradients) sum exactly to the minibatch's.
+   */
+  readonly normaliser?: number;
 }
 
 /** Scalar statistic keys of {@link ppoLossTf} (TRL's loss stats except the two `[B, T]` arrays). */
@@ -89,7 +94,10 @@ function checkInputs(input: PpoLossTfInput): void {
       throw new TypeError(`ppoLossTf: ${name} must be float32; got ${t.dtype}`);
     }
   }
-  const { logits } = input;
+  const { logits, normaliser } = input;
+  if (normaliser !== undefined && !(Number.isFinite(normaliser) && normaliser > 0)) {
+    throw new RangeError(`ppoLossTf: normaliser must be a positive finite number (the minibatch's mask sum); got ${String(normaliser)}`);
+  }
   if (logits !== undefined && (logits.shape.length !== 3 || logits.shape[0] !== shape[0] || logits.shape[1] !== shape[1])) {
     throw new RangeError(`ppoLossTf: logits must be [${shape[0]}, ${shape[1]}, V]; got [${logits.shape.join(', ')}]`);
   }
@@ -111,7 +119,7 @@ export function ppoLossTf(input: PpoLossTfInput, config: PpoLossConfig): PpoLoss
   return tf.tidy(() => {
     const { logprobs, vpreds, oldLogprobs, oldValues, advantages, returns } = input;
     const mask = tf.cast(input.mask, 'float32'); // [B, T]
-    const n = tf.sum(mask); // []
+    const n = input.normaliser === undefined ? tf.sum(mask) : tf.scalar(input.normaliser, 'float32'); // []
     const maskedMean = (x: tf.Tensor): tf.Scalar => tf.div(tf.sum(tf.mul(x, mask)), n); // []
     const maskedVar = (x: tf.Tensor): tf.Scalar => {
       const centred = tf.sub(x, maskedMean(x)); // [B, T]

@@ -4,13 +4,14 @@ import type { Optimiser } from '../interfaces/optimiser.js';
 import type { MemoryStrategy } from '../interfaces/memory.js';
 import type { PpoConfig } from '../config/schema.js';
 import type { Rng } from '../util/rng.js';
-import { buildBatch, fullKl, takeRows, tokenLogprobs, type PpoBatch } from './batch.js';
+import { buildBatch, takeRows, tokenLogprobs, type PpoBatch } from './batch.js';
 import { computeAdvantages, computeRewards, stepStats, type Float64BT, type PpoLossStats, type StepStats } from './math.js';
 import { disposePpoLossTfOutput, keepPpoLossTfOutput, ppoLossTf, readPpoLossStats, type PpoLossTfOutput } from './loss.js';
 import { processScores, RunningMoments, type RunningMomentsState } from './running-moments.js';
 import { createKLController, klControllerFromState, type KLController, type KLControllerState } from './kl-controller.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { startPeakTracking } from '../memory/peak-bytes.js';
+import { shardRollout } from '../parallel/shard.js';
 
 /** A reward or loss became NaN/Inf: training cannot go on meaningfully. */
 export class NonFiniteError extends Error {}
@@ -29,6 +30,29 @@ export interface PpoStepResult {
 
 export interface PpoStepperState { klController: KLControllerState; runningMoments: RunningMomentsState }
 
+/** The rollout pass's host arrays, `[B, L-1]` each. */
+export interface PpoRollout { logprobs: Float64BT; refLogprobs: Float64BT; values: Float64BT; fullKls?: Float64BT }
+
+/** GAE's outputs the loss needs, `[B, L-1]` each. */
+export interface PpoAdvantages { values: Float64BT; advantages: Float64BT; returns: Float64BT }
+
+/** One mini-batch's gradients (one per trainable variable, owned by the caller), TRL's loss statistics and the skip. */
+export interface PpoMinibatchResult { grads: tf.Tensor[]; stats: PpoLossStats; skip: boolean }
+
+/**
+ * Where the stepper's model work runs: the no-grad rollout pass and a mini-batch's forward/backward. The stepper keeps
+ * the math flow (rewards, GAE, epochs, accumulation, clipping, the optimiser); a compute only evaluates the model.
+ * {@link LocalCompute} runs on this thread; core/parallel's ParallelCompute splits rows between worker threads.
+ */
+export interface PpoCompute {
+  /** Policy and reference log-probs and values of the whole batch (and the full KL for klPenalty 'full'). */
+  rollout(batch: PpoBatch): Promise<PpoRollout>;
+  /** Forward + PPO loss + gradients of the mini-batch `rows` (indices into the batch). */
+  minibatch(batch: PpoBatch, rows: number[], roll: PpoRollout, adv: PpoAdvantages): Promise<PpoMinibatchResult>;
+  /** Called after every optimiser update (and the memory strategies' afterUpdate): replicas must follow. */
+  weightsUpdated?(): void;
+}
+
 const slice2 = (t: tf.Tensor, cols: [number, number]) => t.slice([0, cols[0]], [-1, cols[1]]);
 
 /**
@@ -42,12 +66,14 @@ export class PpoStepper {
   private klCtl: KLController;
   private running = new RunningMoments();
 
+  /** @param compute where the model work runs (default: this thread, {@link LocalCompute}) */
   constructor(
     private readonly policy: Policy,
     private readonly optimiser: Optimiser,
     private readonly memory: readonly MemoryStrategy[],
     private readonly cfg: PpoConfig,
     private readonly rng: Rng,
+    private readonly compute: PpoCompute = new LocalCompute(policy, cfg),
   ) {
     this.klCtl = createKLController(cfg);
   }
@@ -93,7 +119,7 @@ export class PpoStepper {
 
     // Rollout pass (no gradients), in mini-batch chunks as TRL's batched_forward_pass.
     const tf0 = performance.now();
-    const roll = this.rollout(batch);
+    const roll = await this.compute.rollout(batch);
     const tRollout = performance.now() - tf0;
 
     // Per-token rewards: -β·KL everywhere, plus the score on the last response token.
@@ -122,7 +148,7 @@ export class PpoStepper {
         let acc: tf.Tensor[] | null = null;
         for (let mb = bb; mb < bb + backward; mb += cfg.miniBatchSize) {
           const rows = perm.slice(mb, mb + cfg.miniBatchSize);
-          const { grads, stats, skip } = await this.minibatch(batch, rows, roll, adv);
+          const { grads, stats, skip } = await this.compute.minibatch(batch, rows, roll, adv);
           trainStats.push(stats);
           if (skip) skipped++;
           const scaled = grads.map((g) => (cfg.gradientAccumulationSteps > 1 ? tf.tidy(() => g.div(cfg.gradientAccumulationSteps)) : g));
@@ -142,6 +168,7 @@ export class PpoStepper {
         }
         this.optimiser.apply(vars, final);
         for (const m of this.memory) m.afterUpdate?.(vars);
+        this.compute.weightsUpdated?.();
         tf.dispose(final);
       }
       if (cfg.earlyStopping) {
@@ -193,58 +220,27 @@ export class PpoStepper {
     };
     return { scalars, arrays, scores, warnings };
   }
+}
+
+/** {@link PpoCompute} on this thread: today's single-threaded path. */
+export class LocalCompute implements PpoCompute {
+  constructor(private readonly policy: Policy, private readonly cfg: PpoConfig) {}
 
   /** Policy and reference log-probs and values of the whole batch, `[B, L-1]` each, on the host. */
-  private rollout(batch: PpoBatch): { logprobs: Float64BT; refLogprobs: Float64BT; values: Float64BT; fullKls?: Float64BT } {
+  async rollout(batch: PpoBatch): Promise<PpoRollout> {
     const B = batch.batchSize;
-    const L = batch.length;
-    const T = L - 1;
-    const logprobs = new Float64Array(B * T);
-    const refLogprobs = new Float64Array(B * T);
-    const values = new Float64Array(B * T);
-    const full = this.cfg.klPenalty === 'full' ? new Float64Array(B * T) : undefined;
-    for (let start = 0; start < B; start += this.cfg.miniBatchSize) {
-      const rows = Array.from({ length: Math.min(this.cfg.miniBatchSize, B - start) }, (_, i) => start + i);
-      const outs = tf.tidy(() => {
-        const ids = tf.tensor2d(takeRows(batch.inputIds, L, rows), [rows.length, L], 'int32'); // [b, L]
-        const am = tf.tensor2d(takeRows(batch.attentionMask, L, rows), [rows.length, L], 'int32'); // [b, L]
-        if (!full && this.policy.tokenStats) {
-          // Lean head: log-probs straight from hidden states, never all [b, T, V] logits.
-          const pol = this.policy.tokenStats(ids, am, 'policy');
-          const ref = this.policy.tokenStats(ids, am, 'reference');
-          return [pol.logprobs, ref.logprobs, pol.values]; // [b, T] each
-        }
-        const labels = slice2(ids, [1, T]) as tf.Tensor2D; // [b, T]
-        const pol = this.policy.forward(ids, am, 'policy');
-        const logits = pol.logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [b, T, V]
-        const ref = this.policy.forward(ids, am, 'reference');
-        const refLogits = ref.logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [b, T, V]
-        return [
-          tokenLogprobs(logits, labels), // [b, T]
-          tokenLogprobs(refLogits, labels), // [b, T]
-          slice2(pol.values, [0, T]), // [b, T]
-          ...(full ? [fullKl(logits, refLogits)] : []), // [b, T]
-        ];
-      });
-      const host = outs.map((o) => o.dataSync());
-      tf.dispose(outs);
-      logprobs.set(host[0]!, start * T);
-      refLogprobs.set(host[1]!, start * T);
-      values.set(host[2]!, start * T);
-      if (full) full.set(host[3]!, start * T);
-    }
+    const T = batch.length - 1;
+    const full = this.cfg.klPenalty === 'full';
+    const host = shardRollout(this.policy, { b: B, L: batch.length, inputIds: batch.inputIds, attentionMask: batch.attentionMask }, this.cfg.miniBatchSize, full);
+    const f64 = (x: Float32Array): Float64BT => ({ data: Float64Array.from(x), B, T }); // [B, T]
     return {
-      logprobs: { data: logprobs, B, T }, refLogprobs: { data: refLogprobs, B, T }, values: { data: values, B, T },
-      ...(full ? { fullKls: { data: full, B, T } } : {}),
+      logprobs: f64(host.logprobs), refLogprobs: f64(host.refLogprobs), values: f64(host.values),
+      ...(host.fullKls ? { fullKls: f64(host.fullKls) } : {}),
     };
   }
 
   /** Forward + PPO loss + gradients for one mini-batch (rows of the batch). Caller disposes `grads`. */
-  private async minibatch(
-    batch: PpoBatch, rows: number[],
-    roll: { logprobs: Float64BT; values: Float64BT },
-    adv: { values: Float64BT; advantages: Float64BT; returns: Float64BT },
-  ): Promise<{ grads: tf.Tensor[]; stats: PpoLossStats; skip: boolean }> {
+  async minibatch(batch: PpoBatch, rows: number[], roll: PpoRollout, adv: PpoAdvantages): Promise<PpoMinibatchResult> {
     const L = batch.length;
     const T = L - 1;
     const b = rows.length;

@@ -2,7 +2,7 @@ import { inject, injectable, multiInject, optional } from 'inversify';
 import { TOKENS } from '../tokens.js';
 import type { ResolvedConfig } from '../config/validate.js';
 import type { RunContext } from '../di/container.js';
-import type { Policy } from '../interfaces/policy.js';
+import type { GenerateOptions, Policy } from '../interfaces/policy.js';
 import type { RewardModel, RewardTransform } from '../interfaces/reward.js';
 import { toxicProbability } from '../interfaces/reward.js';
 import type { Dataset, PromptRecord } from '../interfaces/dataset.js';
@@ -16,6 +16,7 @@ import { NonFiniteError, PpoStepper } from './step.js';
 import { envRewardStats } from './math.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
 import { latestCheckpoint, readCheckpoint, writeCheckpoint, type TrainerState } from '../run/checkpoint.js';
+import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
 
 /** Evaluation figures without the samples (what summaries and checkpoints keep). */
 export type EvalFigures = Omit<EvalResult, 'samples'>;
@@ -34,6 +35,9 @@ export interface TrainOutcome {
   checkpoint?: string;
   error?: string;
 }
+
+/** What {@link Trainer.train} takes. */
+export interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resume?: boolean }
 
 /** Per-run extras the trainer reports to besides hooks (e.g. evaluation scalars to TensorBoard). */
 export interface TrainerSinks {
@@ -61,7 +65,30 @@ export class Trainer {
     @multiInject(TOKENS.Hook) @optional() private readonly userHooks: Hook[] = [],
   ) {}
 
-  async train(opts: { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resume?: boolean }): Promise<TrainOutcome> {
+  /**
+   * Trains (see the class doc). With `workers` > 1 the sampling and the PPO forward/backward run data parallel on
+   * worker threads (core/parallel); the threads are terminated whatever way training ends. If a worker fails, the
+   * step in progress is finished on the main thread, checkpointed as a normal (resumable) step, and the run stops
+   * with status 'failed' and a message naming the worker.
+   */
+  async train(opts: TrainOptions): Promise<TrainOutcome> {
+    const workers = resolveWorkers(this.cfg.workers, this.cfg.backend);
+    let parallel: ParallelCompute | undefined;
+    if (workers > 1) {
+      const t0 = Date.now();
+      parallel = await ParallelCompute.start({
+        config: this.cfg, configDir: this.run.configDir, policy: this.policy, workers, backendOptions: { matmul: this.cfg.matmul },
+      });
+      opts.sinks.log(`workers: ${workers} threads, data parallel (replicas built in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    try {
+      return await this.trainWith(opts, parallel);
+    } finally {
+      await parallel?.close();
+    }
+  }
+
+  private async trainWith(opts: TrainOptions, parallel: ParallelCompute | undefined): Promise<TrainOutcome> {
     const { cfg, policy } = this;
     const hooks = [...opts.hooks, ...(this.userHooks ?? [])];
     const log = opts.sinks.log;
@@ -78,7 +105,7 @@ export class Trainer {
     });
     const queue = new QueryQueue(queries, cfg.ppo.batchSize, cfg.seed);
     const rng = { generation: new Rng(cfg.seed).fork('generation'), ppo: new Rng(cfg.seed).fork('ppo') };
-    const stepper = new PpoStepper(policy, this.optimiser, this.memory ?? [], cfg.ppo, rng.ppo);
+    const stepper = new PpoStepper(policy, this.optimiser, this.memory ?? [], cfg.ppo, rng.ppo, parallel);
 
     // 2. Resume, or measure the initial policy.
     let step = 0;
@@ -89,6 +116,7 @@ export class Trainer {
     if (ckpt) {
       const { state, optimiser } = await readCheckpoint(ckpt);
       await policy.restore(`${ckpt}/policy`);
+      parallel?.weightsChanged();
       this.optimiser.setState(optimiser, policy.trainableVariables());
       stepper.setState(state.stepper);
       queue.setState(state.queue);
@@ -100,7 +128,7 @@ export class Trainer {
       log(`resumed from ${ckpt} at step ${step}`);
     } else if (cfg.eval.enabled) {
       try {
-        evalBefore = await this.evaluate(splits.heldOut, 'before', log, opts.signal);
+        evalBefore = await this.evaluate(splits.heldOut, 'before', log, opts.signal, parallel);
       } catch (err) {
         if (!(err instanceof EvalInterrupted)) throw err;
         return { status: 'interrupted', step: 0, totalSteps: cfg.train.steps, elapsedMs: Date.now() - started, final: {}, lastK: {} };
@@ -131,15 +159,17 @@ export class Trainer {
         const t0 = performance.now();
         const batch = queue.next();
         const tg0 = performance.now();
-        const responses = await policy.generate(batch.map((q) => q.ids), {
+        const genOpts = {
           maxNewTokens: responseLengths.sample(rng.generation), minNewTokens: cfg.generation.minNewTokens,
           temperature: cfg.generation.temperature, topK: cfg.generation.topK, topP: cfg.generation.topP, rng: rng.generation,
-        });
+        };
+        const prompts = batch.map((q) => q.ids);
+        const responses = await (parallel ? parallel.generate(prompts, genOpts) : policy.generate(prompts, genOpts));
         const genSeconds = (performance.now() - tg0) / 1000;
         // Only the response text is scored (the study's setting).
         const texts = responses.map((r) => policy.tokenizer.decode(r, { skipSpecialTokens: true }));
         const tr0 = performance.now();
-        const logits = await this.classifier.classify(texts);
+        const logits = await (parallel ? parallel.classify(texts, this.classifier) : this.classifier.classify(texts));
         const rawScores = this.transform.transform(logits, this.classifier.neutralIndex);
         const rewardSeconds = (performance.now() - tr0) / 1000;
         const result = await stepper.step(batch.map((q) => q.ids), responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])), rawScores);
@@ -160,11 +190,20 @@ export class Trainer {
           distributions: result.arrays, warnings: result.warnings, elapsedMs: priorMs + (Date.now() - started),
         };
         for (const h of hooks) await h.onStep?.(report);
+        if (parallel?.failure) {
+          // The step was finished on the main thread: save it as a normal, resumable checkpoint and stop.
+          lastCheckpoint = await checkpoint();
+          status = 'failed';
+          error = `${parallel.failure.message}; step ${step} was finished on the main thread and saved to ${lastCheckpoint} ` +
+            '(continue with --resume; workers: 1 runs without threads)';
+          log(`stopped: ${error}`);
+          break;
+        }
         if (cfg.train.checkpointEvery > 0 && step % cfg.train.checkpointEvery === 0 && step < total) {
           lastCheckpoint = await checkpoint();
         }
       }
-      lastCheckpoint = await checkpoint();
+      if (status !== 'failed') lastCheckpoint = await checkpoint();
     } catch (err) {
       status = 'failed';
       error = (err as Error).message;
@@ -182,7 +221,7 @@ export class Trainer {
     let evalAfter: EvalFigures | undefined;
     try {
       if (status === 'done' && cfg.eval.enabled) {
-        evalAfter = await this.evaluate(splits.heldOut, 'after', log, opts.signal).catch((err) => {
+        evalAfter = await this.evaluate(splits.heldOut, 'after', log, opts.signal, parallel).catch((err) => {
           if (!(err instanceof EvalInterrupted)) throw err;
           status = 'interrupted'; // training is complete and checkpointed; only the final evaluation was cut short
           return undefined;
@@ -201,13 +240,15 @@ export class Trainer {
     };
   }
 
-  private async evaluate(prompts: PromptRecord[], label: string, log: (m: string) => void, signal?: AbortSignal): Promise<EvalFigures> {
+  private async evaluate(prompts: PromptRecord[], label: string, log: (m: string) => void, signal?: AbortSignal,
+    parallel?: ParallelCompute): Promise<EvalFigures> {
     if (prompts.length === 0) throw new Error('eval.enabled is true but the dataset has no held-out prompts');
     const t0 = Date.now();
     const r = await evaluate({
-      policy: this.policy, classifier: this.classifier, cfg: this.cfg.eval, signal,
+      policy: this.policy, classifier: parallel ? parallel.splitClassifier(this.classifier) : this.classifier, cfg: this.cfg.eval, signal,
       prompts: prompts.map((p) => p.text),
       fluency: (ids, mask) => this.policy.forward(ids, mask, 'reference').logits,
+      ...(parallel ? { generate: (p: number[][], o: GenerateOptions) => parallel.generate(p, o) } : {}),
     });
     log(`eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)} over ${r.toxicity.n} continuations, ` +
       `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

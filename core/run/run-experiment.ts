@@ -6,6 +6,7 @@ import { buildContainer } from '../di/container.js';
 import type { PreparedExperiment } from '../config/prepare.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { Trainer, type EvalFigures, type TrainOutcome } from '../ppo/trainer.js';
+import { resolveWorkers } from '../parallel/parallel-compute.js';
 import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.js';
 import { Interrupt } from '../cli/interrupt.js';
 import { EXIT, UserError } from '../cli/exit.js';
@@ -16,6 +17,8 @@ export interface RunSummary extends TrainOutcome {
   arm: string;
   runDir: string;
   backend: string;
+  /** Data-parallel threads the run used (config `workers` resolved). */
+  workers: number;
   peakRssBytes: number;
   finishedAt: string;
 }
@@ -33,7 +36,8 @@ export async function runExperiment(
   tf.env().set('PROD', true); // no console banners from TensorFlow.js; errors still throw
   let backendInfo: BackendInfo;
   try {
-    backendInfo = await initBackend(cfg.backend, { matmul: cfg.matmul });
+    // With data-parallel workers, each thread's native matmul takes its share of the cores (core/parallel).
+    backendInfo = await initBackend(cfg.backend, { matmul: cfg.matmul, workers: resolveWorkers(cfg.workers, cfg.backend) });
   } catch (err) {
     throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
   }
@@ -67,7 +71,7 @@ export async function runExperiment(
     interrupt.uninstall();
   }
   const summary: RunSummary = {
-    experiment: cfg.experiment, arm, runDir, backend: cfg.backend, ...outcome,
+    experiment: cfg.experiment, arm, runDir, backend: cfg.backend, workers: resolveWorkers(cfg.workers, cfg.backend), ...outcome,
     peakRssBytes: Math.max(peakRss, process.memoryUsage().rss), finishedAt: new Date().toISOString(),
   };
   const file = path.join(runDir, 'summary.json');
