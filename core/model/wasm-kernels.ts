@@ -339,10 +339,13 @@ function fusedMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
     if (native) return native;
     const fast = simdProduct(backend, a!, b!, !!transposeA, !!transposeB, p, bias ? heapOffset(backend, bias) : 0);
     if (fast) return fast;
-    // The stock fused kernel mishandles a batched a with an unbatched b (wrong results): product, then bias.
-    const out = fallbackProduct(backend, a!, b!, !!transposeA, !!transposeB, p); // [...batch, m, n]
-    if (bias) addBiasRows(backend, out, bias);
-    return out;
+    if (p.batchA > 1 && p.batchB === 1) {
+      // The stock fused kernel mishandles a batched a with an unbatched b (wrong results): product, then bias.
+      // Other shapes keep the stock kernel, whose rounding (bias in the accumulator) earlier results were made with.
+      const out = fallbackProduct(backend, a!, b!, !!transposeA, !!transposeB, p); // [...batch, m, n]
+      if (bias) addBiasRows(backend, out, bias);
+      return out;
+    }
   }
   return stockFusedMatMul!.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as TensorInfo;
 }
