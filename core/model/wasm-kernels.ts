@@ -339,9 +339,9 @@ function fusedMatMulKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unkno
     if (native) return native;
     const fast = simdProduct(backend, a!, b!, !!transposeA, !!transposeB, p, bias ? heapOffset(backend, bias) : 0);
     if (fast) return fast;
-    if (p.batchA > 1 && p.batchB === 1) {
-      // The stock fused kernel mishandles a batched a with an unbatched b (wrong results): product, then bias.
-      // Other shapes keep the stock kernel, whose rounding (bias in the accumulator) earlier results were made with.
+    if (transposeA || transposeB || p.batch > 1) {
+      // The stock fused kernel mishandles transposed and batched products (wrong results): product, then bias.
+      // Plain 2-D products keep the stock kernel, whose rounding (bias in the accumulator) earlier results used.
       const out = fallbackProduct(backend, a!, b!, !!transposeA, !!transposeB, p); // [...batch, m, n]
       if (bias) addBiasRows(backend, out, bias);
       return out;
