@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { GenerateOptions, Policy } from '../interfaces/policy.js';
+import type { Policy } from '../interfaces/policy.js';
 import type { RewardModel } from '../interfaces/reward.js';
 import { toxicProbability } from '../interfaces/reward.js';
 import type { EvalConfig } from '../config/schema.js';
@@ -47,11 +47,6 @@ export async function evaluate(opts: {
   cfg: EvalConfig;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
-  /**
-   * Samples a generation batch instead of `policy.generate` (e.g. core/parallel's ParallelCompute.generate, which
-   * splits the batch between threads; the figures then depend on the thread count). Default `policy.generate`.
-   */
-  generate?: (prompts: number[][], opts: GenerateOptions) => Promise<number[][]>;
 }): Promise<EvalResult> {
   const { policy, classifier, cfg } = opts;
   const tok = policy.tokenizer;
@@ -74,7 +69,7 @@ export async function evaluate(opts: {
     if (opts.signal?.aborted) throw new EvalInterrupted();
     const batch = jobs.slice(start, start + cfg.batchSize);
     const rng = new Rng(cfg.seed).fork(`eval-batch-${batchIndex}`);
-    const responses = await (opts.generate ?? ((p, o) => policy.generate(p, o)))(batch.map((b) => b.ids), {
+    const responses = await policy.generate(batch.map((b) => b.ids), {
       maxNewTokens: cfg.maxNewTokens, topK: cfg.topK, topP: cfg.topP, temperature: cfg.temperature, rng,
     });
     const texts = responses.map((r) => tok.decode(r, { skipSpecialTokens: true }));

@@ -2,7 +2,7 @@ import { inject, injectable, multiInject, optional } from 'inversify';
 import { TOKENS } from '../tokens.js';
 import type { ResolvedConfig } from '../config/validate.js';
 import type { RunContext } from '../di/container.js';
-import type { GenerateOptions, Policy } from '../interfaces/policy.js';
+import type { Policy } from '../interfaces/policy.js';
 import type { RewardModel, RewardTransform } from '../interfaces/reward.js';
 import { toxicProbability } from '../interfaces/reward.js';
 import type { Dataset, PromptRecord } from '../interfaces/dataset.js';
@@ -248,7 +248,7 @@ export class Trainer {
       policy: this.policy, classifier: parallel ? parallel.splitClassifier(this.classifier) : this.classifier, cfg: this.cfg.eval, signal,
       prompts: prompts.map((p) => p.text),
       fluency: (ids, mask) => this.policy.forward(ids, mask, 'reference').logits,
-      ...(parallel ? { generate: (p: number[][], o: GenerateOptions) => parallel.generate(p, o) } : {}),
+      // Sampling stays on the main thread: the figures then do not depend on `workers` and equal `detox-lab eval`'s.
     });
     log(`eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)} over ${r.toxicity.n} continuations, ` +
       `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
