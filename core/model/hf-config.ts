@@ -135,6 +135,27 @@ const tail = (raw: Record<string, unknown>) => ({
   bosTokenId: tokenId(raw, 'bos_token_id'), eosTokenId: tokenId(raw, 'eos_token_id'), raw: { ...raw },
 });
 
+/** Sizes as GPT-2 and GPT-J name them (n_embd, n_layer, n_head, n_inner, n_positions); every layer global. */
+function gpt2StyleShape(raw: Record<string, unknown>) {
+  const d = posInt('n_embd', num(raw, ['n_embd', 'hidden_size']));
+  const nLayers = posInt('n_layer', num(raw, ['n_layer', 'num_hidden_layers']));
+  const nHeads = posInt('n_head', num(raw, ['n_head', 'num_attention_heads']));
+  if (d % nHeads !== 0) throw new Error(`config.json: n_embd ${d} is not divisible by n_head ${nHeads}`);
+  const inner = raw.n_inner;
+  return {
+    vocabSize: posInt('vocab_size', num(raw, ['vocab_size'])),
+    nPositions: posInt('n_positions', num(raw, ['n_positions', 'n_ctx', 'max_position_embeddings'])),
+    dModel: d,
+    nHeads,
+    nLayers,
+    dInner: typeof inner === 'number' ? posInt('n_inner', inner) : 4 * d,
+    layerNormEps: num(raw, ['layer_norm_epsilon'], 1e-5),
+    activation: activation(raw, 'activation_function'),
+    attentionTypes: new Array<AttentionType>(nLayers).fill('global'),
+    windowSize: 0,
+  };
+}
+
 /**
  * Parses a Hugging Face config.json object.
  * @throws on an unknown `model_type` (naming it and the supported ones) or on missing/invalid fields
@@ -142,23 +163,9 @@ const tail = (raw: Record<string, unknown>) => ({
 export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
   const modelType = raw.model_type;
   if (modelType === 'gpt2') {
-    const d = posInt('n_embd', num(raw, ['n_embd', 'hidden_size']));
-    const nLayers = posInt('n_layer', num(raw, ['n_layer', 'num_hidden_layers']));
-    const nHeads = posInt('n_head', num(raw, ['n_head', 'num_attention_heads']));
-    if (d % nHeads !== 0) throw new Error(`config.json: n_embd ${d} is not divisible by n_head ${nHeads}`);
-    const inner = raw.n_inner;
     return {
       modelType: 'gpt2',
-      vocabSize: posInt('vocab_size', num(raw, ['vocab_size'])),
-      nPositions: posInt('n_positions', num(raw, ['n_positions', 'n_ctx', 'max_position_embeddings'])),
-      dModel: d,
-      nHeads,
-      nLayers,
-      dInner: typeof inner === 'number' ? posInt('n_inner', inner) : 4 * d,
-      layerNormEps: num(raw, ['layer_norm_epsilon'], 1e-5),
-      activation: activation(raw, 'activation_function'),
-      attentionTypes: new Array<AttentionType>(nLayers).fill('global'),
-      windowSize: 0,
+      ...gpt2StyleShape(raw),
       scaleAttention: raw.scale_attn_weights !== false,
       scaleByInverseLayerIdx: raw.scale_attn_by_inverse_layer_idx === true,
       qkvBias: true,
@@ -207,30 +214,17 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
     };
   }
   if (modelType === 'gptj') {
-    const d = posInt('n_embd', num(raw, ['n_embd', 'hidden_size']));
-    const nLayers = posInt('n_layer', num(raw, ['n_layer', 'num_hidden_layers']));
-    const nHeads = posInt('n_head', num(raw, ['n_head', 'num_attention_heads']));
-    if (d % nHeads !== 0) throw new Error(`config.json: n_embd ${d} is not divisible by n_head ${nHeads}`);
-    const headDim = d / nHeads;
+    const shape = gpt2StyleShape(raw);
+    const headDim = shape.dModel / shape.nHeads;
     // Required: Hugging Face sizes its sin/cos table by the whole n_embd when rotary_dim is null, which only lines
     // up with a head for a single-head model; every released GPT-J checkpoint sets it (gpt-j-6b: 64).
     const rd = posInt('rotary_dim', num(raw, ['rotary_dim']));
     if (rd % 2 !== 0 || rd > headDim) {
       throw new Error(`config.json: "rotary_dim" must be even and at most the head size ${headDim}, got ${rd}`);
     }
-    const inner = raw.n_inner;
     return {
       modelType: 'gptj',
-      vocabSize: posInt('vocab_size', num(raw, ['vocab_size'])),
-      nPositions: posInt('n_positions', num(raw, ['n_positions', 'max_position_embeddings'])),
-      dModel: d,
-      nHeads,
-      nLayers,
-      dInner: typeof inner === 'number' ? posInt('n_inner', inner) : 4 * d,
-      layerNormEps: num(raw, ['layer_norm_epsilon'], 1e-5),
-      activation: activation(raw, 'activation_function'),
-      attentionTypes: new Array<AttentionType>(nLayers).fill('global'),
-      windowSize: 0,
+      ...shape,
       scaleAttention: true,
       scaleByInverseLayerIdx: false,
       qkvBias: false,

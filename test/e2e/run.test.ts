@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readEventFile, readScalars } from '../../core/logging/tfevents.js';
 import { readSafetensors } from '../../core/model/safetensors.js';
 import { ROOT } from '../helpers/tmp.js';
-import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
+import { interruptRun, tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 
 const CLI = path.join(ROOT, 'bin', 'detox-lab.js');
 const cli = (cwd: string, ...args: string[]) => {
@@ -110,18 +110,8 @@ test('--help teaches: commands, options with defaults, exit codes', (t) => {
 });
 
 test.serial('Ctrl-C saves a checkpoint, exits 130, and --resume finishes the run', async (t) => {
-  const { spawn } = await import('node:child_process');
   const dir = await tinyProject((p) => tinyExperiment(p, { train: { steps: 200, checkpointEvery: 0, sampleEvery: 10, progress: false }, eval: { enabled: false, maxNewTokens: 6, batchSize: 4 } }));
-  const child = spawn(process.execPath, [CLI, 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
-  const deadline = Date.now() + 60_000;
-  while (!(fs.existsSync(samples) && fs.readFileSync(samples, 'utf8').split('\n').length > 4) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const { code, stderr } = await interruptRun(CLI, dir);
   t.is(code, 130, stderr);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs/tiny/main/summary.json'), 'utf8'));
   t.is(summary.status, 'interrupted');

@@ -77,3 +77,23 @@ export const tinyExperiment = (p: { policy: string; classifier: string }, over: 
   eval: { maxNewTokens: 6, batchSize: 4 },
   ...over,
 });
+
+/**
+ * Starts `detox-lab run` in `dir`, waits until the run has written a few samples (so a step is under way), sends
+ * SIGINT, and resolves with the exit code, stderr and how long the stop took.
+ */
+export async function interruptRun(cli: string, dir: string): Promise<{ code: number | null; stderr: string; stopMs: number }> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [cli, 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
+  const deadline = Date.now() + 60_000;
+  while (!(fs.existsSync(samples) && fs.readFileSync(samples, 'utf8').split('\n').length > 4) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  return { code, stderr, stopMs: Date.now() - t0 };
+}

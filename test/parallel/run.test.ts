@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readScalars } from '../../core/logging/tfevents.js';
 import { WORKER_FAULT_ENV } from '../../core/parallel/parallel-compute.js';
 import { ROOT } from '../helpers/tmp.js';
-import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
+import { interruptRun, tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 
 const CLI = path.join(ROOT, 'bin', 'detox-lab.js');
 const cli = (cwd: string, args: string[], env: Record<string, string> = {}) => {
@@ -58,22 +58,11 @@ test('a worker crash stops the run with exit code 1, a message naming the worker
 });
 
 test('Ctrl-C with worker threads: the step finishes, a checkpoint is saved, exit code 130, no hang', async (t) => {
-  const { spawn } = await import('node:child_process');
   const over = { workers: 2, train: { steps: 200, checkpointEvery: 0, sampleEvery: 10, progress: false }, eval: { enabled: false, maxNewTokens: 6, batchSize: 4 } };
   const dir = await tinyProject((p) => tinyExperiment(p, over));
-  const child = spawn(process.execPath, [CLI, 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
-  const deadline = Date.now() + 60_000;
-  while (!(fs.existsSync(samples) && fs.readFileSync(samples, 'utf8').split('\n').length > 4) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const t0 = Date.now();
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  const { code, stderr, stopMs } = await interruptRun(CLI, dir);
   t.is(code, 130, stderr);
-  t.true(Date.now() - t0 < 30_000, 'stopped promptly');
+  t.true(stopMs < 30_000, 'stopped promptly');
   t.regex(stderr, /workers: 2 threads/);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs/tiny/main/summary.json'), 'utf8'));
   t.is(summary.status, 'interrupted');
