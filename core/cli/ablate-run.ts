@@ -11,6 +11,7 @@
  * own process group, so the terminal's Ctrl-C reaches them only through the driver), which stops after its current
  * step, saves and exits with 130. A second Ctrl-C is forwarded too (the arms quit at once).
  */
+import { GRID_PARALLEL_ENV } from '../util/cores.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -207,6 +208,7 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
   process.on('SIGTERM', onSignal);
   process.on('exit', onExit);
   const t0 = Date.now();
+  const sideBySide = Math.max(1, Math.min(parallel, queue.length)); // arms sharing the machine at once
   try {
     await new Promise<void>((resolve) => {
       const launchNext = () => {
@@ -216,7 +218,7 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
             running.delete(arm.name);
             results.set(arm.name, r);
             launchNext();
-          }));
+          }, sideBySide));
         }
         if (running.size === 0) resolve();
       };
@@ -242,10 +244,12 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
 /** Starts one arm's process, streams its lines with an `[arm]` prefix, and reports how it ended. */
 function startArm(
   arm: PlannedArm, cli: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, done: (r: ArmResult) => void,
+  sideBySide: number,
 ): ChildProcess {
   const started = Date.now();
   const child = spawn(process.execPath, [cli, 'run', '--resume', arm.runDir], {
-    cwd: process.cwd(), env: process.env, stdio: ['ignore', 'pipe', 'pipe'],
+    // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
+    cwd: process.cwd(), env: { ...process.env, [GRID_PARALLEL_ENV]: String(sideBySide) }, stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: the terminal's Ctrl-C reaches the arm only once, forwarded by the driver.
     detached: process.platform !== 'win32',
   });

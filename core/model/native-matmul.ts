@@ -8,8 +8,8 @@
  * sets its own BLAS thread count.
  */
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { coresForThisProcess } from '../util/cores.js';
 
 /** Matmul implementations the wasm backend can use: 'auto' = native when the addon loads, else js. */
 export const MATMUL_MODES = ['auto', 'native', 'js'] as const;
@@ -106,9 +106,9 @@ export function activeNativeBlas(): NativeBlasAddon | undefined {
   return active?.addon;
 }
 
-/** Default BLAS threads: the machine's cores shared evenly by `workers` engine threads, at least 1. */
+/** Default BLAS threads: this process's cores (core/util/cores.ts) shared evenly by `workers` engine threads, at least 1. */
 export function defaultBlasThreads(workers = 1): number {
-  return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+  return Math.max(1, Math.floor(coresForThisProcess() / Math.max(1, workers)));
 }
 
 /** What {@link selectMatmul} chose. */

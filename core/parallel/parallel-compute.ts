@@ -16,7 +16,6 @@
  * A worker failure never hangs or tears a step: the current operation and the rest of the step run on the main
  * thread alone ({@link failure} is then set and the pool closed), so the caller can checkpoint a complete step.
  */
-import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedConfig } from '../config/validate.js';
 import type { BackendOptions } from '../model/backend.js';
@@ -28,17 +27,19 @@ import { maskedMean, ppoLoss, type Float64BT, type PpoLossConfig } from '../ppo/
 import { LocalCompute, type PpoAdvantages, type PpoCompute, type PpoMinibatchResult, type PpoRollout } from '../ppo/step.js';
 import { Rng } from '../util/rng.js';
 import { WorkerCrashError } from './errors.js';
+import { coresForThisProcess } from '../util/cores.js';
 import { varLayout, weightsChecksum, writeVars, type VarLayout } from './layout.js';
 import { WorkerPool } from './pool.js';
 import type { WorkerFault, WorkerInit } from './protocol.js';
 import { shardGradients, shardRollout, splitRows, type GradShardHost, type GradShardInput, type ShardRollout, type ShardRows } from './shard.js';
 
 /**
- * `workers` of the config → a thread count: 'auto' = os.availableParallelism(), except 1 on the native TensorFlow
+ * `workers` of the config → a thread count: 'auto' = this process's cores (core/util/cores.ts: the machine's, shared
+ * with the grid arms running beside it), except 1 on the native TensorFlow
  * backends (`tensorflow`, `tensorflow-gpu`), which already use every core (or the GPU) from one thread.
  */
 export function resolveWorkers(workers: 'auto' | number, backend = 'wasm'): number {
-  if (workers === 'auto') return backend.startsWith('tensorflow') ? 1 : Math.max(1, os.availableParallelism());
+  if (workers === 'auto') return backend.startsWith('tensorflow') ? 1 : coresForThisProcess();
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be 'auto' or an integer ≥ 1; got ${String(workers)}`);
   return workers;
 }

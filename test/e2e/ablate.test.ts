@@ -18,7 +18,8 @@ const count = (s: string, re: RegExp) => (s.match(new RegExp(re, 'g')) ?? []).le
 const GRID_ARMS = ['transform-raw-logit_seed-0', 'transform-raw-logit_seed-1', 'transform-softmax_seed-0', 'transform-softmax_seed-1'];
 
 test('a grid runs every arm as a child process; compare prints the table and writes the plot; re-running skips and resumes', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { ablate: { 'reward.transform.type': ['raw-logit', 'softmax'], seed: [0, 1] } }));
+  // workers pinned: 'auto' would give side-by-side arms fewer threads than the single run below (core/util/cores.ts).
+  const dir = await tinyProject((p) => tinyExperiment(p, { workers: 1, ablate: { 'reward.transform.type': ['raw-logit', 'softmax'], seed: [0, 1] } }));
   const r = cli(dir, 'run', '--parallel', '2');
   t.is(r.code, 0, r.stderr);
   t.regex(r.stderr, /grid "tiny" from \.detoxrc\.json: 4 arms \(product: reward\.transform\.type ×2, seed ×2\) → runs\/tiny/);
