@@ -102,7 +102,7 @@ export const configSchema = z.strictObject({
   runsDir: z.string().default('runs').describe('where run folders are written (relative to the config file)'),
   plugins: z.array(z.string()).default([]).describe('your plugin modules: relative paths or package names'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto')
-    .describe('data-parallel worker threads for sampling and the PPO forward/backward: auto = the machine's cores shared with the grid arms running beside it (1 on the tensorflow backends), 1 = the main thread only; results depend on the count (sampling streams and float summation order differ)'),
+    .describe('data-parallel worker threads for sampling and the PPO forward/backward: auto = the machine cores, shared with the grid arms running beside it (1 on the tensorflow backends), 1 = the main thread only; results depend on the count (sampling streams and float summation order differ)'),
   policy: slot('policy'),
   reward: rewardSchema,
   data: dataSchema,
