@@ -30,7 +30,8 @@ type ConfigName = keyof typeof CONFIGS;
 const PROMPT_LEN = 16;
 const NEW_TOKENS = 32;
 
-function median(xs: number[]): number {
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -125,15 +126,15 @@ export async function benchSampling(name: ConfigName, reps = 3): Promise<{ token
 
 export interface PeerResult { trainMs?: number; sampleTokS?: number; note?: string }
 
-/** Runs peer.py with 1 and 2 threads and keeps the better figure of each. */
-export function runPeer(name: ConfigName, root: string): PeerResult {
+/** Runs peer.py with 1 and 2 threads and keeps the better figure of each (`what`: peer.py's measurements). */
+export function runPeer(name: ConfigName, root: string, what = 'train,sample'): PeerResult {
   const peer = path.resolve(root, '../shared/peer/peer.py');
   const python = '/usr/bin/python3';
   if (!existsSync(peer)) return { note: `PyTorch column skipped: ${peer} not found` };
   if (!existsSync(python)) return { note: `PyTorch column skipped: ${python} not found` };
   const res: PeerResult = {};
   for (const threads of [1, 2]) {
-    const r = spawnSync(python, [peer, '--config', name, '--what', 'train,sample', '--threads', String(threads)], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(python, [peer, '--config', name, '--what', what, '--threads', String(threads)], { encoding: 'utf8', timeout: 600_000 });
     if (r.status !== 0) {
       const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
       return { note: `PyTorch column skipped: peer.py failed (${why}); it needs /usr/bin/python3 with torch` };

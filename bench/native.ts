@@ -11,19 +11,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { initBackend, type BackendOptions } from '../core/model/backend.js';
 import { setFusedBlockEnabled } from '../core/model/fused-block.js';
 import { nativeMatmulAvailable } from '../core/model/native-matmul.js';
-import { benchSampling, benchTrainStep, runPeer } from './engine.js';
+import { benchSampling, benchTrainStep, median, runPeer } from './engine.js';
 
 interface Variant {
   label: string;
   opts: BackendOptions;
   /** false: the composite transformer block (every product through tf.matMul, so all of them native). */
   fusedBlock: boolean;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 

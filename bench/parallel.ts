@@ -32,16 +32,11 @@ import { LocalCompute, PpoStepper, type PpoAdvantages, type PpoCompute, type Ppo
 import { ParallelCompute } from '../core/parallel/parallel-compute.js';
 import { Rng } from '../core/util/rng.js';
 import { builtinPlugins } from '../plugins/index.js';
+import { median, runPeer } from './engine.js';
 
 const M = { nLayers: 4, dModel: 256, nHeads: 8, vocab: 4096, seq: 64, batch: 8 };
 const PROMPT = 16;
 const NEW = 32;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** A project folder with model M (random weights, the embedded policy's 4,096-token tokenizer) and its config. */
 async function projectM(matmul: 'js' | 'native', workers: number): Promise<{ dir: string; prepared: PreparedExperiment }> {
@@ -122,7 +117,7 @@ async function ppoIteration(arm: Arm, stepper: PpoStepper, rng: Rng, prompts: nu
 }
 
 /** PyTorch reference: train step (peer.py) and a PPO iteration with peer.py's model; best of 1 and 2 threads. */
-function runPeer(root: string): { trainMs?: number; iterMs?: number; note?: string } {
+function peerReference(root: string): { trainMs?: number; iterMs?: number; note?: string } {
   const peer = path.resolve(root, '../shared/peer/peer.py');
   const python = '/usr/bin/python3';
   if (!fs.existsSync(peer) || !fs.existsSync(python)) return { note: `PyTorch column skipped: ${peer} or ${python} not found` };
@@ -150,15 +145,10 @@ for i in range(5):
     if i >= 1: times.append((time.perf_counter() - t0) * 1e3)
 print(statistics.median(times))
 `;
-  const out: { trainMs?: number; iterMs?: number; note?: string } = {};
+  const train = runPeer('M', root, 'train');
+  if (train.note) return { note: train.note };
+  const out: { trainMs?: number; iterMs?: number; note?: string } = { trainMs: train.trainMs };
   for (const threads of [1, 2]) {
-    const r = spawnSync(python, [peer, '--config', 'M', '--what', 'train', '--threads', String(threads)], { encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) return { note: `PyTorch column skipped: peer.py failed (${(r.stderr || '').trim().split('\n').pop()})` };
-    for (const line of r.stdout.split('\n')) {
-      if (!line.trim().startsWith('{')) continue;
-      const j = JSON.parse(line) as { op: string; median_ms?: number };
-      if (j.op === 'train_step' && j.median_ms !== undefined) out.trainMs = Math.min(out.trainMs ?? Infinity, j.median_ms);
-    }
     const it = spawnSync(python, ['-c', iteration, String(threads)], { encoding: 'utf8', timeout: 600_000 });
     if (it.status !== 0) return { ...out, note: `PyTorch iteration skipped: ${(it.stderr || '').trim().split('\n').pop()}` };
     out.iterMs = Math.min(out.iterMs ?? Infinity, Number(it.stdout.trim().split('\n').pop()));
@@ -212,7 +202,7 @@ export async function benchParallel(opts: { rounds?: number; workers?: number } 
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const peer = runPeer(root);
+  const peer = peerReference(root);
   console.log(`  backend ${info.tfBackend}${info.matmulDescription ? ` (${info.matmulDescription} on main)` : ''}`);
   const ratio = (x: number, ref?: number) => (ref ? ` (${(x / ref).toFixed(2)}x PyTorch)` : '');
   for (const r of results) {

@@ -48,30 +48,21 @@ function headChunkGrad(dy: tf.Tensor2D, h: tf.Tensor2D, w: tf.Tensor2D, t: tf.Te
   });
 }
 
-const recomputedChunk = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([h, w, t]);
+/** One chunk as a differentiable op that keeps only its inputs: (h, w, t) or, with an output bias, (h, w, t, b). */
+const recomputedChunk = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const save = args[args.length - 1] as tf.GradSaveFunc;
+  const inputs = args.slice(0, -1) as tf.Tensor[];
+  save(inputs);
+  const [h, w, t, b] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D | undefined];
   return {
-    value: headChunk(h as tf.Tensor2D, w as tf.Tensor2D, t as tf.Tensor1D), // [n, 2] (inside a custom op: not taped)
+    value: headChunk(h, w, t, b), // [n, 2] (inside a custom op: not taped)
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [hs, ws, ts] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-      const [dh, dw] = headChunkGrad(dy as tf.Tensor2D, hs, ws, ts); // [n, d], [V, d]
-      return [dh!, dw!, tf.zerosLike(ts)];
+      const [hs, ws, ts, bs] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D | undefined];
+      const [dh, dw, db] = headChunkGrad(dy as tf.Tensor2D, hs, ws, ts, bs); // [n, d], [V, d] (, [V])
+      return bs ? [dh!, dw!, tf.zerosLike(ts), db!] : [dh!, dw!, tf.zerosLike(ts)];
     },
   };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (h: tf.Tensor, w: tf.Tensor, t: tf.Tensor) => tf.Tensor;
-
-/** {@link recomputedChunk} for an output projection with a bias (GPT-J's lm_head). */
-const recomputedChunkBias = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, t: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([h, w, b, t]);
-  return {
-    value: headChunk(h as tf.Tensor2D, w as tf.Tensor2D, t as tf.Tensor1D, b as tf.Tensor1D), // [n, 2]
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [hs, ws, bs, ts] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-      const [dh, dw, db] = headChunkGrad(dy as tf.Tensor2D, hs, ws, ts, bs); // [n, d], [V, d], [V]
-      return [dh!, dw!, db!, tf.zerosLike(ts)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, t: tf.Tensor) => tf.Tensor;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor;
 
 /**
  * Log-probabilities of `targets` and entropies, chunk by chunk.
@@ -99,7 +90,7 @@ export function leanTokenStats(hidden: tf.Tensor3D, outputEmbedding: tf.Tensor, 
       const len = Math.min(chunkRows, n - s);
       const hc = len === n ? h2 : tf.slice(h2, [s, 0], [len, d]); // [n, d]
       const tc = len === n ? tg : tf.slice(tg, [s], [len]); // [n]
-      parts.push(opts.bias ? recomputedChunkBias(hc, outputEmbedding, opts.bias, tc) : recomputedChunk(hc, outputEmbedding, tc)); // [n, 2]
+      parts.push(opts.bias ? recomputedChunk(hc, outputEmbedding, tc, opts.bias) : recomputedChunk(hc, outputEmbedding, tc)); // [n, 2]
     }
     const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0); // [N, 2]
     const [lp, ent] = tf.split(all, 2, 1); // [N, 1] each

@@ -34,10 +34,11 @@ export async function runExperiment(
   const out = opts.out ?? process.stderr;
   const log = (m: string) => out.write(`${m}\n`);
   tf.env().set('PROD', true); // no console banners from TensorFlow.js; errors still throw
+  const workers = resolveWorkers(cfg.workers, cfg.backend);
   let backendInfo: BackendInfo;
   try {
     // With data-parallel workers, each thread's native matmul takes its share of the cores (core/parallel).
-    backendInfo = await initBackend(cfg.backend, { matmul: cfg.matmul, workers: resolveWorkers(cfg.workers, cfg.backend) });
+    backendInfo = await initBackend(cfg.backend, { matmul: cfg.matmul, workers });
   } catch (err) {
     throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
   }
@@ -71,7 +72,7 @@ export async function runExperiment(
     interrupt.uninstall();
   }
   const summary: RunSummary = {
-    experiment: cfg.experiment, arm, runDir, backend: cfg.backend, workers: resolveWorkers(cfg.workers, cfg.backend), ...outcome,
+    experiment: cfg.experiment, arm, runDir, backend: cfg.backend, workers, ...outcome,
     peakRssBytes: Math.max(peakRss, process.memoryUsage().rss), finishedAt: new Date().toISOString(),
   };
   const file = path.join(runDir, 'summary.json');
