@@ -4,8 +4,9 @@
  * down: it is reported and the others go on.
  *
  * Re-running the same grid: an arm whose summary.json says "done" is skipped; one with a checkpoint resumes from it;
- * an arm folder with results but no checkpoint, or whose recorded config differs from the arm's config now, is moved
- * aside (`<arm>.old-<time>`) and started again. `--fresh` moves every used arm folder aside and starts all arms again.
+ * one with results but no checkpoint starts again in place. An arm folder whose recorded config differs from the arm's
+ * config now, or that a live process owns, refuses the whole grid before anything starts (exit 2). `--fresh` moves
+ * every used arm folder aside (`<arm>.old-<time>`; at most one earlier copy unless `--keep-old`) and starts all arms.
  *
  * Ctrl-C (SIGINT/SIGTERM): no new arm starts; the signal is forwarded once to each running arm (children run in their
  * own process group, so the terminal's Ctrl-C reaches them only through the driver), which stops after its current
@@ -18,10 +19,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { AblationPlan, PlannedArm } from '../config/ablate.js';
-import { isPlainObject, type Json } from '../config/merge.js';
 import { writeResolvedConfig } from '../config/prepare.js';
 import { markdownTable } from '../compare/markdown.js';
-import { latestCheckpoint } from '../run/checkpoint.js';
+import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal } from '../run/run-folder.js';
 import { EXIT } from './exit.js';
 
 /** The CLI entry the arms run with. */
@@ -29,7 +29,9 @@ export const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 /** What happens to one arm's folder before the grid runs. */
 export interface ArmDecision {
-  action: 'skip' | 'resume' | 'start';
+  action: 'skip' | 'resume' | 'start' | 'refuse';
+  /** Why the arm cannot run (set only when refused). */
+  reason?: string;
   /** Why the previous content of the folder is moved aside (set only when it is). */
   moveAside?: string;
   /** The checkpoint step a resumed arm continues from. */
@@ -56,60 +58,26 @@ const readJson = (file: string): unknown => {
 };
 
 /**
- * Whether a run folder holds results of an earlier run: a summary, a checkpoint or a logged step. (An arm that failed
- * before its first step leaves none, and simply starts again in place.)
+ * Decides, without touching anything, what a (re-)run does with an arm's folder (see {@link decideFolder}): a folder
+ * owned by a live process, or holding a run with another config, is refused; `--fresh` moves a used folder aside
+ * only when no earlier copy is there (or `keepOld`).
  */
-export function folderUsed(dir: string): boolean {
-  if (fs.existsSync(path.join(dir, 'summary.json'))) return true;
-  const ckpts = path.join(dir, 'checkpoints');
-  if (fs.existsSync(ckpts) && fs.readdirSync(ckpts).length > 0) return true;
-  const samples = path.join(dir, 'samples.jsonl');
-  return fs.existsSync(samples) && fs.statSync(samples).size > 0;
-}
-
-/** Leaf paths where two JSON values differ (at most `limit`). */
-export function diffPaths(a: unknown, b: unknown, at = '', limit = 3, out: string[] = []): string[] {
-  if (out.length >= limit) return out;
-  if (isPlainObject(a as Json) && isPlainObject(b as Json)) {
-    const ao = a as Record<string, unknown>;
-    const bo = b as Record<string, unknown>;
-    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])]) diffPaths(ao[k], bo[k], at ? `${at}.${k}` : k, limit, out);
-  } else if (JSON.stringify(a) !== JSON.stringify(b)) {
-    out.push(`${at || '(root)'}: ${JSON.stringify(a) ?? 'nothing'} → ${JSON.stringify(b) ?? 'nothing'}`);
+export function inspectArm(arm: PlannedArm, fresh: boolean, keepOld = false): ArmDecision {
+  try {
+    assertNotInUse(arm.runDir);
+  } catch (err) {
+    return { action: 'refuse', reason: (err as Error).message };
   }
-  return out;
-}
-
-/** The config recorded in a run folder's resolved-config.json, without where it came from. */
-function recordedConfig(dir: string): unknown {
-  const body = readJson(path.join(dir, 'resolved-config.json'));
-  if (!isPlainObject(body as Json)) return undefined;
-  const { $source: _s, ...config } = body as Record<string, unknown>;
-  return config;
-}
-
-/** Decides, without touching anything, what a (re-)run does with an arm's folder. */
-export function inspectArm(arm: PlannedArm, fresh: boolean): ArmDecision {
-  const dir = arm.runDir;
-  if (!folderUsed(dir)) return { action: 'start' };
-  if (fresh) return { action: 'start', moveAside: '--fresh' };
-  const recorded = recordedConfig(dir);
-  if (recorded === undefined) return { action: 'start', moveAside: 'the folder has results but no resolved-config.json' };
-  const now = JSON.parse(JSON.stringify(arm.prepared.config)) as unknown;
-  const changed = diffPaths(recorded, now);
-  if (changed.length) return { action: 'start', moveAside: `config changed since it ran (${changed.join('; ')})` };
-  const summary = readJson(path.join(dir, 'summary.json')) as { status?: string } | undefined;
-  if (summary?.status === 'done') return { action: 'skip' };
-  const ckpt = latestCheckpoint(dir);
-  if (ckpt) return { action: 'resume', resumeStep: Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) };
-  return { action: 'start', moveAside: 'it stopped before its first checkpoint' };
-}
-
-/** Moves a used run folder aside (`<dir>.old-<time>`) and returns the new path. */
-export function moveAside(dir: string): string {
-  const aside = `${dir}.old-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  fs.renameSync(dir, aside);
-  return aside;
+  const d = decideFolder(arm.runDir, arm.prepared.config, fresh);
+  if (d.action === 'refuse') return { action: 'refuse', reason: d.reason };
+  if (d.action === 'resume') return { action: 'resume', resumeStep: d.step };
+  if (d.action === 'skip') return { action: 'skip' };
+  if (d.moveAside) {
+    const refusal = moveAsideRefusal(arm.runDir, keepOld);
+    if (refusal) return { action: 'refuse', reason: refusal };
+    return { action: 'start', moveAside: d.moveAside };
+  }
+  return { action: 'start' };
 }
 
 /** Writes the arm's resolved-config.json (for a start) and arm.json (its name, exact settings, and place in the grid). */
@@ -145,6 +113,8 @@ export interface GridRunOptions {
   parallel?: number;
   /** Start every arm again (used folders are moved aside). */
   fresh?: boolean;
+  /** With `fresh`: keep every earlier copy of an arm folder (otherwise an existing `<arm>.old-*` refuses the grid). */
+  keepOld?: boolean;
   /** Print the plan (what each arm would do) and stop; nothing is written. */
   dryRun?: boolean;
   /** Where the arms' stdout lines and the final table go (default process.stdout). */
@@ -160,18 +130,25 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
   const parallel = Math.max(1, Math.floor(opts.parallel ?? 1));
-  const decisions = plan.arms.map((arm) => ({ arm, decision: inspectArm(arm, Boolean(opts.fresh)) }));
+  const decisions = plan.arms.map((arm) => ({ arm, decision: inspectArm(arm, Boolean(opts.fresh), Boolean(opts.keepOld)) }));
   const shape = plan.axes.map((a) => `${a.path} ×${a.values.length}`).join(plan.mode === 'zip' ? ' zip ' : ', ');
   err.write(`grid "${plan.experiment}" from ${plan.source}: ${plan.arms.length} arm${plan.arms.length > 1 ? 's' : ''} (${plan.mode}: ${shape}) → ${rel(plan.experimentDir)}\n`);
 
   const describe = (d: ArmDecision) =>
-    d.action === 'skip' ? 'skip (finished before)'
+    d.action === 'refuse' ? `refuse: ${d.reason}`
+      : d.action === 'skip' ? 'skip (finished before)'
       : d.action === 'resume' ? `resume from step ${d.resumeStep}`
-        : d.moveAside ? `start again, moving the previous run aside (${d.moveAside})` : 'start';
+          : d.moveAside ? `start again, moving the previous run aside (${d.moveAside})` : 'start';
   if (opts.dryRun) {
     out.write(`${markdownTable(['arm', 'settings', 'would', 'folder'], decisions.map(({ arm, decision }) => [arm.name, settingsText(arm), describe(decision), rel(arm.runDir)]))}\n`);
     err.write(`config is valid for every arm; nothing was run or written (drop --dry-run to run)\n`);
     return EXIT.ok;
+  }
+  const refused = decisions.filter(({ decision }) => decision.action === 'refuse');
+  if (refused.length) {
+    for (const { arm, decision } of refused) err.write(`error: [${arm.name}] ${decision.reason}\n`);
+    err.write(`nothing was started: ${refused.length} arm${refused.length > 1 ? 's' : ''} cannot run as asked\n`);
+    return EXIT.usage;
   }
 
   const results = new Map<string, ArmResult>();

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { builtinPlugins } from '../../plugins/index.js';
-import { ConfigError, ConfigFileError, prepareExperiment, runDirOf, writeResolvedConfig } from '../config/prepare.js';
+import { ConfigError, ConfigFileError, prepareExperiment, runDirOf } from '../config/prepare.js';
 import { configSchema } from '../config/schema.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import { EXIT, UserError } from './exit.js';
 import { describeOptions } from './help.js';
 import { Interrupt } from './interrupt.js';
-import { folderUsed, moveAside } from './ablate-run.js';
+import { decideFolder, moveAsideRefusal, RESUMABLE_SETTINGS, type FolderDecision } from '../run/run-folder.js';
 import { PRETRAIN_DEFAULTS } from '../pretrain/defaults.js';
 
 const pkg = JSON.parse(
@@ -42,20 +42,26 @@ Exit codes: 0 done, 1 runtime failure, 2 bad usage or config, 130 interrupted (a
     .description('train (PPO) the experiment in the given file, or in .detoxrc.json found from here upwards')
     .argument('[experiment]', 'experiment JSON file (default: search .detoxrc.json, .config/detoxrc.json, package.json "detoxLab")')
     .option('-s, --set <path=value>', 'override a config value (JSON-typed: numbers, booleans, arrays); repeatable', collect, [])
-    .option('--dry-run', 'validate, write resolved-config.json, print it, and stop', false)
-    .option('--resume <run-folder>', 'continue a stopped run from its latest checkpoint (uses the folder\'s resolved-config.json; --set still applies)')
+    .option('--dry-run', 'validate, print the resolved config and what would happen to the run folder; writes nothing', false)
+    .option('--resume <run-folder>', `continue a stopped run from its newest complete checkpoint, with the folder's resolved-config.json (--set only for ${RESUMABLE_SETTINGS.join(', ')})`)
     .option('--parallel <n>', 'grid experiments ("ablate"): run up to n arms at once, each in its own process', '1')
-    .option('--fresh', 'grid experiments: start every arm again (used arm folders are moved aside) instead of skipping finished arms and resuming stopped ones', false)
+    .option('--fresh', 'start again although the run folder holds a run (finished, stopped, or with another config): the old folder is moved to <arm>.old-<time> once the new run is built', false)
+    .option('--keep-old', 'with --fresh: keep every previous copy (without it, --fresh refuses when a <arm>.old-* copy already exists)', false)
     .addHelpText('after', `
 Ablation grids: "ablate": { "<config path>": [values...] } runs one arm per combination ("ablateMode": "zip" pairs
 the i-th values instead) in <runsDir>/<experiment>/<arm>, named from its settings (transform-softmax_seed-1).
 Every arm's config is validated before any arm starts. Arms run as child processes (--parallel n at a time); re-running
 skips finished arms and resumes stopped ones. Then: detox-lab compare <runsDir>/<experiment>.
 
+Run folders: one process at a time owns <runsDir>/<experiment>/<arm> (a .lock file). Running the same experiment
+again skips a finished run (exit 0), resumes a stopped one with the same config, and refuses one with another config;
+--fresh starts over. A resumed run's samples.jsonl and TensorBoard events are cut back to its checkpoint, so the
+finished folder equals an uninterrupted run's.
+
 Config reference (every field, with defaults):
 ${describeOptions(configSchema)}
 Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.`)
-    .action(async (experiment: string | undefined, opts: { set: string[]; dryRun: boolean; resume?: string; parallel: string; fresh: boolean }) => {
+    .action(async (experiment: string | undefined, opts: { set: string[]; dryRun: boolean; resume?: string; parallel: string; fresh: boolean; keepOld: boolean }) => {
       if (opts.resume && experiment) throw new UserError('give either an experiment file or --resume <run-folder>, not both');
       const parallel = Number(opts.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw new UserError(`--parallel: expected an integer ≥ 1, got ${JSON.stringify(opts.parallel)}`);
@@ -72,22 +78,48 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
         const plan = await planAblation({ file: experiment, set: opts.set, builtins: builtinPlugins });
         if (plan) {
           const { runGrid } = await import('./ablate-run.js');
-          process.exitCode = await runGrid(plan, { parallel, fresh: opts.fresh, dryRun: opts.dryRun });
+          process.exitCode = await runGrid(plan, { parallel, fresh: opts.fresh, keepOld: opts.keepOld, dryRun: opts.dryRun });
           return;
+        }
+      }
+      if (resumeDir) {
+        if (opts.fresh) throw new UserError('--fresh starts over and --resume continues: give one of them');
+        const fixed = opts.set.map((s) => s.split('=')[0]!.trim()).filter((k) => !RESUMABLE_SETTINGS.some((a) => k === a || k.startsWith(`${a}.`)));
+        if (fixed.length) {
+          throw new UserError(`--set ${fixed.join(', ')}: cannot change when resuming (the checkpoint was trained with the recorded config); ` +
+            `allowed on --resume: ${RESUMABLE_SETTINGS.join(', ')}`);
         }
       }
       const file0 = resumeDir ? path.join(resumeDir, 'resolved-config.json') : experiment;
       const prepared = await prepareExperiment({ file: file0, set: opts.set, builtins: builtinPlugins });
       const runDir = resumeDir ?? runDirOf(prepared);
-      if (!resumeDir && !opts.dryRun) keepPreviousRun(runDir);
-      const file = writeResolvedConfig(runDir, prepared);
+      const rel = (p: string) => path.relative(process.cwd(), p) || p;
+      const decision: FolderDecision = resumeDir ? { action: 'resume', step: 0 } : decideFolder(runDir, prepared.config, opts.fresh);
+      const would = {
+        start: `start in ${rel(runDir)}`, resume: `resume the run in ${rel(runDir)}`, skip: `nothing: ${rel(runDir)} holds a finished run`,
+        refuse: 'refuse',
+      }[decision.action];
       if (opts.dryRun) {
         process.stdout.write(`${JSON.stringify(prepared.config, null, 2)}\n`);
-        process.stderr.write(`config is valid; wrote ${path.relative(process.cwd(), file)}\n`);
+        process.stderr.write(`config is valid; a run would ${decision.action === 'refuse' ? `be refused: ${decision.reason}` : would}` +
+          `${decision.action === 'start' && decision.moveAside ? ' (the old folder moved aside)' : ''}; nothing was written\n`);
         return;
       }
+      if (decision.action === 'refuse') throw new UserError(decision.reason);
+      if (decision.action === 'skip') {
+        process.stderr.write(`${rel(runDir)} already holds a finished run (summary.json): nothing to do; --fresh runs it again, ` +
+          `detox-lab eval -m ${rel(runDir)}/checkpoints/step-<N>/policy measures it\n`);
+        return;
+      }
+      if (decision.action === 'start' && decision.moveAside) {
+        const refusal = moveAsideRefusal(runDir, opts.keepOld);
+        if (refusal) throw new UserError(refusal);
+      }
+      if (!resumeDir && decision.action === 'resume') process.stderr.write(`${rel(runDir)} holds a stopped run with this config: resuming it from step ${decision.step} (--fresh starts over)\n`);
       const { runExperiment } = await import('../run/run-experiment.js');
-      process.exitCode = await runExperiment(prepared, runDir, { resume: Boolean(resumeDir) });
+      process.exitCode = await runExperiment(prepared, runDir, {
+        resume: decision.action === 'resume', moveAside: decision.action === 'start' && Boolean(decision.moveAside),
+      });
     });
 
   program
@@ -230,13 +262,6 @@ The embedded policy (models/tiny-gpt2) was made with:
   return program;
 }
 
-
-/** A fresh run never overwrites an old one: a run folder with results is moved aside first. */
-function keepPreviousRun(runDir: string): void {
-  if (!folderUsed(runDir)) return;
-  const aside = moveAside(runDir);
-  process.stderr.write(`previous run moved to ${path.relative(process.cwd(), aside)} (use --resume <run-folder> to continue a run instead)\n`);
-}
 
 /** A numeric CLI option: a number ≥ `min` (an integer unless `integer` is false), else a usage error naming the flag. */
 function numberOption(flag: string, v: unknown, min: number, integer = true): number {

@@ -74,6 +74,8 @@ export const trainSchema = z.strictObject({
   logEvery: z.number().int().min(1).default(1).describe('write TensorBoard scalars every N steps'),
   sampleEvery: z.number().int().min(1).default(10).describe('log sample generations as TensorBoard text every N steps'),
   checkpointEvery: z.number().int().min(0).default(50).describe('checkpoint every N steps (0 = only at the end)'),
+  keepCheckpoints: z.number().int().min(1).nullable().default(null)
+    .describe('keep only the newest N step checkpoints (older ones are removed after each save); null = keep all'),
   progress: z.boolean().default(true).describe('console progress bar'),
 }).describe('the training loop');
 

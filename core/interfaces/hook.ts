@@ -26,6 +26,11 @@ export interface Hook {
   readonly name: string;
   onRunStart?(info: { runDir: string; totalSteps: number; startStep: number }): void | Promise<void>;
   onStep?(report: StepReport): void | Promise<void>;
+  /**
+   * Called before a checkpoint of step `step` is written: make everything logged so far durable (flush buffers), so
+   * that a run resumed from that checkpoint has lost nothing.
+   */
+  onCheckpoint?(info: { step: number; name: string }): void | Promise<void>;
   /** Called once at the end, also after an interrupt or a failure (`reason`). Must not throw. */
   onRunEnd?(info: { reason: 'done' | 'interrupted' | 'failed'; step: number }): void | Promise<void>;
 }

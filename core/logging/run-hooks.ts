@@ -35,6 +35,10 @@ export class TensorBoardHook implements Hook {
     }
   }
 
+  onCheckpoint(): void {
+    this.writer.flush();
+  }
+
   /** Scalars outside the step loop (evaluation figures). */
   scalars(values: Record<string, number>, step: number): void {
     for (const [tag, v] of Object.entries(values)) this.writer.scalar(tag, v, step);

@@ -15,7 +15,7 @@ import { prepareQueries, QueryQueue } from './prompts.js';
 import { NonFiniteError, PpoStepper } from './step.js';
 import { envRewardStats } from './math.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
-import { latestCheckpoint, readCheckpoint, writeCheckpoint, type TrainerState } from '../run/checkpoint.js';
+import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from '../run/checkpoint.js';
 import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
 
 /** Evaluation figures without the samples (what summaries and checkpoints keep). */
@@ -36,8 +36,11 @@ export interface TrainOutcome {
   error?: string;
 }
 
-/** What {@link Trainer.train} takes. */
-export interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resume?: boolean }
+/** What {@link Trainer.train} takes: `resumeFrom` is the checkpoint folder to continue from (the run folder's owner picks it). */
+export interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resumeFrom?: string | null }
+
+/** Steps averaged into a summary's `lastK`. */
+const LAST_K = 10;
 
 /** Per-run extras the trainer reports to besides hooks (e.g. evaluation scalars to TensorBoard). */
 export interface TrainerSinks {
@@ -111,8 +114,8 @@ export class Trainer {
     let step = 0;
     let evalBefore: EvalFigures | undefined;
     let priorMs = 0;
-    const ckpt = opts.resume ? latestCheckpoint(this.run.runDir) : null;
-    if (opts.resume && !ckpt) log('resume: no checkpoint in this run folder yet; starting from step 0');
+    const ckpt = opts.resumeFrom ?? null;
+    const history: Record<string, number>[] = [];
     if (ckpt) {
       const { state, optimiser } = await readCheckpoint(ckpt);
       await policy.restore(`${ckpt}/policy`);
@@ -125,6 +128,7 @@ export class Trainer {
       step = state.step;
       evalBefore = state.evalBefore as EvalFigures | undefined;
       priorMs = state.elapsedMs;
+      history.push(...(state.recentStats ?? []));
       log(`resumed from ${ckpt} at step ${step}`);
     } else if (cfg.eval.enabled) {
       try {
@@ -140,14 +144,21 @@ export class Trainer {
       version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
       rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
       optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
+      recentStats: history.slice(-LAST_K), config: JSON.parse(JSON.stringify(cfg)) as unknown,
     });
-    const checkpoint = async (name?: string) =>
-      writeCheckpoint(this.run.runDir, policy, this.optimiser.getState(), state(), name);
+    // Hooks make their output durable up to this step first, so a resume from the checkpoint loses nothing.
+    const checkpoint = async (name?: string) => {
+      for (const h of hooks) await h.onCheckpoint?.({ step, name: name ?? `step-${step}` });
+      const dir = await writeCheckpoint(this.run.runDir, policy, this.optimiser.getState(), state(), name);
+      if (name === undefined) {
+        for (const old of pruneCheckpoints(this.run.runDir, cfg.train.keepCheckpoints)) log(`removed ${old} (train.keepCheckpoints ${cfg.train.keepCheckpoints})`);
+      }
+      return dir;
+    };
 
     // 3. The loop.
     const total = cfg.train.steps;
     for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
-    const history: Record<string, number>[] = [];
     let status: TrainOutcome['status'] = 'done';
     let lastCheckpoint: string | undefined;
     let error: string | undefined;
@@ -181,6 +192,7 @@ export class Trainer {
           'time/generate': genSeconds, 'time/reward': rewardSeconds, 'time/step': (performance.now() - t0) / 1000,
         };
         history.push(stats);
+        if (history.length > LAST_K) history.shift();
         const samples: StepSample[] = batch.map((q, i) => ({
           prompt: q.text, response: texts[i]!, score: rawScores[i]!, reward: result.scores[i]!,
           toxicity: toxicProbability(logits[i]!, this.classifier.neutralIndex),
@@ -231,7 +243,7 @@ export class Trainer {
     } finally {
       for (const h of hooks) await Promise.resolve(h.onRunEnd?.({ reason: status, step })).catch(() => {});
     }
-    const lastK = history.slice(-10);
+    const lastK = history.slice(-LAST_K);
     return {
       status, step, totalSteps: total, elapsedMs: priorMs + (Date.now() - started), evalBefore, evalAfter,
       final: history[history.length - 1] ?? {},

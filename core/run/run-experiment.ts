@@ -10,6 +10,20 @@ import { resolveWorkers } from '../parallel/parallel-compute.js';
 import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.js';
 import { Interrupt } from '../cli/interrupt.js';
 import { EXIT, UserError } from '../cli/exit.js';
+import { writeResolvedConfig } from '../config/prepare.js';
+import { pickCheckpoint, readTrainerState, removeCheckpointLeftovers } from './checkpoint.js';
+import {
+  acquireRunLock, assertNotInUse, diffPaths, folderUsed, moveAside, RESUMABLE_SETTINGS, RunFolderError, truncateRunOutputs, type RunLock,
+} from './run-folder.js';
+
+/** How {@link runExperiment} treats the run folder. */
+export interface RunFolderOptions {
+  /** Continue from the folder's newest complete checkpoint (from step 0 when it has none). */
+  resume?: boolean;
+  /** A used folder is moved aside (`<arm>.old-<time>`) once everything is built, then the run starts fresh. */
+  moveAside?: boolean;
+  out?: NodeJS.WriteStream;
+}
 
 /** What `summary.json` holds: the run's outcome and its final figures. */
 export interface RunSummary extends TrainOutcome {
@@ -24,16 +38,48 @@ export interface RunSummary extends TrainOutcome {
 }
 
 /**
- * `detox-lab run`: builds the plugins from the validated config, trains, evaluates, and writes
- * summary.json. Returns the exit code (0 done, 1 failed, 130 interrupted after saving).
+ * `detox-lab run`: checks the run folder (not in use; on resume, a complete checkpoint trained with this config),
+ * builds the plugins from the validated config, and only then takes the folder (lock, moving a used one aside when
+ * asked, cutting a resumed run's outputs back to its checkpoint). Then trains, evaluates, and writes summary.json.
+ * Returns the exit code (0 done, 1 failed, 130 interrupted after saving); problems found before any work throw
+ * {@link UserError} (exit 2) with the folder untouched.
  */
-export async function runExperiment(
-  prepared: PreparedExperiment, runDir: string, opts: { resume?: boolean; out?: NodeJS.WriteStream } = {},
-): Promise<number> {
+export async function runExperiment(prepared: PreparedExperiment, runDir: string, opts: RunFolderOptions = {}): Promise<number> {
   const cfg = prepared.config;
   const out = opts.out ?? process.stderr;
   const log = (m: string) => out.write(`${m}\n`);
+  const rel = (p: string) => path.relative(process.cwd(), p) || p;
   tf.env().set('PROD', true); // no console banners from TensorFlow.js; errors still throw
+  try {
+    assertNotInUse(runDir);
+  } catch (err) {
+    if (err instanceof RunFolderError) throw new UserError(err.message, EXIT.usage);
+    throw err;
+  }
+  let resumeFrom: string | null = null;
+  let resumeStep = 0;
+  if (opts.resume) {
+    const pick = pickCheckpoint(runDir);
+    const skipped = pick.skipped.map((s) => `${rel(s.dir)}: ${s.problem}`).join('; ');
+    if (!pick.dir && pick.skipped.length) {
+      throw new UserError(`--resume ${rel(runDir)}: no complete checkpoint to continue from (incomplete: ${skipped}); ` +
+        '--fresh starts the experiment over', EXIT.usage);
+    }
+    if (pick.skipped.length) log(`resume: skipped incomplete checkpoint${pick.skipped.length > 1 ? 's' : ''} ${skipped}`);
+    if (pick.dir) {
+      const trainedWith = readTrainerState(pick.dir).config;
+      const changed = trainedWith === undefined ? []
+        : diffPaths(trainedWith, JSON.parse(JSON.stringify(cfg)) as unknown, '', 5, [], RESUMABLE_SETTINGS);
+      if (changed.length) {
+        throw new UserError(`--resume ${rel(runDir)}: the config differs from the one ${rel(pick.dir)} was trained with ` +
+          `(${changed.join('; ')}); only ${RESUMABLE_SETTINGS.join(', ')} may change on resume — start a new experiment instead`, EXIT.usage);
+      }
+    } else {
+      log('resume: no checkpoint in this run folder yet; starting from step 0');
+    }
+    resumeFrom = pick.dir;
+    resumeStep = pick.step;
+  }
   const workers = resolveWorkers(cfg.workers, cfg.backend);
   let backendInfo: BackendInfo;
   try {
@@ -54,40 +100,68 @@ export async function runExperiment(
     throw new UserError(`cannot build the experiment: ${(err as Error).message}`, EXIT.usage);
   }
 
-  const tb = new TensorBoardHook(runDir, { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery });
-  const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out)];
-  const interrupt = new Interrupt().install();
-  const forget = interrupt.onForcedExit(() => tb.writer.close());
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 500).unref();
-  let outcome: TrainOutcome;
+  // Everything is built: take the folder.
+  let lock: RunLock;
   try {
-    outcome = await trainer.train({
-      hooks, signal: interrupt.signal, resume: opts.resume,
-      sinks: { log, evalFigures: (f, step) => tb.scalars(f, step) },
-    });
+    if (opts.moveAside && folderUsed(runDir)) {
+      assertNotInUse(runDir);
+      log(`previous run moved to ${rel(moveAside(runDir))}`);
+    }
+    lock = acquireRunLock(runDir, log);
+  } catch (err) {
+    for (const p of container.getAll<{ dispose?: () => void }>(TOKENS.Policy)) p.dispose?.();
+    if (err instanceof RunFolderError) throw new UserError(err.message, EXIT.usage);
+    throw err;
+  }
+  try {
+    return await trainInFolder();
   } finally {
-    clearInterval(rssTimer);
-    forget();
-    interrupt.uninstall();
+    lock.release();
   }
-  const summary: RunSummary = {
-    experiment: cfg.experiment, arm, runDir, backend: cfg.backend, workers, ...outcome,
-    peakRssBytes: Math.max(peakRss, process.memoryUsage().rss), finishedAt: new Date().toISOString(),
-  };
-  const file = path.join(runDir, 'summary.json');
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
-  fs.renameSync(`${file}.tmp`, file);
-  if (outcome.evalBefore || outcome.evalAfter) process.stdout.write(`\n${resultsTable(outcome.evalBefore, outcome.evalAfter)}\n`);
-  log(`${outcome.status}: ${outcome.step}/${outcome.totalSteps} steps in ${(outcome.elapsedMs / 1000).toFixed(1)} s; ` +
-    `summary ${path.relative(process.cwd(), file)}${outcome.checkpoint ? `, checkpoint ${path.relative(process.cwd(), outcome.checkpoint)}` : ''}` +
-    (outcome.status === 'interrupted' ? `; continue with: detox-lab run --resume ${path.relative(process.cwd(), runDir)}` : ''));
-  for (const p of container.getAll<{ dispose?: () => void }>(TOKENS.Policy)) p.dispose?.();
-  if (outcome.status === 'failed') {
-    log(`error: ${outcome.error}`);
-    return EXIT.failure;
+
+  async function trainInFolder(): Promise<number> {
+    const leftovers = removeCheckpointLeftovers(runDir);
+    if (leftovers.length) log(`removed unfinished checkpoint writes: ${leftovers.join(', ')}`);
+    if (folderUsed(runDir)) {
+      const cut = truncateRunOutputs(runDir, resumeStep);
+      if (cut.samples || cut.events) log(`cut the run's outputs back to step ${resumeStep}: ${cut.samples} sample lines, ${cut.events} TensorBoard events after it removed`);
+    }
+    writeResolvedConfig(runDir, prepared);
+    const tb = new TensorBoardHook(runDir, { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery });
+    const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out)];
+    const interrupt = new Interrupt().install();
+    const forget = interrupt.onForcedExit(() => tb.writer.close());
+    let peakRss = process.memoryUsage().rss;
+    const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 500).unref();
+    let outcome: TrainOutcome;
+    try {
+      outcome = await trainer.train({
+        hooks, signal: interrupt.signal, resumeFrom,
+        sinks: { log, evalFigures: (f, step) => tb.scalars(f, step) },
+      });
+    } finally {
+      clearInterval(rssTimer);
+      forget();
+      interrupt.uninstall();
+    }
+    const summary: RunSummary = {
+      experiment: cfg.experiment, arm, runDir, backend: cfg.backend, workers, ...outcome,
+      peakRssBytes: Math.max(peakRss, process.memoryUsage().rss), finishedAt: new Date().toISOString(),
+    };
+    const file = path.join(runDir, 'summary.json');
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
+    fs.renameSync(`${file}.tmp`, file);
+    if (outcome.evalBefore || outcome.evalAfter) process.stdout.write(`\n${resultsTable(outcome.evalBefore, outcome.evalAfter)}\n`);
+    log(`${outcome.status}: ${outcome.step}/${outcome.totalSteps} steps in ${(outcome.elapsedMs / 1000).toFixed(1)} s; ` +
+      `summary ${path.relative(process.cwd(), file)}${outcome.checkpoint ? `, checkpoint ${path.relative(process.cwd(), outcome.checkpoint)}` : ''}` +
+      (outcome.status === 'interrupted' ? `; continue with: detox-lab run --resume ${path.relative(process.cwd(), runDir)}` : ''));
+    for (const p of container.getAll<{ dispose?: () => void }>(TOKENS.Policy)) p.dispose?.();
+    if (outcome.status === 'failed') {
+      log(`error: ${outcome.error}`);
+      return EXIT.failure;
+    }
+    return outcome.status === 'interrupted' ? EXIT.interrupted : EXIT.ok;
   }
-  return outcome.status === 'interrupted' ? EXIT.interrupted : EXIT.ok;
 }
 
 /** The study's table: toxicity mean ± std before and after, plus diversity and fluency, with relative change. */

@@ -1,11 +1,13 @@
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { definePlugin, type AnyPluginDefinition } from '../../core/plugin/define.js';
 import { ConfigError } from '../../core/config/prepare.js';
 import { armName, expandGrid, gridArms, parseAblate, planAblation, settingKeys, slugValue } from '../../core/config/ablate.js';
-import { diffPaths, gridExitCode, inspectArm, statusTable } from '../../core/cli/ablate-run.js';
+import { gridExitCode, inspectArm, statusTable } from '../../core/cli/ablate-run.js';
+import { diffPaths } from '../../core/run/run-folder.js';
 import { tmpProject } from '../helpers/tmp.js';
 
 // Small plugins of every slot kind, so the grid machinery is tested on its own (nothing is built).
@@ -162,7 +164,7 @@ test('a bad path or value in any arm fails before any arm runs, naming the ablat
   ]);
 });
 
-test('re-run decisions: done arms are skipped, stopped ones resume, changed or fresh ones start again', async (t) => {
+test('re-run decisions: done arms are skipped, stopped ones resume, fresh ones move aside once, changed or locked ones are refused', async (t) => {
   const p = (await plan({ ...base, ablate: { seed: [0, 1] } })).plan!;
   const arm = p.arms[0]!;
   const dir = arm.runDir;
@@ -171,22 +173,37 @@ test('re-run decisions: done arms are skipped, stopped ones resume, changed or f
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), typeof body === 'string' ? body : JSON.stringify(body));
   };
+  const checkpoint = (name: string) => {
+    for (const f of ['trainer-state.json', 'optimiser.safetensors', 'policy/config.json', 'policy/model.safetensors']) write(`checkpoints/${name}/${f}`, '{}');
+  };
   write('resolved-config.json', { ...arm.prepared.config, $source: { files: [], baseDir: '/x' } });
   write('samples.jsonl', '');
   t.deepEqual(inspectArm(arm, false), { action: 'start' }); // failed before its first step: starts again in place
   write('samples.jsonl', '{"step":1}\n');
-  t.deepEqual(inspectArm(arm, false), { action: 'start', moveAside: 'it stopped before its first checkpoint' });
-  write('checkpoints/step-2/trainer-state.json', '{}');
-  write('checkpoints/step-4/trainer-state.json', '{}');
-  write('checkpoints/failed-step-5/trainer-state.json', '{}');
+  t.deepEqual(inspectArm(arm, false), { action: 'start' }); // stopped before its first checkpoint: again in place
+  checkpoint('step-2');
+  checkpoint('step-4');
+  write('checkpoints/step-6/trainer-state.json', '{}'); // incomplete: ignored
+  checkpoint('failed-step-5');
   t.deepEqual(inspectArm(arm, false), { action: 'resume', resumeStep: 4 });
   write('summary.json', { status: 'interrupted' });
   t.deepEqual(inspectArm(arm, false), { action: 'resume', resumeStep: 4 });
   write('summary.json', { status: 'done' });
   t.deepEqual(inspectArm(arm, false), { action: 'skip' });
   t.deepEqual(inspectArm(arm, true), { action: 'start', moveAside: '--fresh' });
+  fs.mkdirSync(`${dir}.old-2026-01-01T00-00-00-000Z`);
+  const refused = inspectArm(arm, true);
+  t.is(refused.action, 'refuse');
+  t.regex(refused.reason!, /already holds a previous copy: delete it, or add --keep-old to keep both/);
+  t.deepEqual(inspectArm(arm, true, true), { action: 'start', moveAside: '--fresh' });
   write('resolved-config.json', { ...arm.prepared.config, ppo: { ...arm.prepared.config.ppo, lam: 0.5 }, $source: {} });
-  t.deepEqual(inspectArm(arm, false), { action: 'start', moveAside: 'config changed since it ran (ppo.lam: 0.5 → 0.95)' });
+  const changed = inspectArm(arm, false);
+  t.is(changed.action, 'refuse');
+  t.regex(changed.reason!, /holds a run with another config \(ppo\.lam: 0\.5 → 0\.95\); --fresh starts over/);
+  write('.lock', { pid: process.pid === 1 ? 2 : 1, host: os.hostname(), command: 'run', startedAt: 'then' });
+  const locked = inspectArm(arm, false);
+  t.is(locked.action, 'refuse');
+  t.regex(locked.reason!, /is in use by pid \d+ on /);
   t.deepEqual(diffPaths({ a: { b: 1, c: [1] } }, { a: { b: 2, c: [1, 2] }, d: true }), ['a.b: 1 → 2', 'a.c: [1] → [1,2]', 'd: nothing → true']);
 });
 
