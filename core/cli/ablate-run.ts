@@ -82,7 +82,8 @@ export function inspectArm(arm: PlannedArm, fresh: boolean, keepOld = false): Ar
 
 /** Writes the arm's resolved-config.json (for a start) and arm.json (its name, exact settings, and place in the grid). */
 function prepareFolder(arm: PlannedArm, decision: ArmDecision, plan: AblationPlan): void {
-  if (decision.action === 'start') writeResolvedConfig(arm.runDir, arm.prepared);
+  // A resumed arm gets its config too: it may differ from the recorded one in resumable settings (train.steps).
+  if (decision.action === 'start' || decision.action === 'resume') writeResolvedConfig(arm.runDir, arm.prepared);
   const settings = Object.fromEntries(arm.settings.map((s) => [s.path, s.value]));
   const grid = Object.fromEntries(plan.axes.map((a) => [a.path, a.values]));
   const body = { arm: arm.name, index: plan.arms.indexOf(arm), experiment: plan.experiment, settings, mode: plan.mode, grid };

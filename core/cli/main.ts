@@ -115,7 +115,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
         const refusal = moveAsideRefusal(runDir, opts.keepOld);
         if (refusal) throw new UserError(refusal);
       }
-      if (!resumeDir && decision.action === 'resume') process.stderr.write(`${rel(runDir)} holds a stopped run with this config: resuming it from step ${decision.step} (--fresh starts over)\n`);
+      if (!resumeDir && decision.action === 'resume') process.stderr.write(`${rel(runDir)} holds a run of this experiment: resuming it from step ${decision.step} (--fresh starts over)\n`);
       const { runExperiment } = await import('../run/run-experiment.js');
       process.exitCode = await runExperiment(prepared, runDir, {
         resume: decision.action === 'resume', moveAside: decision.action === 'start' && Boolean(decision.moveAside),

@@ -166,9 +166,10 @@ export type FolderDecision =
 
 /**
  * Decides, without touching anything, what (re-)starting an experiment does with its folder: an unused folder starts;
- * `--fresh` starts again with the old folder moved aside; a finished run is skipped; a stopped one with the same config
- * resumes from its newest complete checkpoint (or starts again in place when it has none); a used folder whose
- * recorded config differs is refused (it is never moved aside unasked).
+ * `--fresh` starts again with the old folder moved aside; a used folder whose recorded config differs beyond
+ * {@link RESUMABLE_SETTINGS} is refused (it is never moved aside unasked); a finished run is skipped unless a resumable
+ * setting changed (`train.steps` raised: it goes on from its last checkpoint); a stopped one resumes from its newest
+ * complete checkpoint, or starts again in place when it has none.
  */
 export function decideFolder(runDir: string, config: unknown, fresh: boolean): FolderDecision {
   if (!folderUsed(runDir)) return { action: 'start' };
@@ -177,13 +178,14 @@ export function decideFolder(runDir: string, config: unknown, fresh: boolean): F
   if (recorded === undefined) {
     return { action: 'refuse', reason: `${rel(runDir)} holds results but no readable resolved-config.json; --fresh starts over (the folder is moved aside)` };
   }
-  const changed = diffPaths(recorded, JSON.parse(JSON.stringify(config)) as unknown);
+  const now = JSON.parse(JSON.stringify(config)) as unknown;
+  const changed = diffPaths(recorded, now, '', 3, [], RESUMABLE_SETTINGS);
   if (changed.length) {
     return { action: 'refuse', reason: `${rel(runDir)} holds a run with another config (${changed.join('; ')}); ` +
       '--fresh starts over (the old run is moved aside), or give this experiment another "experiment" name' };
   }
   const summary = readJson(path.join(runDir, 'summary.json')) as { status?: string } | undefined;
-  if (summary?.status === 'done') return { action: 'skip' };
+  if (summary?.status === 'done' && diffPaths(recorded, now).length === 0) return { action: 'skip' };
   const ckpt = latestCheckpoint(runDir);
   return ckpt ? { action: 'resume', step: Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) } : { action: 'start' };
 }

@@ -84,10 +84,15 @@ test('a grid runs every arm as a child process; compare prints the table and wri
   const got = await weights(path.join(arm, 'checkpoints/step-3'));
   for (const [k, v] of want) t.deepEqual(Array.from(got.get(k)!.data), Array.from(v.data), k);
 
-  // A changed config would start the arms again (planned by --dry-run); --fresh does, moving the old runs aside.
-  const changed = cli(dir, 'run', '--set', 'train.steps=4', '--dry-run');
-  t.is(changed.code, 0, changed.stderr);
-  t.is(count(changed.stdout, /\| start again, moving the previous run aside \(config changed since it ran \(train\.steps: 3 → 4\)\) \|/), 4);
+  // More steps resume every arm from its last checkpoint; another config refuses the grid (exit 2) unless --fresh,
+  // which moves the old runs aside.
+  const longer = cli(dir, 'run', '--set', 'train.steps=4', '--dry-run');
+  t.is(longer.code, 0, longer.stderr);
+  t.is(count(longer.stdout, /\| resume from step 3 \|/), 4);
+  const changed = cli(dir, 'run', '--set', 'ppo.lam=0.9');
+  t.is(changed.code, 2, changed.stderr);
+  t.is(count(changed.stderr, /holds a run with another config \(ppo\.lam: 0\.95 → 0\.9\); --fresh starts over/), 4);
+  t.regex(changed.stderr, /nothing was started: 4 arms cannot run as asked/);
   const fresh = cli(dir, 'run', '--fresh', '--set', 'ablate={"reward.transform.type":["softmax"],"seed":[1]}');
   t.is(fresh.code, 0, fresh.stderr);
   t.regex(fresh.stderr, /\[transform-softmax_seed-1\] previous run moved to runs\/tiny\/transform-softmax_seed-1\.old-[\dTZ-]+ \(--fresh\)/);

@@ -140,6 +140,12 @@ test('re-running: --dry-run writes nothing, a finished run is not run again, a f
   t.regex(again.stderr, /already holds a finished run \(summary\.json\): nothing to do; --fresh runs it again/);
   t.is(read(dir, 'summary.json'), summary0);
 
+  const more = cli(dir, ['run', '--set', 'train.steps=3']);
+  t.is(more.code, 0, more.stderr);
+  t.regex(more.stderr, /holds a run of this experiment: resuming it from step 2/);
+  t.is(JSON.parse(read(dir, 'summary.json')).step, 3, 'raising train.steps continues a finished run');
+  const summary1 = read(dir, 'summary.json');
+
   const other = cli(dir, ['run', '--set', 'optimiser.learningRate=0.01']);
   t.is(other.code, 2);
   t.regex(other.stderr, /holds a run with another config \(optimiser\.learningRate: 0\.001 → 0\.01\); --fresh starts over/);
@@ -148,7 +154,7 @@ test('re-running: --dry-run writes nothing, a finished run is not run again, a f
   t.is(failed.code, 2);
   t.regex(failed.stderr, /backend: /);
   t.deepEqual(listing(dir), ['main'], 'a start that fails moves nothing aside');
-  t.is(read(dir, 'summary.json'), summary0);
+  t.is(read(dir, 'summary.json'), summary1);
 
   const fresh = cli(dir, ['run', '--fresh']);
   t.is(fresh.code, 0, fresh.stderr);
