@@ -262,10 +262,11 @@ export function buildGeluFwd(): FnBuilder {
 export function buildGeluBwd(): FnBuilder {
   const f = new FnBuilder('gelu_bwd', [I32, I32, I32, I32]);
   const [x, dy, dx, n] = [0, 1, 2, 3];
-  const jb = f.local(I32), nB = f.local(I32), nB4 = f.local(I32), v = f.local(V128), s = f.local(V128);
+  const jb = f.local(I32), nB = f.local(I32), nB4 = f.local(I32), v = f.local(V128), s = f.local(V128), out = f.local(V128);
   const sc = scratchLocals(f);
   f.get(n).i32(4).mul().set(nB);
   f.get(n).i32(~3).and().i32(4).mul().set(nB4);
+  // dx is flushed to zero below 1.2e-38 (FnBuilder.vftz): far in GELU's negative tail the derivative underflows.
   const body = () => {
     emitGeluGate(f, v, sc);
     f.set(s);
@@ -279,12 +280,14 @@ export function buildGeluBwd(): FnBuilder {
     f.get(x).get(jb).add().vload().set(v);
     f.get(dx).get(jb).add();
     body();
-    f.get(dy).get(jb).add().vload().vmul().vstore();
+    f.get(dy).get(jb).add().vload().vmul().set(out);
+    f.vftz(out).vstore();
   }, () => {
     f.get(x).get(jb).add().loadF().vsplat().set(v);
     f.get(dx).get(jb).add();
     body();
-    f.get(dy).get(jb).add().loadF().vsplat().vmul().vextract(0).storeF();
+    f.get(dy).get(jb).add().loadF().vsplat().vmul().set(out);
+    f.vftz(out).vextract(0).storeF();
   });
   return f;
 }
@@ -398,6 +401,9 @@ export function buildAdam(): FnBuilder {
   const update = (loadW: () => void, storeMV: () => void) => {
     f.get(vm).get(vb1).vmul().get(vg).get(vb1c).vmul().vadd().set(vm);
     f.get(vv).get(vb2).vmul().get(vg).get(vg).vmul().get(vb2c).vmul().vadd().set(vv);
+    // Moments of tiny gradients underflow (g² below 1.2e-38): flushed so later steps never compute on subnormals.
+    f.vftz(vm).set(vm);
+    f.vftz(vv).set(vv);
     storeMV();
     loadW();
     f.get(vm).get(vbc1).vmul().get(vv).get(vbc2).vmul().vsqrt().get(veps).vadd().vdiv().get(vlr).vmul().vsub();
