@@ -1,7 +1,8 @@
 /**
  * OPT and BLOOM through the command line: `detox-lab inspect --input-ids --attention-mask --json` reproduces the
  * float64 reference logits of left-padded batches, and `detox-lab eval experiments/model-selection.json` scores one
- * tiny random checkpoint of each of the study's candidate architectures (GPT-2, OPT, BLOOM, GPT-Neo) in one table.
+ * tiny random checkpoint of each of the study's candidate architectures (GPT-2, OPT, BLOOM, GPT-Neo) in one table, and
+ * `detox-lab run` trains OPT and BLOOM policies (PPO with value head, shared-layer reference, checkpointing).
  */
 import test from 'ava';
 import fs from 'node:fs';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { makeConfig } from '../../core/model/hf-config.js';
 import { ROOT, fixture, tmpProject } from '../helpers/tmp.js';
-import { byteTokenizerJson, TINY_PROMPTS, writeTinyModel } from '../helpers/tiny-project.js';
+import { byteTokenizerJson, TINY_PROMPTS, tinyExperiment, tinyProject, writeTinyModel } from '../helpers/tiny-project.js';
+import { readSafetensors, readSafetensorsFolder } from '../../core/model/safetensors.js';
 import { fixturePath, maxAbsDiffMasked, references } from '../fixtures/model/helpers.js';
 
 const CLI = path.join(ROOT, 'bin', 'detox-lab.js');
@@ -68,3 +70,34 @@ test('eval experiments/model-selection.json: one table over a GPT-2, an OPT, a B
   }
   t.is(new Set(json.map((row) => row.result.toxicity.mean)).size, models.length, 'four different models, four different figures');
 });
+
+for (const [arch, cfg] of [
+  ['an OPT (post-LN, projected embeddings)', makeConfig({ modelType: 'opt', vocabSize: 257, nPositions: 64, dModel: 32, nHeads: 4, nLayers: 2, wordEmbedProjDim: 16, postLayerNorm: true, bosTokenId: 256, eosTokenId: 256 })],
+  ['a BLOOM (ALiBi)', makeConfig({ modelType: 'bloom', vocabSize: 257, nPositions: 64, dModel: 24, nHeads: 3, nLayers: 2, bosTokenId: 256, eosTokenId: 256 })],
+] as const) {
+  test(`detox-lab run trains ${arch} policy with its value head, a shared-layer reference and checkpointing`, async (t) => {
+    const dir = await tinyProject((p) => tinyExperiment(p, {
+      train: { steps: 2, checkpointEvery: 2, sampleEvery: 1, progress: false },
+      memory: [{ type: 'shared-layers', numSharedLayers: 1 }, { type: 'checkpointing' }],
+      eval: { enabled: false },
+    }));
+    const policyDir = path.join(dir, 'models/policy');
+    fs.rmSync(policyDir, { recursive: true });
+    await writeTinyModel(policyDir, cfg, { seed: 3 });
+    const r = cli(dir, 'run');
+    t.is(r.code, 0, r.stderr);
+    const saved = path.join(dir, 'runs/tiny/main/checkpoints/step-2/policy');
+    const savedCfg = JSON.parse(fs.readFileSync(path.join(saved, 'config.json'), 'utf8')) as Record<string, unknown>;
+    t.is(savedCfg.model_type, cfg.modelType);
+    const before = await readSafetensorsFolder(policyDir);
+    const after = await readSafetensorsFolder(saved);
+    const vhead = await readSafetensors(path.join(saved, 'value_head.safetensors'));
+    t.deepEqual(vhead.get('v_head.summary.weight')!.shape, [1, cfg.dEmbed], 'value head on the final (projected) hidden states');
+    const changed = (name: string) => before.get(name)!.data.some((x, i) => x !== after.get(name)!.data[i]);
+    const names = [...before.keys()];
+    const block = (i: number) => names.filter((n) => n.includes(cfg.modelType === 'opt' ? `.layers.${i}.` : `.h.${i}.`));
+    t.true(block(1).some(changed), 'the unshared block was trained');
+    t.false(block(0).some(changed), 'the shared block stayed frozen');
+    t.false(changed(names.find((n) => n.endsWith('embed_tokens.weight') || n.endsWith('word_embeddings.weight'))!), 'the shared embedding stayed frozen');
+  });
+}

@@ -20,6 +20,8 @@ import { generate } from '../../core/model/generate.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 import { leanTokenStats } from '../../core/model/memory-loss-head.js';
 import { knownConfig } from '../../core/memory/known-configs.js';
+import { estimateMemory } from '../../core/memory/estimate.js';
+import { defaultMemoryPlan } from '../../core/interfaces/memory.js';
 import { fixturePath, maxAbsDiff, references } from '../fixtures/model/helpers.js';
 
 const FIXTURES = ['opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny', 'bloom-tiny-f16-sharded'];
@@ -69,6 +71,17 @@ test('known configs: opt-350m and bloom-560m have their published parameter coun
   t.is(paramCount(knownConfig('bloom-560m')!), 559_214_592);
   const opt = parseHfConfig(knownConfig('OPT-350M')!);
   t.true(opt.postLayerNorm && opt.dEmbed === 512 && opt.dModel === 1024);
+});
+
+test("plan's estimate shares what TRL shares: opt-350m's embeddings, positions, projections and first blocks", (t) => {
+  const cfg = parseHfConfig(knownConfig('opt-350m')!);
+  const work = { miniBatchSize: 4, seqLen: 70 };
+  const none = estimateMemory(cfg, work);
+  const shared = estimateMemory(cfg, work, { ...defaultMemoryPlan(), numSharedLayers: 12 });
+  const block = 12_596_224; // q, k, v, out with biases, fc1, fc2 with biases, two LayerNorms at d 1024, ffn 4096
+  const sharedParams = 50_272 * 512 + 2_050 * 1_024 + 2 * 512 * 1_024 + 12 * block;
+  t.is(none.referenceBytes - shared.referenceBytes, sharedParams * 4);
+  t.is(none.optimiserBytes - shared.optimiserBytes, 2 * sharedParams * 4);
 });
 
 test('ALiBi slopes: a power-of-two head count and the interleaved second series', (t) => {
