@@ -20,6 +20,7 @@ import { generate } from '../../core/model/generate.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 import { leanTokenStats } from '../../core/model/memory-loss-head.js';
 import { knownConfig } from '../../core/memory/known-configs.js';
+import { loadTokenizer } from '../../core/model/tokenizer.js';
 import { estimateMemory } from '../../core/memory/estimate.js';
 import { defaultMemoryPlan } from '../../core/interfaces/memory.js';
 import { fixturePath, maxAbsDiff, references } from '../fixtures/model/helpers.js';
@@ -225,4 +226,16 @@ test.serial('lean loss head on OPT (narrow projected hidden states) equals the f
   for (let i = 0; i < 2; i++) t.true(maxAbsDiff(a.grads[i]!.dataSync(), b.grads[i]!.dataSync()) < 1e-4, `gradient ${i}`);
   tf.dispose([ids, mask, targets, hidden, a.value, b.value, ...a.grads, ...b.grads]);
   model.dispose();
+});
+
+test("OPT's slow tokenizer files with add_bos_token are refused with the way to write tokenizer.json", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opt-tok-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify({ '<s>': 0, '<pad>': 1, '</s>': 2, a: 3, b: 4 }));
+    fs.writeFileSync(path.join(dir, 'merges.txt'), '#version: 0.2\n');
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'GPT2Tokenizer', add_bos_token: true, bos_token: '</s>' }));
+    await t.throwsAsync(() => loadTokenizer(dir), { message: /"add_bos_token": true \(OPT\).*AutoTokenizer\.from_pretrained/ });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
