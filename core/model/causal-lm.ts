@@ -229,7 +229,7 @@ export class CausalLM {
       const positions = opts.positionIds ?? positionIdsFromMask(attentionMask, t); // [B, T]
       const names = modelWeightNames(cfg);
       let x = tf.tidy(() => {
-        const tok = embed(this.w(names.wte) as tf.Tensor2D, null, inputIds, positions); // [B*T, dEmbed]
+        const tok = embed(this.w(names.wte) as tf.Tensor2D, inputIds); // [B*T, dEmbed]
         let e = names.projIn ? linear(tok, this.w(names.projIn) as tf.Tensor2D) : tok; // [B*T, d]
         if (names.embLnG) e = layerNorm(e, this.w(names.embLnG) as tf.Tensor1D, this.w(names.embLnB!) as tf.Tensor1D, cfg.layerNormEps); // [B*T, d]
         if (!names.wpe) return e;

@@ -205,17 +205,13 @@ export function attentionContext(cfg: TransformerConfig, mask: tf.Tensor2D, quer
 }
 
 /**
- * Token + position embeddings (token embeddings only when `wpe` is null: rotary models).
+ * Token embeddings (position embeddings, where the architecture has them, are added by the caller).
  * @param ids [B, T] int32
- * @param positions [B, T] int32
- * @returns [B*T, d]
+ * @returns [B*T, dEmbed]
  */
-export function embed(wte: tf.Tensor2D, wpe: tf.Tensor2D | null, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor2D {
+export function embed(wte: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor2D {
   const [b, t] = ids.shape;
-  const tok = tf.gather(wte, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [B*T, d]
-  if (!wpe) return tok;
-  const pos = tf.gather(wpe, tf.reshape(positions, [b * t])); // [B*T, d]
-  return tf.add(tok, pos) as tf.Tensor2D; // [B*T, d]
+  return tf.gather(wte, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [B*T, dEmbed]
 }
 
 /**

@@ -46,7 +46,7 @@ export interface ModelWeightNames {
 /** Names of one block's weights in the engine's terms. */
 export interface BlockWeightNames {
   ln1G: string; ln1B: string;
-  /** GPT-2: fused [d, 3d] projection and its bias. */
+  /** GPT-2, BLOOM: fused [d, 3d] projection and its bias. */
   qkvW?: string; qkvB?: string;
   /** GPT-Neo, GPT-J, OPT: separate [d, d] projections (with biases in OPT). */
   qW?: string; kW?: string; vW?: string;

@@ -71,12 +71,14 @@ test('eval experiments/model-selection.json: one table over a GPT-2, an OPT, a B
   t.is(new Set(json.map((row) => row.result.toxicity.mean)).size, models.length, 'four different models, four different figures');
 });
 
-for (const [arch, cfg] of [
-  ['an OPT (post-LN, projected embeddings)', makeConfig({ modelType: 'opt', vocabSize: 257, nPositions: 64, dModel: 32, nHeads: 4, nLayers: 2, wordEmbedProjDim: 16, postLayerNorm: true, bosTokenId: 256, eosTokenId: 256 })],
-  ['a BLOOM (ALiBi)', makeConfig({ modelType: 'bloom', vocabSize: 257, nPositions: 64, dModel: 24, nHeads: 3, nLayers: 2, bosTokenId: 256, eosTokenId: 256 })],
+// OPT on two data-parallel workers (replicas built from the same folder), BLOOM on the main thread alone.
+for (const [arch, workers, cfg] of [
+  ['an OPT (post-LN, projected embeddings)', 2, makeConfig({ modelType: 'opt', vocabSize: 257, nPositions: 64, dModel: 32, nHeads: 4, nLayers: 2, wordEmbedProjDim: 16, postLayerNorm: true, bosTokenId: 256, eosTokenId: 256 })],
+  ['a BLOOM (ALiBi)', 1, makeConfig({ modelType: 'bloom', vocabSize: 257, nPositions: 64, dModel: 24, nHeads: 3, nLayers: 2, bosTokenId: 256, eosTokenId: 256 })],
 ] as const) {
   test(`detox-lab run trains ${arch} policy with its value head, a shared-layer reference and checkpointing`, async (t) => {
     const dir = await tinyProject((p) => tinyExperiment(p, {
+      workers,
       train: { steps: 2, checkpointEvery: 2, sampleEvery: 1, progress: false },
       memory: [{ type: 'shared-layers', numSharedLayers: 1 }, { type: 'checkpointing' }],
       eval: { enabled: false },
