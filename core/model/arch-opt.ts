@@ -9,6 +9,10 @@
  * decoder has no final LayerNorm; when `word_embed_proj_dim` differs from `hidden_size` (opt-350m: 512 vs 1024)
  * the token embedding is narrower and `project_in` / `project_out` (no bias) map to and from the blocks' width, so
  * the final hidden states, the tied lm head and TRL's value head all have width word_embed_proj_dim.
+ *
+ * Positions: every real token gets row (cumsum(mask) - 1) + 2, as in transformers; padding gets row 2 here (the
+ * engine clips padding positions at 0) where transformers uses row 1 — padding is masked as a key and its own outputs
+ * are never read, so no real token's output depends on the difference.
  */
 import { activation, bool, num, posInt, tail } from './config-fields.js';
 import type { TransformerConfig } from './hf-config.js';
