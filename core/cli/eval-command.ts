@@ -9,7 +9,7 @@ import type { Policy } from '../interfaces/policy.js';
 import type { PluginContext } from '../plugin/define.js';
 import { initBackend } from '../model/backend.js';
 import { CausalLMPolicy } from '../model/policy.js';
-import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import { evaluate, sameTokenizer, type EvalResult } from '../eval/evaluate.js';
 import { Progress } from '../logging/progress.js';
 import { EXIT, UserError } from './exit.js';
 
@@ -29,7 +29,8 @@ export interface EvalRow { model: string; result: Omit<EvalResult, 'samples'> }
 /**
  * `detox-lab eval`: the study's model-selection table. Each model continues the held-out toxic
  * prompts with the experiment's eval protocol; perplexity is measured under the experiment's
- * initial policy. Same prompts, seed and batch size as `run` → the same figures as its summary.
+ * initial policy (re-encoded from the text when the model's tokenizer is another one, as across the study's
+ * candidate architectures). Same prompts, seed and batch size as `run` → the same figures as its summary.
  */
 export async function evalCommand(prepared: PreparedExperiment, opts: EvalCommandOptions): Promise<EvalRow[]> {
   const cfg = prepared.config;
@@ -69,6 +70,7 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
     const result = await evaluate({
       policy, classifier, prompts, cfg: evalCfg, signal: opts.signal,
       fluency: (ids, mask) => initial.forward(ids, mask, 'policy').logits,
+      ...(sameTokenizer(policy.tokenizer, initial.tokenizer) ? {} : { fluencyTokenizer: initial.tokenizer }),
       onProgress: (done, total) => {
         progress ??= new Progress(`eval ${spec}`, total, process.stderr, { everyMs: 3000 });
         progress.update(done);

@@ -76,6 +76,9 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
       lines.push(
         `architecture: ${cfg.modelType} causal LM + value head: ${cfg.nLayers} layers, d ${cfg.dModel}, ${cfg.nHeads} heads, vocab ${cfg.vocabSize}, context ${cfg.nPositions}`,
         ...(cfg.modelType === 'gpt_neo' ? [`attention layers: ${cfg.attentionTypes.join(', ')} (window ${cfg.windowSize})`] : []),
+        ...(cfg.modelType === 'opt' ? [`blocks: ${cfg.postLayerNorm ? 'post-LayerNorm, no final LayerNorm' : 'pre-LayerNorm'}, ${cfg.activation}` +
+          (cfg.dEmbed !== cfg.dModel ? `, embeddings ${cfg.dEmbed} wide (project_in / project_out)` : '')] : []),
+        ...(cfg.modelType === 'bloom' ? [`positions: ALiBi over ${cfg.nHeads} heads (no table; context bounded at ${cfg.nPositions})`] : []),
         `parameters: ${params.toLocaleString('en')} (float32 in memory; stored ${await storedDtypes(dir)})`,
       );
       if (ids) {

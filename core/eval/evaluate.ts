@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../interfaces/policy.js';
+import type { Tokenizer } from '../interfaces/tokenizer.js';
 import type { RewardModel } from '../interfaces/reward.js';
 import { toxicProbability } from '../interfaces/reward.js';
 import type { EvalConfig } from '../config/schema.js';
@@ -43,6 +44,12 @@ export async function evaluate(opts: {
   policy: Policy;
   classifier: RewardModel;
   fluency: FluencyModel;
+  /**
+   * The fluency model's tokenizer when it is not the policy's (another architecture's vocabulary): prompts and
+   * continuations are then re-encoded from their text for the perplexity (the prompt with its special tokens, the
+   * continuation without).
+   */
+  fluencyTokenizer?: Tokenizer;
   prompts: readonly string[];
   cfg: EvalConfig;
   onProgress?: (done: number, total: number) => void;
@@ -77,7 +84,10 @@ export async function evaluate(opts: {
     texts.forEach((continuation, i) => {
       samples.push({ prompt: batch[i]!.text, continuation, toxicity: toxicProbability(logits[i]!, classifier.neutralIndex) });
     });
-    nll.push(...continuationNll(opts.fluency, batch.map((b) => b.ids), responses, pad));
+    const ft = opts.fluencyTokenizer;
+    nll.push(...(ft
+      ? continuationNll(opts.fluency, batch.map((b) => ft.encode(b.text)), texts.map((c) => ft.encode(c, { addSpecialTokens: false })), ft.padTokenId ?? ft.eosTokenId ?? 0)
+      : continuationNll(opts.fluency, batch.map((b) => b.ids), responses, pad)));
     opts.onProgress?.(Math.min(start + cfg.batchSize, jobs.length), jobs.length);
   }
 
@@ -97,6 +107,19 @@ export async function evaluate(opts: {
     result.rtp = rtpFigures(prompts.map((_, i) => tox.slice(i * k, (i + 1) * k)));
   }
   return result;
+}
+
+/**
+ * Whether two tokenizers give the same ids (same object, or the same tokenizer.json when they can write it); a
+ * policy evaluated under another's fluency model needs its text re-encoded when they do not.
+ */
+export function sameTokenizer(a: Tokenizer, b: Tokenizer): boolean {
+  if (a === b) return true;
+  const json = (t: Tokenizer) => (t as { toJSON?: () => unknown }).toJSON?.();
+  const ja = json(a);
+  const jb = json(b);
+  if (ja === undefined || jb === undefined) return a.vocabSize === b.vocabSize && a.eosTokenId === b.eosTokenId && a.bosTokenId === b.bosTokenId;
+  return JSON.stringify(ja) === JSON.stringify(jb);
 }
 
 /** Per-token NLL of each response given its query under `model` (empty responses give no tokens). */

@@ -5,6 +5,7 @@ export interface Tokenizer {
   readonly eosTokenId: number | null;
   /** The tokenizer's own pad token, else the EOS token (the TRL / Hugging Face convention `pad = eos`). */
   readonly padTokenId: number | null;
-  encode(text: string): number[];
+  /** Text → ids; `addSpecialTokens: false` leaves out the post-processor's tokens (OPT's leading `</s>`). */
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   decode(ids: ArrayLike<number>, opts?: { skipSpecialTokens?: boolean }): string;
 }

@@ -6,7 +6,7 @@
  * head, or the trainer's full [tokens, vocab] path. Constants were fitted to bench/memory.ts's measurements.
  */
 import type { TransformerConfig } from '../model/hf-config.js';
-import { weightSpecs } from '../model/weight-names.js';
+import { sharedWeightNames, weightSpecs } from '../model/weight-names.js';
 import { defaultMemoryPlan, type MemoryPlan } from '../interfaces/memory.js';
 import { DEFAULT_HEAD_CHUNK_ROWS } from '../model/memory-loss-head.js';
 
@@ -55,8 +55,8 @@ export function estimateMemory(cfg: TransformerConfig, work: WorkShape, plan: Me
   const size = (s: { shape: number[] }) => s.shape.reduce((a, b) => a * b, 1);
   const isVHead = (k: string) => k === 'vhead_weight' || k === 'vhead_bias';
   const n = plan.numSharedLayers;
-  const isShared = (s: { name: string; layer: number }) =>
-    n !== null && (/wte\.weight$|wpe\.weight$/.test(s.name) || (s.layer >= 0 && s.layer < n));
+  const sharedNames = n === null ? new Set<string>() : sharedWeightNames(cfg, n);
+  const isShared = (s: { name: string }) => sharedNames.has(s.name);
   let policy = 0;
   let vhead = 0;
   let shared = 0;
@@ -83,7 +83,7 @@ export function estimateMemory(cfg: TransformerConfig, work: WorkShape, plan: Me
     // logsumexp of the entropy, and the gradients of each: ~20 [tokens, vocab] tensors (measured, bench/memory.ts).
     : 4 * 20 * N * cfg.vocabSize;
   // The token embedding's gradient arrives twice (lookup and tied head) before it is summed.
-  const embeddingGrad = n === null ? 2 * 4 * cfg.vocabSize * d : 0;
+  const embeddingGrad = n === null ? 2 * 4 * cfg.vocabSize * cfg.dEmbed : 0;
   const activationBytes = blocks + 4 * N * d * 3 + lossHeadBytes + embeddingGrad;
   const est = {
     policyBytes: policy * 4, referenceBytes, referenceOnHost, valueHeadBytes: vhead * 4,

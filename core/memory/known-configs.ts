@@ -19,6 +19,19 @@ const GPT_J_6B = {
   tie_word_embeddings: false,
 };
 
+// facebook/opt-350m: post-LN blocks, 512-wide embeddings projected to 1024 (the study's model-selection candidate).
+const OPT_350M = {
+  model_type: 'opt', architectures: ['OPTForCausalLM'], vocab_size: 50272, max_position_embeddings: 2048, hidden_size: 1024,
+  num_attention_heads: 16, num_hidden_layers: 24, ffn_dim: 4096, word_embed_proj_dim: 512, do_layer_norm_before: false,
+  activation_function: 'relu', enable_bias: true, bos_token_id: 2, eos_token_id: 2, pad_token_id: 1,
+};
+
+// bigscience/bloom-560m: ALiBi, 250,880-token vocabulary (the study's least toxic candidate).
+const BLOOM_560M = {
+  model_type: 'bloom', architectures: ['BloomForCausalLM'], vocab_size: 250880, hidden_size: 1024, n_head: 16, n_layer: 24,
+  layer_norm_epsilon: 1e-5, apply_residual_connection_post_layernorm: false, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3,
+};
+
 export const KNOWN_CONFIGS: Readonly<Record<string, Record<string, unknown>>> = {
   'gpt-neo-125m': GPT_NEO_125M,
   gpt2: gpt2(768, 12, 12),
@@ -27,6 +40,8 @@ export const KNOWN_CONFIGS: Readonly<Record<string, Record<string, unknown>>> = 
   'gpt2-xl': gpt2(1600, 48, 25),
   'gpt-j-6b': GPT_J_6B,
   'gpt-j-6b-sharded-bf16': GPT_J_6B,
+  'opt-350m': OPT_350M,
+  'bloom-560m': BLOOM_560M,
 };
 
 /** The published config.json of a model folder name, if known. */

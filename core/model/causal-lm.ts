@@ -1,5 +1,5 @@
 /**
- * A GPT-2 / GPT-Neo causal language model with TRL's scalar value head, holding its weights as named
+ * A GPT-2 / GPT-Neo / GPT-J / OPT / BLOOM causal language model with TRL's scalar value head, holding its weights as named
  * tf.Variables (Hugging Face names; engine layout, see weight-names.ts).
  *
  * The forward is split so later work can change how it runs without touching the math:
@@ -12,8 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { TransformerConfig } from './hf-config.js';
 import type { KVCache } from './kv-cache.js';
 import { SeededRandom } from './seeded-random.js';
-import { attentionContext, blockForward, embed, layerNorm, positionIdsFromMask, type BlockWeights } from './transformer.js';
-import { BASE_PREFIX, blockWeightNames, LM_HEAD, LM_HEAD_BIAS, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
+import { attentionContext, blockForward, embed, layerNorm, linear, positionIdsFromMask, type BlockWeights } from './transformer.js';
+import { blockWeightNames, LM_HEAD, LM_HEAD_BIAS, modelWeightNames, sharedWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
 import { withWasmMemoryGuard } from './backend.js';
 import { expandBf16, packTensorBf16, type PackedBf16 } from './memory-bf16.js';
 import { checkpointedBlock } from './memory-checkpoint.js';
@@ -92,7 +92,7 @@ export class CausalLM {
     const missing = specs.filter((s) => !weights.has(s.name) && s.kind !== 'vhead_weight' && s.kind !== 'vhead_bias').map((s) => s.name);
     if (missing.length) throw new Error(`CausalLM: missing weights: ${missing.join(', ')}`);
     const rng = new SeededRandom(opts.seed ?? 0);
-    const init = initialValueHead(config.dModel, opts.vHeadInit ?? 'default', rng);
+    const init = initialValueHead(config.dEmbed, opts.vHeadInit ?? 'default', rng);
     const id = `causal_lm_${modelCounter++}`;
     const vars = new Map<string, tf.Variable>();
     try {
@@ -180,26 +180,27 @@ export class CausalLM {
     return { float32Bytes, packedBytes };
   }
 
-  /** Weights of block `i` as the forward consumes them (GPT-Neo's and GPT-J's q/k/v fused into one [d, 3d] matrix). */
+  /** Weights of block `i` as the forward consumes them (separate q/k/v, and their biases, fused into one [d, 3d] matrix). */
   blockWeights(i: number): BlockWeights {
     const n = blockWeightNames(this.config, i);
     const g = (name: string) => this.w(name);
     const qkvW = n.qkvW ? g(n.qkvW) : tf.concat([g(n.qW!), g(n.kW!), g(n.vW!)], 1); // [d, 3d]
+    const qkvB = n.qkvB ? g(n.qkvB) : n.qB ? tf.concat([g(n.qB), g(n.kB!), g(n.vB!)]) : undefined; // [3d]
     return {
       ln1G: g(n.ln1G) as tf.Tensor1D, ln1B: g(n.ln1B) as tf.Tensor1D,
-      qkvW: qkvW as tf.Tensor2D, qkvB: n.qkvB ? (g(n.qkvB) as tf.Tensor1D) : undefined,
+      qkvW: qkvW as tf.Tensor2D, qkvB: qkvB as tf.Tensor1D | undefined,
       outW: g(n.outW) as tf.Tensor2D, outB: n.outB ? (g(n.outB) as tf.Tensor1D) : undefined,
       ln2G: n.ln2G ? (g(n.ln2G) as tf.Tensor1D) : undefined, ln2B: n.ln2B ? (g(n.ln2B) as tf.Tensor1D) : undefined,
-      fcW: g(n.fcW) as tf.Tensor2D, fcB: g(n.fcB) as tf.Tensor1D,
-      projW: g(n.projW) as tf.Tensor2D, projB: g(n.projB) as tf.Tensor1D,
+      fcW: g(n.fcW) as tf.Tensor2D, fcB: n.fcB ? (g(n.fcB) as tf.Tensor1D) : undefined,
+      projW: g(n.projW) as tf.Tensor2D, projB: n.projB ? (g(n.projB) as tf.Tensor1D) : undefined,
     };
   }
 
   /**
-   * Final hidden states (after the last LayerNorm).
+   * Final hidden states (after the last LayerNorm, and OPT's project_out: width dEmbed).
    * @param inputIds [B, T] int32 new tokens
    * @param attentionMask [B, Tpast + T] int32 (1 token, 0 padding) over cached and new positions
-   * @returns [B, T, d]
+   * @returns [B, T, dEmbed]
    */
   hiddenStates(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     if (opts.which === 'reference') return this.referenceModel().hiddenStates(inputIds, attentionMask, { ...opts, which: 'policy' });
@@ -226,8 +227,15 @@ export class CausalLM {
     }
     const hidden = withWasmMemoryGuard(`forward of ${b}x${t} tokens`, () => tf.tidy(() => {
       const positions = opts.positionIds ?? positionIdsFromMask(attentionMask, t); // [B, T]
-      const wpe = cfg.rotaryDim === 0 ? (this.w(`${BASE_PREFIX}wpe.weight`) as tf.Tensor2D) : null;
-      let x = tf.tidy(() => embed(this.w(`${BASE_PREFIX}wte.weight`) as tf.Tensor2D, wpe, inputIds, positions)); // [B*T, d]
+      const names = modelWeightNames(cfg);
+      let x = tf.tidy(() => {
+        const tok = embed(this.w(names.wte) as tf.Tensor2D, inputIds); // [B*T, dEmbed]
+        let e = names.projIn ? linear(tok, this.w(names.projIn) as tf.Tensor2D) : tok; // [B*T, d]
+        if (names.embLnG) e = layerNorm(e, this.w(names.embLnG) as tf.Tensor1D, this.w(names.embLnB!) as tf.Tensor1D, cfg.layerNormEps); // [B*T, d]
+        if (!names.wpe) return e;
+        const rows = cfg.positionOffset ? tf.add(positions, tf.scalar(cfg.positionOffset, 'int32')) as tf.Tensor2D : positions; // [B, T]
+        return tf.add(e, tf.gather(this.w(names.wpe), tf.reshape(rows, [b * t]))) as tf.Tensor2D; // [B*T, d]
+      });
       const ctx = attentionContext(cfg, attentionMask, t, positions);
       const recording = isTapeRecording();
       for (let i = 0; i < cfg.nLayers; i++) {
@@ -242,16 +250,17 @@ export class CausalLM {
           x = blockForward(cfg, i, this.blockWeights(i), xi, ctx, cache); // [B*T, d]
         }
       }
-      const h = layerNorm(x, this.w(`${BASE_PREFIX}ln_f.weight`) as tf.Tensor1D, this.w(`${BASE_PREFIX}ln_f.bias`) as tf.Tensor1D, cfg.layerNormEps); // [B*T, d]
-      return tf.reshape(h, [b, t, cfg.dModel]) as tf.Tensor3D; // [B, T, d]
+      const normed = names.lnfG ? layerNorm(x, this.w(names.lnfG) as tf.Tensor1D, this.w(names.lnfB!) as tf.Tensor1D, cfg.layerNormEps) : x; // [B*T, d]
+      const h = names.projOut ? linear(normed, this.w(names.projOut) as tf.Tensor2D) : normed; // [B*T, dEmbed]
+      return tf.reshape(h, [b, t, cfg.dEmbed]) as tf.Tensor3D; // [B, T, dEmbed]
     }));
     if (cache) cache.length += t;
     return hidden;
   }
 
-  /** The output embedding matrix [V, d] (the token embedding when tied; expanded when packed). */
+  /** The output embedding matrix [V, dEmbed] (the token embedding when tied; expanded when packed). */
   outputEmbedding(): tf.Tensor {
-    return this.w(this.config.tiedEmbeddings ? `${BASE_PREFIX}wte.weight` : LM_HEAD);
+    return this.w(this.config.tiedEmbeddings ? modelWeightNames(this.config).wte : LM_HEAD);
   }
 
   /** The lm_head bias [V] (GPT-J), or null. */
@@ -266,7 +275,7 @@ export class CausalLM {
    */
   lmHead(hidden: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const d = this.config.dModel;
+      const d = this.config.dEmbed;
       const lead = hidden.shape.slice(0, -1);
       const h2 = tf.reshape(hidden, [-1, d]) as tf.Tensor2D; // [N, d]
       const bias = this.outputBias(); // [V] or null
@@ -282,7 +291,7 @@ export class CausalLM {
    */
   valueHead(hidden: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const d = this.config.dModel;
+      const d = this.config.dEmbed;
       const lead = hidden.shape.slice(0, -1);
       const h2 = tf.reshape(hidden, [-1, d]) as tf.Tensor2D; // [N, d]
       const w = tf.reshape(this.w(VHEAD_WEIGHT), [d, 1]) as tf.Tensor2D; // [d, 1] (same memory order as [1, d])
@@ -323,13 +332,7 @@ export class CausalLM {
         `${this.config.nLayers}-layer model (or omitted for a full copy), got ${n}`);
     }
     if (this.reference) this.reference.dispose();
-    const shared = new Set<string>();
-    if (n !== undefined) {
-      for (const s of weightSpecs(this.config)) {
-        const isEmbedding = s.name === `${BASE_PREFIX}wte.weight` || s.name === `${BASE_PREFIX}wpe.weight`;
-        if (isEmbedding || (s.layer >= 0 && s.layer < n)) shared.add(s.name);
-      }
-    }
+    const shared = n === undefined ? new Set<string>() : sharedWeightNames(this.config, n);
     const id = `${this.id}_ref${modelCounter++}`;
     const vars = new Map<string, tf.Variable>();
     const owned = new Set<string>();

@@ -30,7 +30,9 @@ export function fastDecoderAvailable(model: CausalLM): boolean {
   const c = model.config;
   const hd = c.dModel / c.nHeads;
   const act = c.activation === 'gelu_new' || c.activation === 'gelu_pytorch_tanh' || c.activation === 'gelu_fast';
-  // The fused decoder implements the sequential pre-LN block with learned positions (GPT-2, GPT-Neo), not GPT-J's.
+  // The fused decoder implements the sequential pre-LN block with learned positions (GPT-2, GPT-Neo), not GPT-J's,
+  // OPT's or BLOOM's.
+  if (c.modelType !== 'gpt2' && c.modelType !== 'gpt_neo') return false;
   if (c.parallelResidual || c.rotaryDim !== 0 || c.lmHeadBias) return false;
   return !!wasmKernels(backend) && hd % 4 === 0 && c.dModel % 4 === 0 && c.dInner % 4 === 0 && act;
 }
@@ -91,8 +93,8 @@ export class FastDecoder {
         const qkvB = n.qkvB ? ptr(n.qkvB) : keep(tf.zeros([3 * d]));
         this.layers.push({
           ln1G: ptr(n.ln1G), ln1B: ptr(n.ln1B), qkvW, qkvB, outW: mat(ptr(n.outW), d, d), outB: ptr(n.outB!),
-          ln2G: ptr(n.ln2G!), ln2B: ptr(n.ln2B!), fcW: mat(ptr(n.fcW), d, cfg.dInner), fcB: ptr(n.fcB),
-          projW: mat(ptr(n.projW), cfg.dInner, d), projB: ptr(n.projB),
+          ln2G: ptr(n.ln2G!), ln2B: ptr(n.ln2B!), fcW: mat(ptr(n.fcW), d, cfg.dInner), fcB: ptr(n.fcB!),
+          projW: mat(ptr(n.projW), cfg.dInner, d), projB: ptr(n.projB!),
           k: keep(tf.zeros([batch, capacity, d])), v: keep(tf.zeros([batch, capacity, d])), local: cfg.attentionTypes[i] === 'local',
         });
       }

@@ -37,7 +37,8 @@ export function fusedBlock(cfg: TransformerConfig, layer: number, w: BlockWeight
   const { batch: B, queryLen: T, keyLen: Tk } = ctx;
   if (!enabled || !env || T !== Tk || hd % 4 !== 0 || d % 4 !== 0 || ff % 4 !== 0 || !GELU_ACTIVATIONS.has(cfg.activation)) return undefined;
   const bias = cfg.attentionTypes[layer] === 'local' ? ctx.localBias! : ctx.globalBias;
-  if (!w.outB || !w.ln2G || !w.ln2B || ctx.rotary) return undefined; // GPT-J's parallel block runs composite
+  // GPT-J's parallel block, OPT's post-LN block and BLOOM's per-head ALiBi biases run composite.
+  if (!w.outB || !w.ln2G || !w.ln2B || !w.fcB || !w.projB || ctx.rotary || cfg.postLayerNorm || bias.shape[1] !== 1) return undefined;
   const weights: tf.Tensor[] = [w.ln1G, w.ln1B, w.qkvW, w.outW, w.outB, w.ln2G, w.ln2B, w.fcW, w.fcB, w.projW, w.projB];
   const hasQkvBias = w.qkvB !== undefined;
   if (hasQkvBias) weights.push(w.qkvB!);

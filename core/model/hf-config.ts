@@ -1,20 +1,21 @@
 /**
- * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, for GPT-2, GPT-Neo and GPT-J,
- * and back (for saving).
+ * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, for GPT-2, GPT-Neo and GPT-J
+ * (here), OPT (arch-opt.ts) and BLOOM (arch-bloom.ts), and back (for saving).
  */
+import { activation, num, posInt, tail, type Activation } from './config-fields.js';
+import { optConfigToHf, parseOptConfig } from './arch-opt.js';
+import { bloomConfigToHf, parseBloomConfig } from './arch-bloom.js';
+
+export { SUPPORTED_ACTIVATIONS, type Activation } from './config-fields.js';
 
 /** Model families the engine implements. */
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gptj'] as const;
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gptj', 'opt', 'bloom'] as const;
 export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
-
-/** MLP activations the engine implements (Hugging Face ACT2FN names). */
-export const SUPPORTED_ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'gelu', 'relu', 'quick_gelu'] as const;
-export type Activation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
 /** Attention pattern of one layer: 'global' = causal over all keys, 'local' = causal within `windowSize`. */
 export type AttentionType = 'global' | 'local';
 
-/** Architecture description shared by GPT-2, GPT-Neo and GPT-J. */
+/** Architecture description shared by GPT-2, GPT-Neo, GPT-J, OPT and BLOOM. */
 export interface TransformerConfig {
   modelType: ModelType;
   vocabSize: number;
@@ -50,40 +51,27 @@ export interface TransformerConfig {
   outBias: boolean;
   /** The untied lm_head carries a bias (GPT-J: yes). */
   lmHeadBias: boolean;
+  /**
+   * Width of the token embedding, the final hidden states, the lm head and the value head: OPT's
+   * word_embed_proj_dim (project_in / project_out map it to and from dModel when it differs); dModel otherwise.
+   */
+  dEmbed: number;
+  /** Learned position table row of position p is p + positionOffset (OPT: 2); 0 otherwise. */
+  positionOffset: number;
+  /** ALiBi: per-head linear biases on attention scores instead of position embeddings (BLOOM). */
+  alibi: boolean;
+  /** Post-LayerNorm block: ln_1(x + attn(x)), then ln_2(· + mlp(·)) (OPT with do_layer_norm_before false). */
+  postLayerNorm: boolean;
+  /** A LayerNorm after the last block (absent in post-LN OPT). */
+  finalLayerNorm: boolean;
+  /** A LayerNorm right after the token embedding (BLOOM's word_embeddings_layernorm). */
+  embedLayerNorm: boolean;
+  /** The MLP's two projections carry biases (OPT's enable_bias; every other family: yes). */
+  mlpBias: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
   /** The parsed config.json, kept so saving round-trips fields the engine does not use. */
   raw: Record<string, unknown>;
-}
-
-function num(raw: Record<string, unknown>, keys: string[], fallback?: number): number {
-  for (const k of keys) {
-    const v = raw[k];
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-  }
-  if (fallback !== undefined) return fallback;
-  throw new Error(`config.json: missing numeric field ${keys.map((k) => `"${k}"`).join(' or ')}`);
-}
-
-function posInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`config.json: "${name}" must be a positive integer, got ${v}`);
-  return v;
-}
-
-function tokenId(raw: Record<string, unknown>, key: string): number | null {
-  const v = raw[key];
-  if (v === undefined || v === null) return null;
-  if (Array.isArray(v)) return typeof v[0] === 'number' ? v[0] : null;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`config.json: "${key}" must be an integer or null, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function activation(raw: Record<string, unknown>, key: string): Activation {
-  const v = raw[key] ?? 'gelu_new';
-  if (typeof v !== 'string' || !(SUPPORTED_ACTIVATIONS as readonly string[]).includes(v)) {
-    throw new Error(`config.json: "${key}" is ${JSON.stringify(v)}; supported: ${SUPPORTED_ACTIVATIONS.join(', ')}`);
-  }
-  return v as Activation;
 }
 
 /**
@@ -130,9 +118,9 @@ export function compressAttentionTypes(types: AttentionType[]): [AttentionType[]
 /** GPT-2's and GPT-Neo's block: learned positions, attention then MLP, biased output projection, no lm_head bias. */
 const SEQUENTIAL_BLOCK = { rotaryDim: 0, parallelResidual: false, outBias: true, lmHeadBias: false } as const;
 
-/** Fields every family reads the same way. */
-const tail = (raw: Record<string, unknown>) => ({
-  bosTokenId: tokenId(raw, 'bos_token_id'), eosTokenId: tokenId(raw, 'eos_token_id'), raw: { ...raw },
+/** What GPT-2, GPT-Neo and GPT-J share beyond their blocks: pre-LN, final LayerNorm, no embedding projections. */
+const gptFamily = (d: number) => ({
+  dEmbed: d, positionOffset: 0, alibi: false, postLayerNorm: false, finalLayerNorm: true, embedLayerNorm: false, mlpBias: true,
 });
 
 /** Sizes as GPT-2 and GPT-J name them (n_embd, n_layer, n_head, n_inner, n_positions); every layer global. */
@@ -163,9 +151,11 @@ function gpt2StyleShape(raw: Record<string, unknown>) {
 export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
   const modelType = raw.model_type;
   if (modelType === 'gpt2') {
+    const shape = gpt2StyleShape(raw);
     return {
       modelType: 'gpt2',
-      ...gpt2StyleShape(raw),
+      ...shape,
+      ...gptFamily(shape.dModel),
       scaleAttention: raw.scale_attn_weights !== false,
       scaleByInverseLayerIdx: raw.scale_attn_by_inverse_layer_idx === true,
       qkvBias: true,
@@ -210,6 +200,7 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       qkvBias: false,
       tiedEmbeddings: raw.tie_word_embeddings !== false,
       ...SEQUENTIAL_BLOCK,
+      ...gptFamily(d),
       ...tail(raw),
     };
   }
@@ -234,9 +225,12 @@ export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
       parallelResidual: true,
       outBias: false,
       lmHeadBias: raw.tie_word_embeddings !== true,
+      ...gptFamily(shape.dModel),
       ...tail(raw),
     };
   }
+  if (modelType === 'opt') return parseOptConfig(raw);
+  if (modelType === 'bloom') return parseBloomConfig(raw);
   throw new Error(`config.json: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
 }
 
@@ -247,8 +241,26 @@ export function makeConfig(p: {
   tiedEmbeddings?: boolean; bosTokenId?: number | null; eosTokenId?: number | null;
   /** GPT-J only (default: the whole head). */
   rotaryDim?: number;
+  /** OPT only: word_embed_proj_dim (default dModel) and the post-LN block (default false). */
+  wordEmbedProjDim?: number;
+  postLayerNorm?: boolean;
 }): TransformerConfig {
   const modelType = p.modelType ?? 'gpt2';
+  const ids = { bos_token_id: p.bosTokenId ?? p.vocabSize - 1, eos_token_id: p.eosTokenId ?? p.vocabSize - 1, tie_word_embeddings: p.tiedEmbeddings ?? true };
+  if (modelType === 'opt') {
+    return parseOptConfig({
+      model_type: 'opt', vocab_size: p.vocabSize, max_position_embeddings: p.nPositions, hidden_size: p.dModel,
+      num_attention_heads: p.nHeads, num_hidden_layers: p.nLayers, ffn_dim: p.dInner ?? 4 * p.dModel,
+      word_embed_proj_dim: p.wordEmbedProjDim ?? p.dModel, do_layer_norm_before: !(p.postLayerNorm ?? false),
+      activation_function: p.activation ?? 'relu', ...ids,
+    });
+  }
+  if (modelType === 'bloom') {
+    return parseBloomConfig({
+      model_type: 'bloom', vocab_size: p.vocabSize, hidden_size: p.dModel, n_head: p.nHeads, n_layer: p.nLayers,
+      seq_length: p.nPositions, layer_norm_epsilon: p.layerNormEps ?? 1e-5, ...ids,
+    });
+  }
   const gptj = modelType === 'gptj';
   const raw = toHfConfig({
     modelType, vocabSize: p.vocabSize, nPositions: p.nPositions, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
@@ -257,13 +269,15 @@ export function makeConfig(p: {
     scaleAttention: modelType !== 'gpt_neo', scaleByInverseLayerIdx: false, qkvBias: modelType === 'gpt2',
     tiedEmbeddings: p.tiedEmbeddings ?? !gptj, rotaryDim: gptj ? (p.rotaryDim ?? p.dModel / p.nHeads) : 0,
     parallelResidual: gptj, outBias: !gptj, lmHeadBias: gptj && p.tiedEmbeddings !== true, bosTokenId: p.bosTokenId ?? p.vocabSize - 1, eosTokenId: p.eosTokenId ?? p.vocabSize - 1,
-    raw: {},
+    ...gptFamily(p.dModel), raw: {},
   });
   return parseHfConfig(raw);
 }
 
 /** Writes a TransformerConfig as a Hugging Face config.json object (fields of `raw` kept, engine fields updated). */
 export function toHfConfig(c: TransformerConfig): Record<string, unknown> {
+  if (c.modelType === 'opt') return optConfigToHf(c);
+  if (c.modelType === 'bloom') return bloomConfigToHf(c);
   const base: Record<string, unknown> = { ...c.raw };
   const common = {
     vocab_size: c.vocabSize, activation_function: c.activation, layer_norm_epsilon: c.layerNormEps,

@@ -8,7 +8,14 @@ import * as path from 'node:path';
 import { CausalLM, type CausalLMOptions, type HostWeight } from './causal-lm.js';
 import { parseHfConfig, toHfConfig, type TransformerConfig } from './hf-config.js';
 import { readSafetensors, readSafetensorsFolder, writeSafetensors, type HostTensor } from './safetensors.js';
-import { BASE_PREFIX, LM_HEAD, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs } from './weight-names.js';
+import { LM_HEAD, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
+import { reorderQkvColumns } from './arch-bloom.js';
+
+/**
+ * Prefixes of base-model weights (`transformer.` for GPT-2 / GPT-Neo / GPT-J / BLOOM, `model.` for OPT): a checkpoint
+ * saved from the base model (GPT2Model, OPTModel, BloomModel) names its tensors without it.
+ */
+const BASE_PREFIXES = ['transformer.', 'model.'];
 
 /** File names of a saved model folder. */
 export const CONFIG_FILE = 'config.json';
@@ -33,6 +40,9 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   return out;
 }
 
+/** Size of a weight's last axis in the engine's layout. */
+const lastDim = (s: WeightSpec) => s.shape[s.shape.length - 1]!;
+
 /** Reads and parses `dir/config.json`. */
 export async function readHfConfig(dir: string): Promise<TransformerConfig> {
   const file = path.join(dir, CONFIG_FILE);
@@ -51,12 +61,14 @@ export async function readHfConfig(dir: string): Promise<TransformerConfig> {
   return parseHfConfig(raw);
 }
 
+/** Names a checkpoint may give weight `name`: as is, without the base prefix, or under TRL's `pretrained_model.`. */
+function nameCandidates(name: string): string[] {
+  const prefix = BASE_PREFIXES.find((p) => name.startsWith(p));
+  return prefix ? [name, name.slice(prefix.length), `pretrained_model.${name}`] : [name, `pretrained_model.${name}`];
+}
+
 function lookup(tensors: Map<string, HostTensor>, name: string): HostTensor | undefined {
-  const candidates = [name];
-  if (name.startsWith(BASE_PREFIX)) candidates.push(name.slice(BASE_PREFIX.length));
-  else candidates.push(`pretrained_model.${name}`);
-  if (name.startsWith(BASE_PREFIX)) candidates.push(`pretrained_model.${name}`);
-  for (const c of candidates) {
+  for (const c of nameCandidates(name)) {
     const t = tensors.get(c);
     if (t) return t;
   }
@@ -83,11 +95,11 @@ export function hfTensorsToEngine(cfg: TransformerConfig, tensors: Map<string, H
       throw new Error(`${source}: tensor ${s.name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(hfShape)} for this config`);
     }
     const data = s.transposed ? transpose2d(t.data, hfShape[0]!, hfShape[1]!) : t.data;
-    out.set(s.name, { shape: s.shape, data });
+    out.set(s.name, { shape: s.shape, data: s.interleavedHeads ? reorderQkvColumns(data, lastDim(s), s.interleavedHeads, true) : data });
   }
   if (missing.length) {
     throw new Error(`${source}: missing ${missing.length} tensor(s): ${missing.join(', ')} ` +
-      `(names are accepted with or without the "${BASE_PREFIX}" prefix)`);
+      `(names are accepted with or without the "${BASE_PREFIXES.join('" / "')}" prefix)`);
   }
   return out;
 }
@@ -95,11 +107,7 @@ export function hfTensorsToEngine(cfg: TransformerConfig, tensors: Map<string, H
 /** Checkpoint tensors the engine did not use (buffers excluded), for diagnostics. */
 export function unusedTensorNames(cfg: TransformerConfig, tensors: Map<string, HostTensor>): string[] {
   const used = new Set<string>();
-  for (const s of weightSpecs(cfg)) {
-    used.add(s.name);
-    if (s.name.startsWith(BASE_PREFIX)) used.add(s.name.slice(BASE_PREFIX.length));
-    used.add(`pretrained_model.${s.name}`);
-  }
+  for (const s of weightSpecs(cfg)) for (const c of nameCandidates(s.name)) used.add(c);
   if (cfg.tiedEmbeddings) used.add(LM_HEAD); // tied: the checkpoint's copy of the embedding is not needed
   return [...tensors.keys()].filter((k) => !used.has(k) && !IGNORED_SUFFIXES.some((s) => k.endsWith(s)));
 }
@@ -131,7 +139,8 @@ export async function hfStateDict(model: CausalLM): Promise<{ base: Map<string, 
   const valueHead = new Map<string, HostTensor>();
   for (const s of specs) {
     const v = named.get(s.name)!;
-    const data = (await v.data()) as Float32Array;
+    const engine = (await v.data()) as Float32Array;
+    const data = s.interleavedHeads ? reorderQkvColumns(engine, lastDim(s), s.interleavedHeads, false) : engine;
     const hfShape = s.transposed ? [...s.shape].reverse() : s.shape;
     const hfData = s.transposed ? transpose2d(data, s.shape[0]!, s.shape[1]!) : Float32Array.from(data);
     const t: HostTensor = { dtype: 'F32', shape: hfShape, data: hfData };

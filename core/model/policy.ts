@@ -12,7 +12,7 @@ import { leanTokenStats } from './memory-loss-head.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 
 /**
- * The policy the trainer sees: a GPT-2 / GPT-Neo / GPT-J causal LM with TRL's value head, its tokenizer,
+ * The policy the trainer sees: a GPT-2 / GPT-Neo / GPT-J / OPT / BLOOM causal LM with TRL's value head, its tokenizer,
  * and its frozen reference, laid out as the memory plan says (shared layers are one copy).
  */
 export class CausalLMPolicy implements Policy {

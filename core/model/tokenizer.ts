@@ -374,6 +374,11 @@ async function tokenizerJsonFromSlowFiles(dir: string, config: TokenizerConfigJs
       for (const k of Object.keys(special) as Array<keyof typeof special>) if (special[k] === undefined) delete special[k];
       return buildRobertaTokenizerJson(vocab, merges, special) as unknown as TokenizerJson;
     }
+    if (config.add_bos_token === true) {
+      // OPT's slow files: transformers' fast conversion adds a post-processor that prepends the bos token.
+      throw new Error(`tokenizer folder ${dir}: tokenizer_config.json sets "add_bos_token": true (OPT), which the vocab.json + merges.txt ` +
+        'conversion does not reproduce; write tokenizer.json with transformers\' AutoTokenizer.from_pretrained(<model>).save_pretrained(<folder>)');
+    }
     if (/^GPT2/.test(cls) || modelType === 'gpt2') return buildGpt2TokenizerJson(vocab, merges) as unknown as TokenizerJson;
     throw new Error(
       `tokenizer folder ${dir}: has vocab.json + merges.txt but neither tokenizer_config.json tokenizer_class ` +

@@ -1,6 +1,6 @@
 /**
- * The decoder-only transformer forward shared by GPT-2, GPT-Neo and GPT-J, with architecture switches from
- * {@link TransformerConfig}:
+ * The decoder-only transformer forward shared by GPT-2, GPT-Neo, GPT-J, OPT and BLOOM, with architecture switches
+ * from {@link TransformerConfig}:
  *
  * - GPT-2: fused c_attn [d, 3d] with bias, scores scaled by 1/sqrt(head_dim), every layer global.
  * - GPT-Neo: separate q/k/v projections without bias (fused here into one [d, 3d] product), out_proj with bias,
@@ -10,6 +10,10 @@
  *   features of every query and key head (pairs (2i, 2i+1) rotated by position·10000^(-2i/rotary_dim), Hugging
  *   Face's rotate_every_two), no learned positions, scores scaled by 1/sqrt(head_dim), and the parallel block
  *   x + attn(ln_1(x)) + mlp(ln_1(x)); the untied lm_head has a bias.
+ * - OPT (arch-opt.ts): q/k/v/out with biases, ReLU, learned positions at row p + 2, optional post-LN blocks
+ *   ln_1(x + attn(x)) → ln_2(· + mlp(·)), optional project_in / project_out around the blocks.
+ * - BLOOM (arch-bloom.ts): ALiBi (slope_h · key position added to head h's scores; the attention bias is then per
+ *   head, [B, H, T, Tk]), a LayerNorm on the token embedding, no position embeddings.
  * - Pre-LayerNorm blocks, learned positions (GPT-2, GPT-Neo), final LayerNorm; float32 throughout (attention
  *   included).
  * - Position ids come from the attention mask (cumsum(mask) - 1, clipped at 0) so left padding works; padded
@@ -23,6 +27,7 @@ import type { Activation, TransformerConfig } from './hf-config.js';
 import type { KVCache } from './kv-cache.js';
 import { fusedCachedAttention, fusedGelu, fusedLayerNorm, fusedOpsAvailable, fusedSelfAttention } from './fused-ops.js';
 import { fusedBlock } from './fused-block.js';
+import { alibiSlopes } from './arch-bloom.js';
 
 /** Weight tensors of one block, in the engine's [in, out] layout. */
 export interface BlockWeights {
@@ -36,8 +41,9 @@ export interface BlockWeights {
   outB?: tf.Tensor1D;
   /** Absent in GPT-J (parallel block: ln_1 feeds the MLP too). */
   ln2G?: tf.Tensor1D; ln2B?: tf.Tensor1D;
-  fcW: tf.Tensor2D; fcB: tf.Tensor1D;
-  projW: tf.Tensor2D; projB: tf.Tensor1D;
+  fcW: tf.Tensor2D; projW: tf.Tensor2D;
+  /** Absent in OPT with enable_bias false. */
+  fcB?: tf.Tensor1D; projB?: tf.Tensor1D;
 }
 
 /** Per-forward attention context shared by every block. */
@@ -47,7 +53,10 @@ export interface AttentionContext {
   queryLen: number;
   /** Number of key positions (cached + new). */
   keyLen: number;
-  /** Additive bias for global layers, [B, 1, T, Tk] or [B, 1, 1, Tk] (0 allowed, -1e9 masked; broadcast over heads). */
+  /**
+   * Additive bias for global layers, [B, 1, T, Tk] or [B, 1, 1, Tk] (0 allowed, -1e9 masked; broadcast over heads);
+   * with ALiBi [B, H, T, Tk] or [B, H, 1, Tk] (one bias per head).
+   */
   globalBias: tf.Tensor4D;
   /** Additive bias for local layers (same shapes); present when the model has local layers. */
   localBias?: tf.Tensor4D;
@@ -165,6 +174,19 @@ export function applyRotary(qkv: tf.Tensor2D, rot: { cos: tf.Tensor3D; sin: tf.T
 }
 
 /**
+ * ALiBi biases (BLOOM's build_alibi_tensor): slope_h · (cumsum(mask) - 1) · mask for every key.
+ * @param mask [B, Tk] int32
+ * @returns [B, H, 1, Tk]
+ */
+export function alibiBias(mask: tf.Tensor2D, nHeads: number): tf.Tensor4D {
+  const [b, tk] = mask.shape;
+  const m = tf.cast(mask, 'float32'); // [B, Tk]
+  const keyPos = tf.mul(tf.sub(tf.cumsum(m, 1), 1), m); // [B, Tk]
+  const slopes = tf.tensor4d(alibiSlopes(nHeads), [1, nHeads, 1, 1]); // [1, H, 1, 1]
+  return tf.mul(slopes, tf.reshape(keyPos, [b, 1, 1, tk])) as tf.Tensor4D; // [B, H, 1, Tk]
+}
+
+/**
  * Builds the attention context for a forward over `queryLen` new positions.
  * @param mask [B, Tk] int32 attention mask over cached + new positions
  * @param positions [B, T] int32 position ids of the new positions (needed for rotary models)
@@ -174,7 +196,8 @@ export function attentionContext(cfg: TransformerConfig, mask: tf.Tensor2D, quer
   const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED_SCORE), [batch, 1, 1, keyLen]); // [B, 1, 1, Tk]
   const withCausal = (c: tf.Tensor4D | null): tf.Tensor4D =>
     (c ? tf.add(keyBias, c) : keyBias) as tf.Tensor4D; // [B, 1, T, Tk] (or [B, 1, 1, Tk] when nothing is causally hidden)
-  const globalBias = withCausal(causalBias(queryLen, keyLen, null));
+  let globalBias = withCausal(causalBias(queryLen, keyLen, null));
+  if (cfg.alibi) globalBias = tf.add(globalBias, alibiBias(mask, cfg.nHeads)) as tf.Tensor4D; // [B, H, T|1, Tk]
   const localBias = cfg.attentionTypes.includes('local') ? withCausal(causalBias(queryLen, keyLen, cfg.windowSize)) : undefined;
   if (cfg.rotaryDim === 0) return { batch, queryLen, keyLen, globalBias, localBias };
   if (!positions) throw new Error('attentionContext: a rotary model needs the position ids');
@@ -182,17 +205,13 @@ export function attentionContext(cfg: TransformerConfig, mask: tf.Tensor2D, quer
 }
 
 /**
- * Token + position embeddings (token embeddings only when `wpe` is null: rotary models).
+ * Token embeddings (position embeddings, where the architecture has them, are added by the caller).
  * @param ids [B, T] int32
- * @param positions [B, T] int32
- * @returns [B*T, d]
+ * @returns [B*T, dEmbed]
  */
-export function embed(wte: tf.Tensor2D, wpe: tf.Tensor2D | null, ids: tf.Tensor2D, positions: tf.Tensor2D): tf.Tensor2D {
+export function embed(wte: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor2D {
   const [b, t] = ids.shape;
-  const tok = tf.gather(wte, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [B*T, d]
-  if (!wpe) return tok;
-  const pos = tf.gather(wpe, tf.reshape(positions, [b * t])); // [B*T, d]
-  return tf.add(tok, pos) as tf.Tensor2D; // [B*T, d]
+  return tf.gather(wte, tf.reshape(ids, [b * t])) as tf.Tensor2D; // [B*T, dEmbed]
 }
 
 /**
@@ -212,7 +231,8 @@ export function attention(cfg: TransformerConfig, layer: number, w: BlockWeights
   if (cfg.scaleByInverseLayerIdx) scale /= layer + 1;
   const bias = cfg.attentionTypes[layer] === 'local' ? ctx.localBias! : ctx.globalBias; // [B, 1, T|1, Tk]
   const args = { batch: b, queryLen: t, keyLen: tk, nHeads: nh, headDim: hd, scale, bias };
-  if (fusedOpsAvailable() && hd % 4 === 0) {
+  // The fused kernels take one bias per row (broadcast over heads); ALiBi's per-head biases run the composite ops.
+  if (fusedOpsAvailable() && hd % 4 === 0 && bias.shape[1] === 1) {
     let merged: tf.Tensor2D | undefined;
     if (cache) {
       const past = cache.length;
@@ -238,7 +258,8 @@ export function attention(cfg: TransformerConfig, layer: number, w: BlockWeights
 }
 
 /**
- * One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)); GPT-J's parallel block x + attn(ln1(x)) + mlp(ln1(x)).
+ * One pre-LayerNorm block: x + attn(ln1(x)), then + mlp(ln2(·)); GPT-J's parallel block x + attn(ln1(x)) + mlp(ln1(x));
+ * OPT's post-LN block ln1(x + attn(x)), then ln2(· + mlp(·)).
  * @param x [B*T, d]
  * @param cache keys/values of earlier positions, extended in place
  * @returns [B*T, d]
@@ -251,6 +272,11 @@ export function blockForward(cfg: TransformerConfig, layer: number, w: BlockWeig
     const a = attention(cfg, layer, w, h, ctx, cache); // [B*T, d]
     const f = activate(cfg.activation, linear(h, w.fcW, w.fcB)) as tf.Tensor2D; // [B*T, ff]
     return tf.add(tf.add(a, linear(f, w.projW, w.projB)), x) as tf.Tensor2D; // [B*T, d]
+  }
+  if (cfg.postLayerNorm) {
+    const x1 = layerNorm(tf.add(x, attention(cfg, layer, w, x, ctx, cache)) as tf.Tensor2D, w.ln1G, w.ln1B, eps); // [B*T, d]
+    const f = activate(cfg.activation, linear(x1, w.fcW, w.fcB)) as tf.Tensor2D; // [B*T, ff]
+    return layerNorm(tf.add(x1, linear(f, w.projW, w.projB)) as tf.Tensor2D, w.ln2G!, w.ln2B!, eps); // [B*T, d]
   }
   if (!cache) {
     const fused = fusedBlock(cfg, layer, w, x, ctx); // [B*T, d] (wasm kernels, one op per block)

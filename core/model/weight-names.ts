@@ -1,5 +1,5 @@
 /**
- * The weights a GPT-2 / GPT-Neo / GPT-J causal LM with value head holds: Hugging Face tensor names, their shapes in the
+ * The weights a GPT-2 / GPT-Neo / GPT-J / OPT / BLOOM causal LM with value head holds: Hugging Face tensor names, their shapes in the
  * engine's layout, and whether the engine layout is the Hugging Face tensor transposed.
  *
  * Engine layout: every projection matrix is [in, out] (GPT-2's Conv1D layout), so the forward only runs plain
@@ -7,6 +7,8 @@
  * nn.Linear weights are [out, in] in the checkpoint and are transposed on load and save.
  */
 import type { TransformerConfig } from './hf-config.js';
+import { optBlockWeightNames, optModelWeightNames, optWeightSpecs } from './arch-opt.js';
+import { bloomBlockWeightNames, bloomModelWeightNames, bloomWeightSpecs } from './arch-bloom.js';
 
 /** One expected weight. */
 export interface WeightSpec {
@@ -20,22 +22,43 @@ export interface WeightSpec {
   kind: 'embedding' | 'matrix' | 'bias' | 'ln_weight' | 'ln_bias' | 'vhead_weight' | 'vhead_bias';
   /** Block index, or -1 for weights outside the blocks. */
   layer: number;
+  /**
+   * BLOOM's fused query_key_value: the checkpoint lays the 3·d outputs out per head as [q, k, v] (this many heads);
+   * the engine's columns are [q | k | v].
+   */
+  interleavedHeads?: number;
+}
+
+/** Names of the weights outside the blocks (null: the architecture has no such weight). */
+export interface ModelWeightNames {
+  /** Token embedding [V, dEmbed]. */
+  wte: string;
+  /** Learned position table (GPT-2, GPT-Neo, OPT). */
+  wpe: string | null;
+  /** Final LayerNorm. */
+  lnfG: string | null; lnfB: string | null;
+  /** LayerNorm after the token embedding (BLOOM). */
+  embLnG: string | null; embLnB: string | null;
+  /** OPT's projections between word_embed_proj_dim and hidden_size ([dEmbed, d] and [d, dEmbed]). */
+  projIn: string | null; projOut: string | null;
 }
 
 /** Names of one block's weights in the engine's terms. */
 export interface BlockWeightNames {
   ln1G: string; ln1B: string;
-  /** GPT-2: fused [d, 3d] projection and its bias. */
+  /** GPT-2, BLOOM: fused [d, 3d] projection and its bias. */
   qkvW?: string; qkvB?: string;
-  /** GPT-Neo, GPT-J: separate [d, d] projections, no bias. */
+  /** GPT-Neo, GPT-J, OPT: separate [d, d] projections (with biases in OPT). */
   qW?: string; kW?: string; vW?: string;
+  qB?: string; kB?: string; vB?: string;
   outW: string;
   /** Absent in GPT-J. */
   outB?: string;
   /** Absent in GPT-J (one LayerNorm feeds attention and MLP). */
   ln2G?: string; ln2B?: string;
-  fcW: string; fcB: string;
-  projW: string; projB: string;
+  fcW: string; projW: string;
+  /** Absent in OPT with enable_bias false. */
+  fcB?: string; projB?: string;
 }
 
 /** Prefix of every base-model weight. */
@@ -46,8 +69,34 @@ export const LM_HEAD = 'lm_head.weight';
 /** GPT-J's untied output projection has a bias. */
 export const LM_HEAD_BIAS = 'lm_head.bias';
 
+/** Names of the weights outside the blocks. */
+export function modelWeightNames(cfg: TransformerConfig): ModelWeightNames {
+  if (cfg.modelType === 'opt') return optModelWeightNames(cfg);
+  if (cfg.modelType === 'bloom') return bloomModelWeightNames();
+  return {
+    wte: `${BASE_PREFIX}wte.weight`, wpe: cfg.rotaryDim === 0 ? `${BASE_PREFIX}wpe.weight` : null,
+    lnfG: `${BASE_PREFIX}ln_f.weight`, lnfB: `${BASE_PREFIX}ln_f.bias`, embLnG: null, embLnB: null, projIn: null, projOut: null,
+  };
+}
+
+/**
+ * Weights a reference sharing `numSharedLayers` blocks shares with its policy, as TRL's create_reference_model:
+ * every weight the model registers before block N (embeddings, and for OPT its projections and final norm too).
+ */
+export function sharedWeightNames(cfg: TransformerConfig, numSharedLayers: number): Set<string> {
+  const out = new Set<string>();
+  for (const s of weightSpecs(cfg)) {
+    if (s.layer >= numSharedLayers) break;
+    if (s.kind === 'vhead_weight' || s.kind === 'vhead_bias') break;
+    out.add(s.name);
+  }
+  return out;
+}
+
 /** Names of block `i`'s weights. */
 export function blockWeightNames(cfg: TransformerConfig, i: number): BlockWeightNames {
+  if (cfg.modelType === 'opt') return optBlockWeightNames(cfg, i);
+  if (cfg.modelType === 'bloom') return bloomBlockWeightNames(i);
   const h = `${BASE_PREFIX}h.${i}.`;
   if (cfg.modelType === 'gptj') {
     const a = `${h}attn.`;
@@ -73,6 +122,12 @@ export function blockWeightNames(cfg: TransformerConfig, i: number): BlockWeight
 
 /** Every weight of the model (base + value head), in a stable order (embeddings, blocks, final norm, heads). */
 export function weightSpecs(cfg: TransformerConfig): WeightSpec[] {
+  const vhead: WeightSpec[] = [
+    { name: VHEAD_WEIGHT, shape: [1, cfg.dEmbed], transposed: false, kind: 'vhead_weight', layer: -1 },
+    { name: VHEAD_BIAS, shape: [1], transposed: false, kind: 'vhead_bias', layer: -1 },
+  ];
+  if (cfg.modelType === 'opt') return optWeightSpecs(cfg, vhead);
+  if (cfg.modelType === 'bloom') return bloomWeightSpecs(cfg, vhead);
   const d = cfg.dModel;
   const ff = cfg.dInner;
   // nn.Linear checkpoints (GPT-Neo, GPT-J) store [out, in]: transposed to the engine's [in, out].
@@ -99,15 +154,13 @@ export function weightSpecs(cfg: TransformerConfig): WeightSpec[] {
     if (n.ln2G) out.push({ name: n.ln2G, shape: [d], transposed: false, kind: 'ln_weight', layer: i });
     if (n.ln2B) out.push({ name: n.ln2B, shape: [d], transposed: false, kind: 'ln_bias', layer: i });
     out.push({ name: n.fcW, shape: [d, ff], transposed: linear, kind: 'matrix', layer: i });
-    out.push({ name: n.fcB, shape: [ff], transposed: false, kind: 'bias', layer: i });
+    out.push({ name: n.fcB!, shape: [ff], transposed: false, kind: 'bias', layer: i });
     out.push({ name: n.projW, shape: [ff, d], transposed: linear, kind: 'matrix', layer: i });
-    out.push({ name: n.projB, shape: [d], transposed: false, kind: 'bias', layer: i });
+    out.push({ name: n.projB!, shape: [d], transposed: false, kind: 'bias', layer: i });
   }
   out.push({ name: `${BASE_PREFIX}ln_f.weight`, shape: [d], transposed: false, kind: 'ln_weight', layer: -1 });
   out.push({ name: `${BASE_PREFIX}ln_f.bias`, shape: [d], transposed: false, kind: 'ln_bias', layer: -1 });
   if (!cfg.tiedEmbeddings) out.push({ name: LM_HEAD, shape: [cfg.vocabSize, d], transposed: false, kind: 'embedding', layer: -1 });
   if (cfg.lmHeadBias) out.push({ name: LM_HEAD_BIAS, shape: [cfg.vocabSize], transposed: false, kind: 'bias', layer: -1 });
-  out.push({ name: VHEAD_WEIGHT, shape: [1, d], transposed: false, kind: 'vhead_weight', layer: -1 });
-  out.push({ name: VHEAD_BIAS, shape: [1], transposed: false, kind: 'vhead_bias', layer: -1 });
-  return out;
+  return [...out, ...vhead];
 }

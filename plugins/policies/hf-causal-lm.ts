@@ -4,14 +4,14 @@ import { definePlugin } from '../../core/plugin/define.js';
 import { CausalLMPolicy } from '../../core/model/policy.js';
 
 /**
- * `"policy": { "type": "hf-causal-lm", "path": "models/gpt-neo-125M" }` — a GPT-2 or GPT-Neo
- * Hugging Face folder (config.json, model.safetensors or a sharded index, tokenizer.json) with
+ * `"policy": { "type": "hf-causal-lm", "path": "models/gpt-neo-125M" }` — a GPT-2, GPT-Neo, GPT-J, OPT or
+ * BLOOM Hugging Face folder (config.json, model.safetensors or a sharded index, tokenizer.json) with
  * TRL's value head (read from value_head.safetensors when present, else initialised).
  */
 export default definePlugin({
   kind: 'policy',
   name: 'hf-causal-lm',
-  description: 'a GPT-2 / GPT-Neo Hugging Face folder with a value head (TRL AutoModelForCausalLMWithValueHead)',
+  description: 'a GPT-2 / GPT-Neo / GPT-J / OPT / BLOOM Hugging Face folder with a value head (TRL AutoModelForCausalLMWithValueHead)',
   options: z.object({
     path: z.string().min(1).describe('model folder, relative to the project root'),
     vHeadInit: z.enum(['default', 'normal']).default('default')

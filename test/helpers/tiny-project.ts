@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { makeConfig } from '../../core/model/hf-config.js';
+import { makeConfig, type TransformerConfig } from '../../core/model/hf-config.js';
 import { saveCausalLM } from '../../core/model/hf-io.js';
 import { fixture, tmpProject } from './tmp.js';
 
@@ -41,9 +41,14 @@ export async function writeTinyGpt2(dir: string, opts: { layers?: number; d?: nu
   const cfg = makeConfig({
     modelType: 'gpt2', vocabSize: 257, nPositions: opts.positions ?? 64, dModel: opts.d ?? 32, nHeads: opts.heads ?? 4, nLayers: opts.layers ?? 2,
   });
+  await writeTinyModel(dir, cfg, { seed: opts.seed ?? 1 });
+}
+
+/** Writes a random model of any architecture with a tokenizer (default: the byte-level one) into `dir`. */
+export async function writeTinyModel(dir: string, cfg: TransformerConfig, opts: { seed?: number; std?: number; tokenizerJson?: object } = {}): Promise<void> {
   if (tf.getBackend() === undefined) { tf.env().set('PROD', true); await tf.setBackend('cpu'); }
-  const model = CausalLM.random(cfg, { seed: opts.seed ?? 1 });
-  await saveCausalLM(model, dir, { tokenizerJson: byteTokenizerJson() });
+  const model = CausalLM.random(cfg, { seed: opts.seed ?? 1, ...(opts.std ? { std: opts.std } : {}) });
+  await saveCausalLM(model, dir, { tokenizerJson: opts.tokenizerJson ?? byteTokenizerJson() });
   model.dispose();
 }
 

@@ -25,6 +25,25 @@ const neo = makeConfig({
 });
 
 const gptj = makeConfig({ modelType: 'gptj', vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3, rotaryDim: 4 });
+// OPT in opt-350m's form (post-LN, embeddings projected 8 ↔ 16) and BLOOM with ALiBi over 3 heads.
+const opt = makeConfig({ modelType: 'opt', vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3, wordEmbedProjDim: 8, postLayerNorm: true });
+const bloom = makeConfig({ modelType: 'bloom', vocabSize: 64, nPositions: 16, dModel: 24, nHeads: 3, nLayers: 3 });
+
+/** Per architecture: weights a 2-layer shared reference must share (TRL: everything before block 2) and one it must not. */
+const SHARED_NAMES: Record<string, { inside: string[]; outside: string }> = {
+  gpt2: { inside: ['transformer.wte.weight', 'transformer.h.1.ln_1.weight'], outside: 'transformer.h.2.ln_1.weight' },
+  'gpt-neo': { inside: ['transformer.wte.weight', 'transformer.h.1.ln_1.weight'], outside: 'transformer.h.2.ln_1.weight' },
+  'gpt-j': { inside: ['transformer.wte.weight', 'transformer.h.1.ln_1.weight'], outside: 'transformer.h.2.ln_1.weight' },
+  opt: {
+    inside: ['model.decoder.embed_tokens.weight', 'model.decoder.embed_positions.weight', 'model.decoder.project_in.weight',
+      'model.decoder.project_out.weight', 'model.decoder.layers.1.fc2.weight'],
+    outside: 'model.decoder.layers.2.self_attn.q_proj.weight',
+  },
+  bloom: {
+    inside: ['transformer.word_embeddings.weight', 'transformer.word_embeddings_layernorm.bias', 'transformer.h.1.input_layernorm.weight'],
+    outside: 'transformer.h.2.input_layernorm.weight',
+  },
+};
 
 const IDS = [[5, 9, 17, 33, 2, 41, 8, 60], [0, 0, 12, 7, 19, 25, 31, 4]];
 const MASK = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
@@ -81,7 +100,7 @@ function perturb(models: CausalLM[]): void {
   }
 }
 
-for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo], ['gpt-j', gptj]] as [string, TransformerConfig][]) {
+for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo], ['gpt-j', gptj], ['opt', opt], ['bloom', bloom]] as [string, TransformerConfig][]) {
   test.serial(`shared-layers (${label}): reference log-probs, loss and gradients equal those with a separate frozen copy`, async (t) => {
     const shared = CausalLM.random(cfg, { seed: 3 });
     const copy = CausalLM.random(cfg, { seed: 3 });
@@ -89,8 +108,8 @@ for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo], ['gpt-j', gptj]] a
     copy.createReference();
     // The copy's policy freezes the same weights, so both optimise the same set.
     const sharedNames = new Set(shared.sharedWeightNames());
-    t.true(sharedNames.has('transformer.wte.weight') && sharedNames.has('transformer.h.1.ln_1.weight'));
-    t.false(sharedNames.has('transformer.h.2.ln_1.weight'));
+    for (const n of SHARED_NAMES[label]!.inside) t.true(sharedNames.has(n), `${n} shared`);
+    t.false(sharedNames.has(SHARED_NAMES[label]!.outside));
     copy.setTrainable((n) => !sharedNames.has(n));
     perturb([shared, copy]);
     await gradsOf(shared); // warm-up: first calls may set up kernel scratch tensors

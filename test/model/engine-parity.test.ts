@@ -1,6 +1,6 @@
 /**
  * Core acceptance test: logits and values of the fixture checkpoints equal the independent float64 PyTorch
- * reference (make_model_fixtures.py) within 1e-4, on the cpu and the wasm backend.
+ * reference (make_model_fixtures.py, make_opt_bloom_fixtures.py) within 1e-4, on the cpu and the wasm backend.
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
@@ -8,7 +8,8 @@ import { initBackend, type BackendName } from '../../core/model/backend.js';
 import { loadCausalLM } from '../../core/model/hf-io.js';
 import { fixturePath, maxAbsDiffMasked, references } from '../fixtures/model/helpers.js';
 
-const CHECKPOINTS = ['gpt2-tiny', 'gpt2-tiny-bf16-sharded', 'gpt-neo-tiny', 'gpt-neo-tiny-f16', 'gptj-tiny'];
+const CHECKPOINTS = ['gpt2-tiny', 'gpt2-tiny-bf16-sharded', 'gpt-neo-tiny', 'gpt-neo-tiny-f16', 'gptj-tiny',
+  'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny', 'bloom-tiny-f16-sharded'];
 const BACKENDS: BackendName[] = ['cpu', 'wasm'];
 const TOL = 1e-4;
 

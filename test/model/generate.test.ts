@@ -15,9 +15,9 @@ import { SeededRandom } from '../../core/model/seeded-random.js';
 import { fixturePath, maxAbsDiff, references } from '../fixtures/model/helpers.js';
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  test.serial(`KV-cache logits equal a full forward (GPT-2, GPT-Neo and GPT-J, left-padded batch) on ${backend}`, async (t) => {
+  test.serial(`KV-cache logits equal a full forward (GPT-2, GPT-Neo, GPT-J, OPT pre/post-LN and BLOOM, left-padded batch) on ${backend}`, async (t) => {
     await initBackend(backend);
-    for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gptj-tiny']) {
+    for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gptj-tiny', 'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny']) {
       const model = await loadCausalLM(fixturePath(ckpt));
       const ids = [[0, 0, 0, 5, 17, 42, 99, 3, 8, 250, 11, 4], [31, 41, 59, 26, 53, 58, 97, 93, 23, 84, 62, 64]];
       const mask = [[0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]];
@@ -124,9 +124,9 @@ test.serial('fast and tensor decoders sample the same tokens from the same seed'
   model.dispose();
 });
 
-test.serial('greedy decoding matches the PyTorch reference continuation (GPT-2, GPT-Neo and GPT-J)', async (t) => {
+test.serial('greedy decoding matches the PyTorch reference continuation (GPT-2, GPT-Neo, GPT-J, OPT and BLOOM)', async (t) => {
   await initBackend('wasm');
-  for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gpt2-tiny-bf16-sharded', 'gptj-tiny']) {
+  for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gpt2-tiny-bf16-sharded', 'gptj-tiny', 'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny', 'bloom-tiny-f16-sharded']) {
     const model = await loadCausalLM(fixturePath(ckpt));
     const ref = references()[ckpt]!.greedy;
     const eos = model.config.eosTokenId!;

@@ -12,8 +12,7 @@ import { initBackend } from '../../core/model/backend.js';
 import { loadCausalLM, saveCausalLM, unusedTensorNames } from '../../core/model/hf-io.js';
 import { parseHfConfig } from '../../core/model/hf-config.js';
 import { readSafetensorsFolder } from '../../core/model/safetensors.js';
-import { leanTokenStats } from '../../core/model/memory-loss-head.js';
-import { fixturePath } from '../fixtures/model/helpers.js';
+import { fixturePath, leanVsFullHead } from '../fixtures/model/helpers.js';
 
 const GPTJ = { model_type: 'gptj', vocab_size: 50, n_positions: 32, n_embd: 16, n_layer: 1, n_head: 2, rotary_dim: 4 };
 
@@ -70,34 +69,10 @@ test.serial('GPT-J: position ids rotate queries and keys (shifting all positions
 test.serial('GPT-J: lean loss head with the lm_head bias equals the full logits (values and gradients)', async (t) => {
   await initBackend('wasm');
   const model = await loadCausalLM(fixturePath('gptj-tiny'));
-  const ids = tf.tensor2d([[5, 17, 42, 99, 3, 8, 250, 11]], undefined, 'int32');
-  const mask = tf.ones([1, 8], 'int32') as tf.Tensor2D;
-  const targets = tf.tensor2d([[17, 42, 99, 3, 8, 250, 11, 4]], undefined, 'int32');
-  const bias = model.outputBias()!;
-  const w = model.outputEmbedding();
-  const hidden = model.hiddenStates(ids, mask); // [1, 8, d]
-  const lossLean = (h: tf.Tensor, ww: tf.Tensor, b: tf.Tensor) => {
-    const s = leanTokenStats(h as tf.Tensor3D, ww, targets, { chunkRows: 3, bias: b as tf.Tensor1D });
-    return tf.add(tf.sum(tf.mul(s.logprobs, 0.7)), tf.sum(tf.mul(s.entropy, 0.3))) as tf.Scalar;
-  };
-  const lossFull = (h: tf.Tensor, ww: tf.Tensor, b: tf.Tensor) => {
-    const z = tf.add(tf.matMul(tf.reshape(h, [8, -1]), ww, false, true), b); // [8, V]
-    const logp = tf.logSoftmax(z); // [8, V]
-    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [8]), z.shape[1]!)), 1); // [8]
-    const ent = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1)); // [8]
-    return tf.add(tf.sum(tf.mul(picked, 0.7)), tf.sum(tf.mul(ent, 0.3))) as tf.Scalar;
-  };
-  const a = tf.valueAndGrads(lossLean)([hidden, w, bias]);
-  const b = tf.valueAndGrads(lossFull)([hidden, w, bias]);
-  t.true(Math.abs(a.value.dataSync()[0]! - b.value.dataSync()[0]!) < 1e-4);
-  for (let i = 0; i < 3; i++) {
-    const ga = a.grads[i]!.dataSync();
-    const gb = b.grads[i]!.dataSync();
-    let worst = 0;
-    for (let j = 0; j < ga.length; j++) worst = Math.max(worst, Math.abs(ga[j]! - gb[j]!));
-    t.true(worst < 1e-4, `gradient ${['hidden', 'lm_head.weight', 'lm_head.bias'][i]} max diff ${worst}`);
-  }
-  tf.dispose([ids, mask, targets, hidden, a.value, b.value, ...a.grads, ...b.grads]);
+  const r = leanVsFullHead(model, [5, 17, 42, 99, 3, 8, 250, 11], [17, 42, 99, 3, 8, 250, 11, 4]);
+  t.true(r.value < 1e-4);
+  t.is(r.grads.length, 3);
+  r.grads.forEach((g, i) => t.true(g < 1e-4, `gradient ${['hidden', 'lm_head.weight', 'lm_head.bias'][i]} max diff ${g}`));
   model.dispose();
 });
 
