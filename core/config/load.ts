@@ -81,8 +81,12 @@ export async function loadRawConfig(opts: { file?: string; cwd?: string; set?: r
   const files: string[] = [];
   let config = await resolveFile(ex, filepath, [], files);
   for (const assignment of opts.set ?? []) {
-    const { path: p, value } = parseAssignment(assignment);
-    config = setPath(config, p, value);
+    try {
+      const { path: p, value } = parseAssignment(assignment);
+      config = setPath(config, p, value);
+    } catch (err) {
+      throw new ConfigFileError(`--set ${assignment}: ${(err as Error).message}`);
+    }
   }
   return { config, filepath, files, baseDir: projectRoot(path.dirname(filepath)) };
 }

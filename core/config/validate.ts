@@ -8,12 +8,14 @@ import type { PluginKind } from '../plugin/define.js';
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** What set the value, when not the config file: `--set <path=value>`. */
+  source?: string;
 }
 
 /** Bad config: every issue found, one line each. The CLI exits with code 2. */
 export class ConfigError extends Error {
   constructor(readonly issues: ConfigIssue[], readonly source?: string) {
-    super(issues.map((i) => `${source ? `${source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('\n'));
+    super(issues.map((i) => `${i.source ?? source ? `${i.source ?? source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
