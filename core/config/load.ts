@@ -13,7 +13,7 @@ export const PACKAGE_PROP = 'detoxLab';
 /** Raw (unvalidated) config with where it came from. */
 export interface RawConfig {
   config: JsonObject;
-  /** The file the config was read from (the base of its relative paths). */
+  /** The file the config was read from (its `$import` paths are relative to it; other paths to `baseDir`). */
   filepath: string;
   /** Every file read, in order: imports first. */
   files: string[];
