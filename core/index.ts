@@ -16,3 +16,4 @@ export type { Tokenizer } from './interfaces/tokenizer.js';
 export { configSchema, ppoSchema } from './config/schema.js';
 export type { ExperimentConfig, PpoConfig } from './config/schema.js';
 export { prepareExperiment, ConfigError, ConfigFileError } from './config/prepare.js';
+export { InputError } from './errors.js';

@@ -1,4 +1,7 @@
-/** Build step: writes schema/detoxrc.schema.json from the built-in plugins (run by `npm run build`). */
+/**
+ * Writes schema/detoxrc.schema.json from the zod schema and the built-in plugins: `npm run schema`, then commit the
+ * file. The build leaves the committed file alone, so test/config/json-schema.test.ts can tell when it is stale.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -11,7 +11,7 @@ import { initBackend } from '../model/backend.js';
 import { CausalLMPolicy } from '../model/policy.js';
 import { evaluate, sameTokenizer, type EvalResult } from '../eval/evaluate.js';
 import { Progress } from '../logging/progress.js';
-import { EXIT, UserError } from './exit.js';
+import { asUsage, EXIT, UserError } from './exit.js';
 
 export interface EvalCommandOptions {
   /** Model folders, or "initial" for the experiment's own policy. */
@@ -45,27 +45,25 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
   const ctx: PluginContext = {
     configDir: prepared.raw.baseDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, memoryPlan: defaultMemoryPlan(), log,
   };
-  const build = async <T>(what: string, f: () => Promise<T>) => {
-    try { return await f(); } catch (err) { throw new UserError(`${what}: ${(err as Error).message}`, EXIT.usage); }
-  };
-  const classifier = await build('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
-  const initial = await build('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
+  // A prompt file is read before any model is loaded, so its problems show at once.
+  const given = opts.prompts ? readPromptFile(opts.prompts, evalCfg.maxPrompts) : undefined;
+  const classifier = await asUsage('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
+  const initial = await asUsage('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
   let prompts: string[];
-  if (opts.prompts) {
-    const file = path.resolve(opts.prompts);
-    if (!fs.existsSync(file)) throw new UserError(`--prompts: no file at ${file}`);
-    prompts = readPromptLines(file);
+  if (given) {
+    checkPromptLengths(opts.prompts!, given, initial, evalCfg.maxNewTokens);
+    prompts = given.map((p) => p.text);
   } else {
-    const dataset = await build('data.dataset', () => create(prepared.registry, 'dataset', cfg.data.dataset as SlotConfig, ctx));
+    const dataset = await asUsage('data.dataset', () => create(prepared.registry, 'dataset', cfg.data.dataset as SlotConfig, ctx));
     prompts = (await dataset.load()).heldOut.map((p) => p.text);
+    if (prompts.length === 0) throw new UserError('no prompts to evaluate: the held-out split is empty; raise the dataset\'s heldOutFraction or pass --prompts <file>');
   }
-  if (prompts.length === 0) throw new UserError('no prompts to evaluate (the held-out split is empty; pass --prompts <file>)');
 
   const rows: EvalRow[] = [];
   for (const spec of opts.models) {
     const policy: Policy = spec === 'initial'
       ? initial
-      : await build(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }));
+      : await asUsage(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }));
     let progress: Progress | undefined;
     const result = await evaluate({
       policy, classifier, prompts, cfg: evalCfg, signal: opts.signal,
@@ -88,17 +86,56 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
   return rows;
 }
 
-function readPromptLines(file: string): string[] {
-  const text = fs.readFileSync(file, 'utf8');
-  if (file.endsWith('.jsonl')) {
-    return text.split('\n').filter((l) => l.trim()).map((l, i) => {
-      const o = JSON.parse(l) as { text?: unknown; prompt?: { text?: unknown } };
-      const t = typeof o.text === 'string' ? o.text : o.prompt?.text;
-      if (typeof t !== 'string') throw new UserError(`--prompts ${file}:${i + 1}: expected a "text" (or "prompt.text") string field`);
-      return t;
-    });
+/** A `--prompts` prompt and its line in the file. */
+interface PromptLine { line: number; text: string }
+
+/**
+ * The prompts of a `--prompts` file (the first `maxPrompts` when set): `.jsonl` rows with a "text" (or "prompt.text")
+ * string, else one prompt per line; blank lines are skipped. A missing or empty file, a malformed row, or a file
+ * without prompts is a usage error naming the flag, the file and the line.
+ */
+function readPromptFile(given: string, maxPrompts: number | null): PromptLine[] {
+  const file = path.resolve(given);
+  const where = `--prompts ${given}`;
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UserError(`${where}: no file at ${file}`);
+  const lines = fs.readFileSync(file, 'utf8').split('\n').map((text, i) => ({ line: i + 1, text: text.replace(/\r$/, '') }))
+    .filter((l) => l.text.trim());
+  const jsonl = file.endsWith('.jsonl');
+  const prompts = lines.map(({ line, text }) => {
+    if (!jsonl) return { line, text: text.trim() };
+    let o: { text?: unknown; prompt?: { text?: unknown } } | null;
+    try {
+      o = JSON.parse(text) as typeof o;
+    } catch (err) {
+      throw new UserError(`${where}:${line}: not a JSON line (${(err as Error).message}); a .jsonl file holds one {"text": "..."} per line`);
+    }
+    const t = typeof o?.text === 'string' ? o.text : o?.prompt?.text;
+    if (typeof t !== 'string') throw new UserError(`${where}:${line}: expected a "text" (or "prompt.text") string field`);
+    return { line, text: t };
+  }).filter((p) => p.text.trim());
+  if (prompts.length === 0) {
+    throw new UserError(`${where}: no prompts in ${file} (blank lines are skipped); give one prompt per line (.txt) or one {"text": "..."} per line (.jsonl)`);
   }
-  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return maxPrompts ? prompts.slice(0, maxPrompts) : prompts;
+}
+
+/**
+ * Every `--prompts` prompt must fit the model's context with `maxNewTokens` new tokens (the held-out split is cut
+ * to fit instead, as the study cut its prompts): a longer one is a usage error naming its line and the room left.
+ */
+function checkPromptLengths(given: string, prompts: readonly PromptLine[], policy: Policy, maxNewTokens: number): void {
+  const room = policy.contextLength - maxNewTokens;
+  if (room < 1) {
+    throw new UserError(`--max-new-tokens ${maxNewTokens}: leaves no room for a prompt in the model's context of ${policy.contextLength} tokens; allowed: 1 to ${policy.contextLength - 1}`);
+  }
+  const long = prompts.map((p) => ({ ...p, tokens: policy.tokenizer.encode(p.text).length })).filter((p) => p.tokens > room);
+  if (long.length) {
+    const first = long.slice(0, 3).map((p) => `line ${p.line} (${p.tokens} tokens)`).join(', ');
+    throw new UserError(
+      `--prompts ${given}: ${long.length} prompt${long.length > 1 ? 's are' : ' is'} longer than the ${room} tokens the model's context (${policy.contextLength}) ` +
+        `leaves besides --max-new-tokens ${maxNewTokens}: ${first}${long.length > 3 ? ', ...' : ''}; shorten them or lower --max-new-tokens`,
+    );
+  }
 }
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'model';

@@ -9,6 +9,19 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/**
+ * Runs `f` (reading a file or folder the user named) and turns any error into a UserError (exit 2) whose message
+ * starts with `what`, the flag or field that named it: an unreadable or unusable input is bad usage, not a failure.
+ */
+export async function asUsage<T>(what: string, f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${what}: ${(err as Error).message}`);
+  }
+}
+
 /** An error whose message is for the user as is (no stack trace), with its exit code. */
 export class UserError extends Error {
   constructor(message: string, readonly exitCode: number = EXIT.usage) {

@@ -1,22 +1,5 @@
 import type { z } from 'zod';
-
-interface Def { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; defaultValue?: unknown; element?: z.ZodType; entries?: Record<string, unknown>; items?: z.ZodType[] }
-const defOf = (s: z.ZodType) => (s as unknown as { def: Def }).def;
-const descOf = (s: z.ZodType): string | undefined => (s as unknown as { description?: string }).description;
-
-function typeName(s: z.ZodType): string {
-  const d = defOf(s);
-  switch (d.type) {
-    case 'default': case 'optional': case 'prefault': return typeName(d.innerType!);
-    case 'nullable': return `${typeName(d.innerType!)} | null`;
-    case 'enum': return Object.values(d.entries!).map((v) => JSON.stringify(v)).join(' | ');
-    case 'array': return `${typeName(d.element!)}[]`;
-    case 'tuple': return `[${d.items!.map(typeName).join(', ')}]`;
-    case 'object': return 'object';
-    case 'pipe': return typeName((d as unknown as { in: z.ZodType }).in);
-    default: return d.type;
-  }
-}
+import { defOf, descOf, typeName } from '../config/type-name.js';
 
 function unwrap(s: z.ZodType): { inner: z.ZodType; dflt?: unknown; description?: string } {
   let description = descOf(s);

@@ -7,7 +7,7 @@ import { loadSequenceClassifier } from '../model/roberta.js';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { generate } from '../model/generate.js';
 import { readSafetensorsFolder, readSafetensorsHeader } from '../model/safetensors.js';
-import { UserError } from './exit.js';
+import { asUsage, UserError } from './exit.js';
 
 export interface InspectOptions {
   text?: string;
@@ -35,7 +35,7 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
   tf.env().set('PROD', true); // no TensorFlow.js banners in the output
   const info: BackendInfo = await initBackend(o.backend);
   if (!fs.existsSync(path.join(dir, 'config.json'))) throw new UserError(`${dir}: no config.json (not a Hugging Face model folder)`);
-  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string };
+  const raw = await asUsage(`${dir}/config.json`, () => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string });
   const isClassifier = raw.model_type === 'roberta';
   let tokenizer: Tokenizer | null = null;
   try { tokenizer = await loadTokenizer(dir); } catch { tokenizer = null; }
@@ -48,7 +48,7 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
   const lines: string[] = [];
 
   if (isClassifier) {
-    const cls = await loadSequenceClassifier(dir);
+    const cls = await asUsage(dir, () => loadSequenceClassifier(dir));
     try {
       const params = countParams(await readSafetensorsFolder(dir));
       lines.push(`architecture: RobertaForSequenceClassification (${cls.config.numLayers ?? '?'} layers)`, `labels: ${cls.labels.join(', ')}`, `parameters: ${params.toLocaleString('en')}`);
@@ -69,8 +69,8 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
       cls.dispose();
     }
   } else {
-    const cfg = await readHfConfig(dir);
-    const model = await loadCausalLM(dir);
+    const cfg = await asUsage(dir, () => readHfConfig(dir));
+    const model = await asUsage(dir, () => loadCausalLM(dir));
     try {
       const params = [...model.namedWeights().values()].reduce((a, v) => a + v.size, 0);
       lines.push(

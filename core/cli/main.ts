@@ -12,6 +12,7 @@ import { ConfigError, ConfigFileError, prepareExperiment, runDirOf } from '../co
 import { configSchema } from '../config/schema.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import { EXIT, UserError } from './exit.js';
+import { InputError } from '../errors.js';
 import { describeOptions } from './help.js';
 import { Interrupt } from './interrupt.js';
 import { decideFolder, moveAsideRefusal, RESUMABLE_SETTINGS, type FolderDecision } from '../run/run-folder.js';
@@ -28,6 +29,10 @@ export function buildProgram(): Command {
     .description('Detoxify language models with PPO (TRL semantics) on TensorFlow.js')
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    // Before any .command(): subcommands copy these settings when created, so their usage errors (unknown option,
+    // missing argument, bad choice) also throw a CommanderError, which main() turns into exit code 2.
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .addHelpText('after', `
 Examples:
   $ detox-lab run                                  run the experiment in ./.detoxrc.json (the embedded default)
@@ -35,7 +40,7 @@ Examples:
   $ detox-lab run --dry-run                        validate and print the resolved config
   $ detox-lab plugins                              list plugins and their options
 
-Exit codes: 0 done, 1 runtime failure, 2 bad usage or config, 130 interrupted (after saving).`);
+Exit codes: 0 done, 1 runtime failure, 2 bad usage, config or input (data or model files), 130 interrupted (after saving).`);
 
   program
     .command('run')
@@ -157,7 +162,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
     .description('the study\'s evaluation: continue held-out toxic prompts with each model and report toxicity (mean ± std), distinct-n and perplexity')
     .argument('[experiment]', 'experiment whose prompts, classifier, initial policy and eval settings to use (default: .detoxrc.json)')
     .option('-m, --model <dir|initial>', 'a model folder (e.g. runs/default/main/checkpoints/step-100/policy) or "initial" (the experiment\'s policy); repeatable', collect, [])
-    .option('--prompts <file>', 'prompts instead of the experiment\'s held-out split (.txt one per line, or .jsonl with "text" / "prompt.text")')
+    .option('--prompts <file>', 'prompts instead of the experiment\'s held-out split (.txt one per line, or .jsonl with "text" / "prompt.text"); each must fit the model\'s context with --max-new-tokens')
     .option('--samples-per-prompt <k>', 'continuations per prompt; > 1 adds RealToxicityPrompts\' expected max toxicity and toxicity probability (their protocol: 25)')
     .option('--max-new-tokens <n>', 'new tokens per continuation (study: 30)')
     .option('--top-k <k>', 'top-k sampling (study: 50)')
@@ -275,8 +280,6 @@ function numberOption(flag: string, v: unknown, min: number, integer = true): nu
 /** Runs the CLI and returns the exit code (errors become one-line messages and codes). */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -285,7 +288,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage; // --help/--version exit 0; usage errors 2
     }
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.issues.map((i) => `config error: ${err.source ? `${err.source}: ` : ''}${i.path}: ${i.message}`).join('\n')}\n`);
+      process.stderr.write(`${err.issues.map((i) => `config error: ${i.source ?? err.source ? `${i.source ?? err.source}: ` : ''}${i.path}: ${i.message}`).join('\n')}\n`);
       return EXIT.usage;
     }
     if (err instanceof ConfigFileError) {
@@ -295,6 +298,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UserError) {
       process.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT.usage;
     }
     // Runtime failures: the message, and the stack only when asked for (DETOX_LAB_DEBUG=1).
     const e = err as Error;

@@ -21,7 +21,12 @@ const UNBOUNDED_PROMPT_TOKENS = 64;
 
 /** Runs the plan command; returns the printed text. */
 export async function planCommand(experiment: string | undefined, opts: { budget?: string; set?: string[] }): Promise<string> {
-  const budget = opts.budget === undefined ? undefined : parseBytes(opts.budget);
+  let budget: number | undefined;
+  try {
+    budget = opts.budget === undefined ? undefined : parseBytes(opts.budget);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   const prepared = await prepareExperiment({ file: experiment, set: opts.set ?? [], builtins: builtinPlugins });
   const cfg = prepared.config;
   const policy = cfg.policy as SlotConfig & { path?: string };

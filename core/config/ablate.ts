@@ -261,7 +261,7 @@ function attribute(found: ArmIssue[], axes: readonly AblateAxis[], arms: readonl
     } else {
       where = `in arm${list.length > 1 ? 's' : ''} ${armsText}`;
     }
-    out.push({ path: issue.path, message: `${issue.message} [${where}]` });
+    out.push({ path: issue.path, message: `${issue.message} [${where}]`, ...(issue.source ? { source: issue.source } : {}) });
   }
   return out;
 }
@@ -300,7 +300,9 @@ export async function planAblation(opts: {
       planned.push({ ...arm, prepared, runDir: runDirOf(prepared, arm.name) });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      for (const issue of err.issues) found.push({ arm, issue });
+      // An issue blamed on the arm's own setting is attributed to its ablate path below, not to a --set.
+      const own = new Set(armAssignments(arm.settings).map((a) => `--set ${a}`));
+      for (const { source: by, ...issue } of err.issues) found.push({ arm, issue: by && !own.has(by) ? { ...issue, source: by } : issue });
     }
   }
   if (found.length) throw new ConfigError(attribute(found, parsed.axes, arms), source);

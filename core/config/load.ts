@@ -13,7 +13,7 @@ export const PACKAGE_PROP = 'detoxLab';
 /** Raw (unvalidated) config with where it came from. */
 export interface RawConfig {
   config: JsonObject;
-  /** The file the config was read from (the base of its relative paths). */
+  /** The file the config was read from (its `$import` paths are relative to it; other paths to `baseDir`). */
   filepath: string;
   /** Every file read, in order: imports first. */
   files: string[];
@@ -81,8 +81,12 @@ export async function loadRawConfig(opts: { file?: string; cwd?: string; set?: r
   const files: string[] = [];
   let config = await resolveFile(ex, filepath, [], files);
   for (const assignment of opts.set ?? []) {
-    const { path: p, value } = parseAssignment(assignment);
-    config = setPath(config, p, value);
+    try {
+      const { path: p, value } = parseAssignment(assignment);
+      config = setPath(config, p, value);
+    } catch (err) {
+      throw new ConfigFileError(`--set ${assignment}: ${(err as Error).message}`);
+    }
   }
   return { config, filepath, files, baseDir: projectRoot(path.dirname(filepath)) };
 }

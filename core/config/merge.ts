@@ -82,7 +82,7 @@ export function setPath(obj: JsonObject, path: string, value: Json): JsonObject 
  */
 export function parseAssignment(text: string): { path: string; value: Json } {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new Error(`--set "${text}": expected path=value, e.g. --set ppo.batchSize=16`);
+  if (eq <= 0) throw new Error('expected path=value, e.g. --set ppo.batchSize=16');
   const path = text.slice(0, eq).trim();
   parsePath(path);
   const raw = text.slice(eq + 1);

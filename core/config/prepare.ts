@@ -39,8 +39,24 @@ export async function prepareExperiment(opts: {
       throw new ConfigError([{ path: 'plugins', message: (err as Error).message }], source);
     }
   }
-  const config = validateConfig(raw.config, registry, source);
-  return { config, raw, registry };
+  try {
+    return { config: validateConfig(raw.config, registry, source), raw, registry };
+  } catch (err) {
+    throw err instanceof ConfigError ? blameSet(err, opts.set ?? []) : err;
+  }
+}
+
+/**
+ * Issues at (or inside, or around) a path that a `--set` assigned name that `--set` as their source: the value came
+ * from the command line, not the file. The last matching assignment wins, as it does when applied.
+ */
+function blameSet(err: ConfigError, set: readonly string[]): ConfigError {
+  const assigned = set.map((a) => ({ a, p: a.slice(0, a.indexOf('=')).trim() })).reverse();
+  const issues = err.issues.map((i) => {
+    const hit = assigned.find(({ p }) => i.path === p || i.path.startsWith(`${p}.`) || p.startsWith(`${i.path}.`));
+    return hit ? { ...i, source: `--set ${hit.a}` } : i;
+  });
+  return new ConfigError(issues, err.source);
 }
 
 /** `<runsDir>/<experiment>/<arm>`, relative paths against the config's base folder. */

@@ -3,17 +3,20 @@ import { configSchema, type ExperimentConfig, type SlotConfig } from './schema.j
 import { getPath, isPlainObject, type JsonObject } from './merge.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { PluginKind } from '../plugin/define.js';
+import { schemaAt, unionChoices } from './type-name.js';
 
 /** One problem in a config: where, what was there, what is allowed. */
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** What set the value, when not the config file: `--set <path=value>`. */
+  source?: string;
 }
 
 /** Bad config: every issue found, one line each. The CLI exits with code 2. */
 export class ConfigError extends Error {
   constructor(readonly issues: ConfigIssue[], readonly source?: string) {
-    super(issues.map((i) => `${source ? `${source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('\n'));
+    super(issues.map((i) => `${i.source ?? source ? `${i.source ?? source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -56,9 +59,18 @@ export function formatZodIssues(error: z.ZodError, raw: unknown, prefix: (string
     }
     let message = issue.message;
     if (issue.code === 'invalid_value') message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    // A union's issue tells only of the branch zod tried last: name every choice instead.
+    const choices = schema && unionAt(schema, issue.path);
+    if (choices) message = `must be ${choices}`;
     out.push({ path: at.join('.'), message: `${message} (got ${show(value)})` });
   }
   return out;
+}
+
+/** The choices of the union at `path` (or undefined when the schema there is not a union). */
+function unionAt(schema: z.ZodType, path: readonly PropertyKey[]): string | undefined {
+  const at = schemaAt(schema, path.filter((k): k is string | number => typeof k !== 'symbol'));
+  return at && unionChoices(at);
 }
 
 /** Object path → its allowed keys, so unknown-key messages can list them. */

@@ -2,6 +2,7 @@ import type { DatasetSplits, PromptRecord } from '../interfaces/dataset.js';
 import type { CommonDatasetOptions } from './dataset-options.js';
 import { describeReport, type LoadReportBuilder } from './load-report.js';
 import { splitItems } from './split.js';
+import { InputError } from '../errors.js';
 
 /** A prompt and the key its hash split uses (the source's own id when it has one, else the text). */
 export interface KeyedPrompt {
@@ -31,7 +32,7 @@ export function buildSplits(
 ): DatasetSplits {
   const built = report.build();
   if (prompts.length === 0) {
-    throw new Error(
+    throw new InputError(
       `${ctx.who}: no prompts left in ${built.source} after filtering (${ctx.filter}): ${describeReport(built)}`
       + (built.problems.length ? `; first problems: ${built.problems.slice(0, 3).join(' | ')}` : '')
       + (ctx.hint ? `. ${ctx.hint}` : ''),
@@ -44,7 +45,7 @@ export function buildSplits(
     keyOf: (p) => p.splitKey,
   });
   if (train.length === 0) {
-    throw new Error(
+    throw new InputError(
       `${ctx.who}: the train split is empty: all ${prompts.length} kept prompt(s) went to held-out `
       + `(heldOutFraction ${options.heldOutFraction}, split '${options.split}'); lower heldOutFraction or provide more prompts`,
     );

@@ -1,6 +1,7 @@
 import { parse, type CsvError } from 'csv-parse';
 import type { LoadReportBuilder } from './load-report.js';
 import { assertReadableFile, openDataStream, type FileOrigin } from './open-lines.js';
+import { InputError } from '../errors.js';
 
 /** One CSV record as column name → cell, and the line where the record ends. */
 export interface CsvRow {
@@ -59,7 +60,7 @@ export async function* readCsv(
       header = record.map((h) => h.trim());
       for (const { column, field } of options.required ?? []) {
         if (!header.includes(column)) {
-          throw new Error(`${field}: column "${column}" is not in the header of ${file}; columns found: ${header.join(', ')}`);
+          throw new InputError(`${field}: column "${column}" is not in the header of ${file}; columns found: ${header.join(', ')}`);
         }
       }
       continue;
@@ -78,5 +79,5 @@ export async function* readCsv(
     yield { line: info.lines, row };
   }
   flushSkipped();
-  if (!header) throw new Error(`${origin.field ?? 'path'}: ${file} is empty: a CSV file needs a header row`);
+  if (!header) throw new InputError(`${origin.field ?? 'path'}: ${file} is empty: a CSV file needs a header row`);
 }

@@ -1,4 +1,5 @@
 import type { LoadReport } from '../interfaces/dataset.js';
+import { InputError } from '../errors.js';
 
 /**
  * What to do with a row that cannot be used as it stands (malformed JSON, a missing field, a
@@ -53,7 +54,7 @@ export class LoadReportBuilder {
   bad(line: number, reason: string, detail?: string): void {
     const message = `${this.source}:${line}: ${reason}${detail ? `: ${detail}` : ''}`;
     if (this.onBadRow === 'fail') {
-      throw new Error(`${message} (onBadRow is 'fail'; set onBadRow: 'skip' to drop and count such rows)`);
+      throw new InputError(`${message} (onBadRow is 'fail'; set onBadRow: 'skip' to drop and count such rows)`);
     }
     this.filtered(reason);
     if (this.problems.length < MAX_LISTED_PROBLEMS) this.problems.push(message);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { InputError } from '../errors.js';
 
 /** Where a data file came from, for error messages: the config field that named it. */
 export interface FileOrigin {
@@ -22,9 +23,14 @@ export function assertReadableFile(file: string, origin: FileOrigin = {}): void 
   try {
     stat = fs.statSync(file);
   } catch {
-    throw new Error(`${field}: data file not found: ${file}${given}`);
+    throw new InputError(`${field}: data file not found: ${file}${given}`);
   }
-  if (!stat.isFile()) throw new Error(`${field}: ${file}${given} is not a file`);
+  if (!stat.isFile()) throw new InputError(`${field}: ${file}${given} is not a file`);
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch (err) {
+    throw new InputError(`${field}: ${file}${given} is not readable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 /** Opens a file as a byte stream, gunzipping it when its name ends in `.gz`. */

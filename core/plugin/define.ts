@@ -23,7 +23,10 @@ export const PLUGIN_KINDS: readonly PluginKind[] = [
 
 /** What a plugin's `create` receives besides its options. */
 export interface PluginContext {
-  /** Folder of the config file: relative paths in options resolve against it. */
+  /**
+   * The project root (the nearest folder at or above the config file holding package.json or .detoxrc.json):
+   * relative paths in options resolve against it.
+   */
   configDir: string;
   /** The experiment's seed (plugins derive their own streams from it). */
   seed: number;

@@ -47,7 +47,8 @@ export class PluginRegistry {
 
   /**
    * Loads users' plugin modules (the config's `"plugins"` list): relative paths resolve
-   * against `baseDir` (the config file's folder), other names as packages installed there.
+   * against `baseDir` (the project root, see RawConfig.baseDir), other names as packages installed there.
+   * Errors name the module as listed; the caller says it came from `plugins`.
    * A module's default export is a plugin definition or a list of them.
    */
   async loadModules(specs: readonly string[], baseDir: string): Promise<void> {
@@ -57,13 +58,13 @@ export class PluginRegistry {
       try {
         mod = (await import(url)) as { default?: unknown };
       } catch (err) {
-        throw new Error(`plugins: cannot load "${spec}" (${url}): ${(err as Error).message}`);
+        throw new Error(`cannot load "${spec}" (${url}): ${(err as Error).message}`);
       }
       const exported = mod.default;
       const defs = Array.isArray(exported) ? exported : [exported];
       if (exported === undefined || defs.some((d) => !isPluginDefinition(d))) {
         throw new Error(
-          `plugins: "${spec}" must default-export a plugin definition (definePlugin({...})) or a list of them`,
+          `"${spec}" must default-export a plugin definition (definePlugin({...})) or a list of them`,
         );
       }
       for (const d of defs as AnyPluginDefinition[]) this.register(d, spec);

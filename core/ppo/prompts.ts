@@ -2,6 +2,7 @@ import type { PromptRecord } from '../interfaces/dataset.js';
 import type { Tokenizer } from '../interfaces/tokenizer.js';
 import { LengthSampler } from './length-sampler.js';
 import { Rng } from '../util/rng.js';
+import { InputError } from '../errors.js';
 
 /** A training prompt, tokenised and cut to its sampled length. */
 export interface Query { id: string; ids: number[]; text: string }
@@ -28,7 +29,7 @@ export function prepareQueries(opts: {
     if (sampler) ids = ids.slice(0, sampler.sample(rng));
     if (ids.length === 0) continue;
     if (ids.length > room) {
-      throw new Error(
+      throw new InputError(
         `prompt ${p.id} has ${ids.length} tokens, but the model's context (${opts.contextLength}) leaves room for ${room} ` +
           `besides up to ${opts.maxResponseTokens} response tokens (generation.responseTokens); cut prompts with data.promptTokens`,
       );
@@ -52,7 +53,7 @@ export class QueryQueue {
 
   constructor(private readonly queries: readonly Query[], private readonly batchSize: number, private readonly seed: number) {
     if (queries.length < batchSize) {
-      throw new Error(`only ${queries.length} training prompts for ppo.batchSize = ${batchSize}: lower the batch size or add prompts`);
+      throw new InputError(`only ${queries.length} training prompts for ppo.batchSize = ${batchSize}: lower the batch size or add prompts`);
     }
     this.setState(this.state);
   }

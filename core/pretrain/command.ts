@@ -13,6 +13,7 @@ import { trainBpe, countPieces } from './bpe.js';
 import { readCorpusFiles, splitCorpus } from './corpus.js';
 import { PRETRAIN_DEFAULTS } from './defaults.js';
 import { pretrain, validatePretrainOptions, type PretrainHyperparameters, type PretrainModelShape, type PretrainResult } from './pretrain.js';
+import { InputError } from '../errors.js';
 
 /** Settings of the command (all but `corpus`/`lines` and `outDir` optional). */
 export interface PretrainCommandOptions extends Partial<PretrainHyperparameters>, Partial<PretrainModelShape> {
@@ -62,7 +63,7 @@ export async function pretrainCommand(args: PretrainCommandOptions): Promise<Pre
     log(`pretrain: backend ${info.tfBackend}${info.simd !== undefined ? ` (simd ${info.simd})` : ''}`);
   }
   const lines = [...(args.corpus?.length ? await readCorpusFiles(args.corpus) : []), ...(args.lines ?? [])];
-  if (lines.length < 2) throw new Error(`pretrain: the corpus has ${lines.length} non-blank line(s); give corpus files (or lines) with at least 2`);
+  if (lines.length < 2) throw new InputError(`pretrain: the corpus has ${lines.length} non-blank line(s); give corpus files (or lines) with at least 2`);
   const split = splitCorpus(lines, { seed: o.seed, evalFraction: o.evalFraction, maxEvalLines: o.maxEvalLines });
   log(`pretrain: ${lines.length} lines (${split.train.length} training, ${split.heldOut.length} held out)`);
 
@@ -70,7 +71,11 @@ export async function pretrainCommand(args: PretrainCommandOptions): Promise<Pre
   let tokenizer: Tokenizer;
   let tokInfo: PretrainCommandResult['tokenizer'];
   if (args.tokenizer) {
-    tokenizer = await loadTokenizer(args.tokenizer);
+    try {
+      tokenizer = await loadTokenizer(args.tokenizer);
+    } catch (err) {
+      throw new InputError(`--tokenizer ${args.tokenizer}: ${(err as Error).message}`);
+    }
     const merges = ((tokenizer.toJSON().model as { merges?: unknown[] }).merges ?? []).length;
     tokInfo = { source: args.tokenizer, vocabSize: tokenizer.vocabSize, merges, seconds: (performance.now() - tt) / 1000 };
   } else {

@@ -22,6 +22,7 @@ import { Rng } from '../util/rng.js';
 import { packLines, TokenWindows, type CorpusSplit } from './corpus.js';
 import { causalLmLoss, evaluateLoss, type EvalLoss } from './lm-loss.js';
 import { savePretrained } from './save.js';
+import { InputError } from '../errors.js';
 
 /** Shape of the GPT-2 to train (the vocabulary size comes from the tokenizer). */
 export interface PretrainModelShape {
@@ -123,7 +124,7 @@ export interface PretrainResult {
 /** Throws when a hyperparameter is out of range; the message names the field and what is allowed. */
 export function validatePretrainOptions(o: PretrainHyperparameters & { model: PretrainModelShape }): void {
   const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new Error(`pretrain: ${name} must be an integer ≥ ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min) throw new InputError(`pretrain: ${name} must be an integer ≥ ${min}, got ${v}`);
   };
   int('steps', o.steps, 1);
   int('batchSize', o.batchSize, 1);
@@ -140,17 +141,17 @@ export function validatePretrainOptions(o: PretrainHyperparameters & { model: Pr
   int('model.nHeads', o.model.nHeads, 1);
   int('model.context', o.model.context, 2);
   if (o.model.dModel % o.model.nHeads !== 0) {
-    throw new Error(`pretrain: model.dModel (${o.model.dModel}) must be divisible by model.nHeads (${o.model.nHeads})`);
+    throw new InputError(`pretrain: model.dModel (${o.model.dModel}) must be divisible by model.nHeads (${o.model.nHeads})`);
   }
-  if (o.seqLen > o.model.context) throw new Error(`pretrain: seqLen (${o.seqLen}) must be ≤ model.context (${o.model.context})`);
-  if (o.warmupSteps > o.steps) throw new Error(`pretrain: warmupSteps (${o.warmupSteps}) must be ≤ steps (${o.steps})`);
-  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new Error(`pretrain: learningRate must be a finite number > 0, got ${o.learningRate}`);
-  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw new Error(`pretrain: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
+  if (o.seqLen > o.model.context) throw new InputError(`pretrain: seqLen (${o.seqLen}) must be ≤ model.context (${o.model.context})`);
+  if (o.warmupSteps > o.steps) throw new InputError(`pretrain: warmupSteps (${o.warmupSteps}) must be ≤ steps (${o.steps})`);
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new InputError(`pretrain: learningRate must be a finite number > 0, got ${o.learningRate}`);
+  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw new InputError(`pretrain: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
   if (o.maxGradNorm !== null && !(o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm))) {
-    throw new Error(`pretrain: maxGradNorm must be a finite number > 0 or null, got ${o.maxGradNorm}`);
+    throw new InputError(`pretrain: maxGradNorm must be a finite number > 0 or null, got ${o.maxGradNorm}`);
   }
   if (!Array.isArray(o.betas) || o.betas.length !== 2 || o.betas.some((b) => !(b >= 0 && b < 1))) {
-    throw new Error(`pretrain: betas must be two numbers in [0, 1), got ${JSON.stringify(o.betas)}`);
+    throw new InputError(`pretrain: betas must be two numbers in [0, 1), got ${JSON.stringify(o.betas)}`);
   }
 }
 
@@ -178,7 +179,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const trainWindows = new TokenWindows(trainStream, opts.seqLen, opts.seed);
   const evalWindows = new TokenWindows(evalStream, opts.seqLen, opts.seed);
   if (trainWindows.count === 0) {
-    throw new Error(`pretrain: the training lines hold ${trainStream.length} tokens, fewer than one window of seqLen + 1 = ${opts.seqLen + 1}`);
+    throw new InputError(`pretrain: the training lines hold ${trainStream.length} tokens, fewer than one window of seqLen + 1 = ${opts.seqLen + 1}`);
   }
   log(`pretrain: ${corpus.train.length} training lines → ${trainStream.length} tokens (${trainWindows.count} windows of ${opts.seqLen}); ` +
     `${corpus.heldOut.length} held-out lines → ${evalStream.length} tokens (${evalWindows.count} windows)`);

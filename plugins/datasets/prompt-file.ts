@@ -25,7 +25,7 @@ const EXTENSIONS: Record<string, PromptFileFormat> = {
 };
 
 const options = z.object({
-  path: z.string().min(1).describe('prompt file, relative to the config file (.jsonl, .ndjson, .csv, .tsv, .txt; optionally .gz)'),
+  path: z.string().min(1).describe('prompt file, relative to the project root (.jsonl, .ndjson, .csv, .tsv, .txt; optionally .gz)'),
   format: z.enum(['auto', ...PROMPT_FILE_FORMATS]).default('auto')
     .describe("'auto' picks the format from the file extension"),
   field: z.string().refine(isFieldPath, 'must be a dotted path such as "text" or "prompt.text"').optional()

@@ -15,7 +15,7 @@ const PATH_FIELD = 'data.dataset.path';
 
 const options = z.object({
   path: z.string().min(1)
-    .describe('RealToxicityPrompts JSONL (prompts.jsonl, optionally .gz), relative to the config file'),
+    .describe('RealToxicityPrompts JSONL (prompts.jsonl, optionally .gz), relative to the project root'),
   threshold: z.number().min(0).max(1).default(0.3)
     .describe('keep rows with prompt.toxicity > threshold (the study: 0.3); rows with null/missing toxicity are dropped and counted'),
   withContinuation: z.boolean().default(false)

@@ -133,7 +133,7 @@ test('a failing arm is reported and the others go on (exit 1)', async (t) => {
   const r = cli(dir, 'run', '--parallel', '2');
   t.is(r.code, 1, r.stderr);
   t.regex(r.stdout, /\| responseTokens-4-7 +\| done +\| 0 +\|/);
-  t.regex(r.stdout, /\| responseTokens-60-63 \| failed \| 1 +\| .* \| error: prompt .* leaves room for 2 besides up to 62 response tokens/);
+  t.regex(r.stdout, /\| responseTokens-60-63 \| failed \| 2 +\| .* \| error: prompt .* leaves room for 2 besides up to 62 response tokens/);
   t.is(readJson(path.join(dir, 'runs/tiny/responseTokens-4-7/summary.json')).status, 'done');
   t.regex(r.stderr, /1 done, 0 skipped, 1 failed, 0 stopped/);
 });

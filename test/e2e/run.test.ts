@@ -93,7 +93,7 @@ test('bad input: clear one-line errors and exit code 2 before any work', async (
   t.regex(r3.stderr, /ppo\.batchSize: must be a multiple of miniBatchSize/);
 
   const r4 = cli(dir, 'run', '--set', 'reward.transform.type=raw-logit', '--set', 'data.promptTokens=null', '--set', 'generation.responseTokens=[60,63]');
-  t.is(r4.code, 1);
+  t.is(r4.code, 2);
   t.regex(r4.stderr, /error: prompt .*prompts\.txt:\d+ has \d+ tokens, but the model's context \(64\) leaves room for 2/);
 });
 
@@ -101,9 +101,9 @@ test('--help teaches: commands, options with defaults, exit codes', (t) => {
   const top = cli(ROOT, '--help');
   t.is(top.code, 0);
   t.regex(top.stdout, /run \[options\] \[experiment\]/);
-  t.regex(top.stdout, /Exit codes: 0 done, 1 runtime failure, 2 bad usage or config, 130 interrupted/);
+  t.regex(top.stdout, /Exit codes: 0 done, 1 runtime failure, 2 bad usage, config or input \(data or model files\), 130 interrupted/);
   const run = cli(ROOT, 'run', '--help');
-  t.regex(run.stdout, /ppo\.initKlCoef {2}number {2}\(default 0\.2\) {2}— initial KL penalty coefficient/);
+  t.regex(run.stdout, /ppo\.initKlCoef {2}number ≥ 0 {2}\(default 0\.2\) {2}— initial KL penalty coefficient/);
   t.regex(run.stdout, /--resume <run-folder>/);
   t.is(cli(ROOT, 'nonsense').code, 2);
   t.regex(cli(ROOT, '--version').stdout, /^\d+\.\d+\.\d+/);
