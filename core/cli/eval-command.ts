@@ -7,9 +7,11 @@ import { create } from '../di/container.js';
 import { defaultMemoryPlan } from '../interfaces/memory.js';
 import type { Policy } from '../interfaces/policy.js';
 import type { PluginContext } from '../plugin/define.js';
+import type { RewardModel } from '../interfaces/reward.js';
 import { initBackend } from '../model/backend.js';
 import { CausalLMPolicy } from '../model/policy.js';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
+import { evalCsv, type EvalRow } from '../eval/csv.js';
 import { Progress } from '../logging/progress.js';
 import { EXIT, UserError } from './exit.js';
 
@@ -24,7 +26,7 @@ export interface EvalCommandOptions {
   signal?: AbortSignal;
 }
 
-export interface EvalRow { model: string; result: Omit<EvalResult, 'samples'> }
+export type { EvalRow };
 
 /**
  * `detox-lab eval`: the study's model-selection table. Each model continues the held-out toxic
@@ -32,8 +34,51 @@ export interface EvalRow { model: string; result: Omit<EvalResult, 'samples'> }
  * initial policy. Same prompts, seed and batch size as `run` → the same figures as its summary.
  */
 export async function evalCommand(prepared: PreparedExperiment, opts: EvalCommandOptions): Promise<EvalRow[]> {
+  const evalCfg: EvalConfig = { ...prepared.config.eval, ...opts.eval };
+  const setup = await loadEvalSetup(prepared, { prompts: opts.prompts });
+  const { classifier, initial, prompts } = setup;
+  const rows: EvalRow[] = [];
+  for (const spec of opts.models) {
+    const policy: Policy = await setup.policy(spec);
+    let progress: Progress | undefined;
+    const result = await evaluate({
+      policy, classifier, prompts, cfg: evalCfg, signal: opts.signal,
+      fluency: (ids, mask) => initial.forward(ids, mask, 'policy').logits,
+      onProgress: (done, total) => {
+        progress ??= new Progress(`eval ${spec}`, total, process.stderr, { everyMs: 3000 });
+        progress.update(done);
+      },
+    });
+    progress?.end();
+    const { samples, ...figures } = result;
+    rows.push({ model: spec, result: figures });
+    if (opts.out) writeSamples(opts.out, spec, samples);
+    if (policy !== initial) policy.dispose();
+  }
+  setup.dispose();
+  if (opts.out) writeTables(opts.out, rows);
+  return rows;
+}
+
+/** What an evaluation needs besides the models: the backend, the classifier, the initial policy and the prompts. */
+export interface EvalSetup {
+  ctx: PluginContext;
+  classifier: RewardModel;
+  /** The experiment's own policy: the "initial" model and the fluency judge. */
+  initial: Policy;
+  /** Held-out prompts of the experiment, or the lines of the prompt file. */
+  prompts: string[];
+  /** "initial", or a model folder loaded as a policy (usage errors name the spec). */
+  policy(spec: string): Promise<Policy>;
+  dispose(): void;
+}
+
+/**
+ * Initialises the backend and builds the experiment's classifier, initial policy and prompts (as `detox-lab eval`
+ * and `detox-lab serve` use them). Build failures are usage errors naming the config slot.
+ */
+export async function loadEvalSetup(prepared: PreparedExperiment, opts: { prompts?: string }): Promise<EvalSetup> {
   const cfg = prepared.config;
-  const evalCfg: EvalConfig = { ...cfg.eval, ...opts.eval };
   tf.env().set('PROD', true);
   try {
     await initBackend(cfg.backend, { matmul: cfg.matmul });
@@ -59,31 +104,16 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
     prompts = (await dataset.load()).heldOut.map((p) => p.text);
   }
   if (prompts.length === 0) throw new UserError('no prompts to evaluate (the held-out split is empty; pass --prompts <file>)');
-
-  const rows: EvalRow[] = [];
-  for (const spec of opts.models) {
-    const policy: Policy = spec === 'initial'
-      ? initial
-      : await build(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }));
-    let progress: Progress | undefined;
-    const result = await evaluate({
-      policy, classifier, prompts, cfg: evalCfg, signal: opts.signal,
-      fluency: (ids, mask) => initial.forward(ids, mask, 'policy').logits,
-      onProgress: (done, total) => {
-        progress ??= new Progress(`eval ${spec}`, total, process.stderr, { everyMs: 3000 });
-        progress.update(done);
-      },
-    });
-    progress?.end();
-    const { samples, ...figures } = result;
-    rows.push({ model: spec, result: figures });
-    if (opts.out) writeSamples(opts.out, spec, samples);
-    if (policy !== initial) policy.dispose();
-  }
-  initial.dispose();
-  classifier.dispose?.();
-  if (opts.out) writeTables(opts.out, rows);
-  return rows;
+  return {
+    ctx, classifier, initial, prompts,
+    policy: (spec) => (spec === 'initial'
+      ? Promise.resolve(initial)
+      : build(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }))),
+    dispose: () => {
+      initial.dispose();
+      classifier.dispose?.();
+    },
+  };
 }
 
 function readPromptLines(file: string): string[] {
@@ -109,12 +139,7 @@ function writeSamples(out: string, model: string, samples: EvalResult['samples']
 function writeTables(out: string, rows: EvalRow[]): void {
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'eval.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  const header = 'model,mean_toxicity,std_toxicity,n,distinct_1,distinct_2,distinct_3,perplexity,expected_max_toxicity,toxicity_probability';
-  const csv = rows.map(({ model, result: r }) => [
-    JSON.stringify(model), r.toxicity.mean, r.toxicity.std, r.toxicity.n, r.distinct1, r.distinct2, r.distinct3, r.perplexity,
-    r.rtp?.expectedMaxToxicity.mean ?? '', r.rtp?.toxicityProbability ?? '',
-  ].join(','));
-  fs.writeFileSync(path.join(out, 'eval.csv'), `${[header, ...csv].join('\n')}\n`);
+  fs.writeFileSync(path.join(out, 'eval.csv'), evalCsv(rows));
 }
 
 /** The printed model-selection table (markdown). */
