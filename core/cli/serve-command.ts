@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { PreparedExperiment } from '../config/prepare.js';
 import { runDirOf } from '../config/prepare.js';
 import type { SlotConfig } from '../config/schema.js';
@@ -55,11 +56,15 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return found;
 }
 
-/**
- * Starts the server and resolves with the exit code once it has closed: 0 after Ctrl-C / SIGTERM (the running
- * generations finish, queued ones get 503), 130 when a second signal forces it.
- */
-export async function serveCommand(prepared: PreparedExperiment, o: ServeCommandOptions): Promise<number> {
+/** A listening server and how to stop it (closing also frees the models). */
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Loads the models and starts listening (port 0 = any free port). */
+export async function startServe(prepared: PreparedExperiment, o: ServeCommandOptions): Promise<RunningServer> {
   const runDir = o.run ? path.resolve(o.run) : undefined;
   if (runDir && !fs.existsSync(path.join(runDir, 'resolved-config.json')) && !fs.existsSync(path.join(runDir, 'summary.json'))) {
     throw new UserError(`--run ${o.run}: not a run folder (expected runs/<experiment>/<arm> with resolved-config.json or summary.json)`);
@@ -107,7 +112,20 @@ export async function serveCommand(prepared: PreparedExperiment, o: ServeCommand
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
   process.stderr.write(`serving ${models.map((m) => `${m.name} (${m.source})`).join(', ')}; classifier ${setup.classifier.name}; ` +
     `${setup.prompts.length} prompts; runs from ${path.relative(process.cwd(), runsRoot) || '.'}\n`);
-  process.stdout.write(`detox-lab serve: listening on http://${shown}:${port}/ (Ctrl-C to stop)\n`);
+  let closed: Promise<void> | undefined;
+  return {
+    app, url: `http://${shown}:${port}/`,
+    close: () => (closed ??= app.close().then(dispose)),
+  };
+}
+
+/**
+ * `detox-lab serve`: starts the server and resolves with the exit code once it has closed: 0 after Ctrl-C / SIGTERM
+ * (running generations finish, queued ones get 503), 130 when a second signal forces it.
+ */
+export async function serveCommand(prepared: PreparedExperiment, o: ServeCommandOptions): Promise<number> {
+  const server = await startServe(prepared, o);
+  process.stdout.write(`detox-lab serve: listening on ${server.url} (Ctrl-C to stop)\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -118,10 +136,9 @@ export async function serveCommand(prepared: PreparedExperiment, o: ServeCommand
       }
       stopping = true;
       process.stderr.write(`\n${sig}: closing the server (running generations finish; press Ctrl-C again to quit now)\n`);
-      app.close().then(() => {
+      server.close().then(() => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        dispose();
         process.stderr.write('server closed\n');
         resolve(EXIT.ok);
       }, (err: Error) => {
