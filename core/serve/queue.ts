@@ -25,10 +25,11 @@ export class ModelQueue {
         ticket, reject,
         start: () => {
           this.running = ticket;
-          Promise.resolve().then(job).then(resolve, reject).finally(() => {
+          const finish = () => {
             this.running = undefined;
             this.next();
-          });
+          };
+          Promise.resolve().then(job).then((v) => { finish(); resolve(v); }, (err: unknown) => { finish(); reject(err); });
         },
       });
       if (this.running === undefined && this.waiting.length === 1) this.next();
