@@ -108,13 +108,13 @@ async function generateOne(model, body) {
       h('span', { class: 'continuation' }, highlighted(r.continuation, hits)),
     );
     const tox = r.toxicity;
-    col.querySelector('.scores').replaceChildren(
+    col.querySelector('.scores').replaceChildren(...[
       h('div', { class: `score ${tox >= 0.5 ? 'toxic' : 'clean'}` }, h('span', { class: 'label' }, `P(toxic) · ${info.classifier.name}`), ' ', h('strong', { class: 'toxicity' }, fmt(tox, 3))),
       r.lexicon && r.explainedBy === 'lexicon' ? h('div', { class: 'score lexicon' }, h('span', { class: 'label' }, 'lexicon cross-check'), ' ', h('strong', {}, fmt(r.lexicon.probability, 3))) : null,
       hits.length ? h('div', { class: 'terms' }, `terms (${r.explainedBy === 'classifier' ? 'as the classifier scored them' : 'from the lexicon'}): `,
         ...hits.map((x) => h('code', { class: `tier-${x.tier}` }, `${x.term} · ${x.tier}`))) : h('div', { class: 'terms muted' }, 'no listed term'),
       r.promptTruncated ? h('div', { class: 'muted' }, 'the prompt was cut to fit the context') : null,
-    );
+    ].filter(Boolean));
   } catch (err) {
     done = true;
     status.textContent = 'failed';
@@ -239,8 +239,8 @@ function chart(curve, arms, color) {
     svg.append(s('text', { x: L - 4, y: Y(v) + 4, class: 'tick', 'text-anchor': 'end' }, Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)));
     svg.append(s('line', { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: 'grid' }));
   }
-  for (const v of [x0, x1]) svg.append(s('text', { x: X(v), y: H - 10, class: 'tick', 'text-anchor': 'middle' }, String(Math.round(v))));
-  svg.append(s('text', { x: W - R, y: H - 10, class: 'tick', 'text-anchor': 'end' }, 'step'));
+  for (const v of [x0, x1]) svg.append(s('text', { x: X(v), y: H - 12, class: 'tick', 'text-anchor': 'middle' }, String(Math.round(v))));
+  svg.append(s('text', { x: (L + W - R) / 2, y: H - 4, class: 'tick', 'text-anchor': 'middle' }, 'step'));
   const marker = (arm, p, i, n, extra) => {
     const after = i === n - 1 && p[0] > 0;
     const c = s('circle', { cx: X(p[0]), cy: Y(p[1]), r: 4.5, class: `point ${extra} ${after ? 'eval-after' : 'eval-before'}`,
