@@ -53,7 +53,10 @@ const browserTest = available || process.env.CI === 'true' ? test : test.skip;
 
 browserTest('the page in headless Chromium: two continuations with two scores, a batch, the run browser', async (t) => {
   t.timeout(120_000);
-  if (!available) t.fail(`CI=true but no Chromium at ${CHROMIUM}: .ci/run installs it with apt-get install chromium`);
+  if (!available) {
+    t.fail(`CI=true but no Chromium at ${CHROMIUM}: .ci/run installs it with apt-get install chromium (or set CHROMIUM_PATH)`);
+    return;
+  }
   const t0 = Date.now();
   const lap = (what: string) => t.log(`${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const dir = await servedProject();
