@@ -132,6 +132,20 @@ test('run browser API: curves with the evaluation points, the compare table, sam
   t.true(Math.abs(v.rows[0].cells.toxicity_after.value - summary.evalAfter.toxicity.mean) < 1e-6);
   t.regex(v.rows[0].cells.toxicity_after.text, /^\d\.\d{4} ± \d\.\d{4}$/);
 
+  // A grid's arms are overlaid: two arm folders of one experiment.
+  for (const [i, arm] of ['lr-1', 'lr-2'].entries()) {
+    const to = path.join(dir, `runs/grid/${arm}`);
+    fs.cpSync(path.join(dir, 'runs/tiny/main'), to, { recursive: true, filter: (f) => !f.includes('checkpoints') });
+    const cfg = JSON.parse(fs.readFileSync(path.join(to, 'resolved-config.json'), 'utf8'));
+    cfg.optimiser.learningRate = (i + 1) * 1e-3; // two settings (equal configs would be one seed group)
+    fs.writeFileSync(path.join(to, 'resolved-config.json'), JSON.stringify(cfg));
+  }
+  const grid = (await call(base, '/api/runs/grid')).body;
+  t.deepEqual(grid.arms.map((a: { name: string }) => a.name), ['lr-1', 'lr-2']);
+  t.deepEqual(grid.rows.map((r: { label: string }) => r.label), ['lr-1', 'lr-2']);
+  t.deepEqual(grid.arms[1].series['env/reward_mean'], arm.series['env/reward_mean']);
+  t.deepEqual((await call(base, '/api/runs')).body.experiments, [{ experiment: 'grid', arms: ['lr-1', 'lr-2'] }, { experiment: 'tiny', arms: ['main'] }]);
+
   const lines = fs.readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const all = (await call(base, '/api/runs/tiny/main/samples?limit=500')).body;
   t.is(all.total, lines.length);

@@ -63,6 +63,14 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
   lap('tiny run');
   const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
   fs.appendFileSync(samples, `${JSON.stringify({ step: 3, prompt: XSS, response: '<script>window.hacked=2</script>', score: 0, reward: -1.25, toxicity: 0.5 })}\n`);
+  for (const [arm, seconds] of [['slow', 90], ['fast', 30]] as const) {
+    const to = path.join(dir, 'runs/grid', arm);
+    fs.cpSync(path.join(dir, 'runs/tiny/main'), to, { recursive: true, filter: (f) => !f.includes('checkpoints') });
+    const cfg = JSON.parse(fs.readFileSync(path.join(to, 'resolved-config.json'), 'utf8'));
+    fs.writeFileSync(path.join(to, 'resolved-config.json'), JSON.stringify({ ...cfg, seed: 0, optimiser: { ...cfg.optimiser, learningRate: seconds * 1e-5 } }));
+    const summary = JSON.parse(fs.readFileSync(path.join(to, 'summary.json'), 'utf8'));
+    fs.writeFileSync(path.join(to, 'summary.json'), JSON.stringify({ ...summary, elapsedMs: seconds * 1000 }));
+  }
   const server = await serveIn(dir, { run: path.join(dir, 'runs/tiny/main') });
   let chrome: Awaited<ReturnType<typeof launchChromium>> | undefined;
   try {
@@ -129,6 +137,17 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
     await page.waitForFunction(() => document.querySelector('#samples-page')?.textContent === '1–4 of 4');
     t.deepEqual(await page.$$eval('#samples-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['2', '2', '2', '2']);
     await page.screenshot({ path: path.join(ARTIFACTS, 'runs.png'), fullPage: true });
+
+    // A grid: arms overlaid, the compare table sorted by a click.
+    await page.selectOption('#experiment', 'grid');
+    await page.waitForFunction(() => document.querySelectorAll('svg.chart[data-tag="env/reward_mean"] path.curve').length === 2);
+    const armsOf = () => page.$$eval('#compare-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    t.deepEqual(await armsOf(), ['fast', 'slow']);
+    await page.click('#compare-table th[data-key="wall_s"]');
+    t.deepEqual(await armsOf(), ['fast', 'slow']);
+    await page.click('#compare-table th[data-key="wall_s"]');
+    t.deepEqual(await armsOf(), ['slow', 'fast']);
+    t.is(await page.locator('#compare-table th.sorted.desc').innerText(), 'wall time');
     lap('runs');
     t.deepEqual(errors, [], 'no script error in the page');
   } finally {
