@@ -71,7 +71,7 @@ export async function startServe(prepared: PreparedExperiment, o: ServeCommandOp
   }
   const specs = o.model.length ? parseModelSpecs(o.model) : [
     { name: 'base', source: 'initial' },
-    ...(runDir && latestCheckpoint(runDir) ? [{ name: 'detox', source: latestCheckpoint(runDir)! }] : []),
+    ...(runDir && latestCheckpoint(runDir) ? [{ name: 'detox', source: path.relative(process.cwd(), latestCheckpoint(runDir)!) }] : []),
   ];
   for (const s of specs) {
     if (s.source !== 'initial' && !fs.existsSync(path.join(path.resolve(s.source), 'config.json'))) {

@@ -101,6 +101,8 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     maxNewTokens: b.maxNewTokens ?? o.evalCfg.maxNewTokens, seed: b.seed ?? o.evalCfg.seed,
   });
   let tickets = 0;
+  const rel = o.runsRoot ? path.relative(process.cwd(), o.runsRoot) : undefined;
+  const runsLabel = o.runsRoot ? (rel!.startsWith('..') || path.isAbsolute(rel!) ? o.runsRoot : rel || '.') : null;
 
   app.get('/api/info', async () => ({
     models: [...models.values()].map((m) => ({ name: m.name, source: m.source, contextLength: m.policy.contextLength })),
@@ -108,7 +110,7 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     lexicon: o.lexicon && o.lexicon !== o.classifier ? o.lexicon.name : null,
     prompts: o.prompts, promptSource: o.promptSource,
     defaults: settings({}),
-    runs: { root: o.runsRoot ?? null, open: o.openRun ?? null },
+    runs: { root: runsLabel, open: o.openRun ?? null },
   }));
 
   app.post('/api/generate', async (req) => {
@@ -177,7 +179,7 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     if (!o.runsRoot) throw new RequestError('no runs folder: start detox-lab serve with --runs-dir <dir> or --run <runs/experiment/arm>', 404);
     return o.runsRoot;
   };
-  app.get('/api/runs', async () => ({ root: o.runsRoot ?? null, open: o.openRun ?? null, experiments: o.runsRoot ? listExperiments(o.runsRoot) : [] }));
+  app.get('/api/runs', async () => ({ root: runsLabel, open: o.openRun ?? null, experiments: o.runsRoot ? listExperiments(o.runsRoot) : [] }));
   app.get('/api/runs/:experiment', async (req) => {
     const { experiment } = req.params as { experiment: string };
     try {
