@@ -63,7 +63,10 @@ export const STATIC_DIR = (() => {
   return candidates.find((d) => fs.existsSync(path.join(d, 'index.html'))) ?? candidates[1]!;
 })();
 
-/** Builds the server (not yet listening). Closing it rejects the queued requests with 503; running ones finish. */
+/**
+ * Builds the server (not yet listening). Closing it rejects the queued requests with 503; a running generation
+ * finishes, a running batch stops after its current generation batch (503).
+ */
 export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
   if (o.models.length === 0) throw new Error('serve: no model to serve');
   const models = new Map(o.models.map((m) => [m.name, { ...m, queue: new ModelQueue() }]));
@@ -74,13 +77,20 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     if (err instanceof RequestError) return reply.code(err.status).send({ error: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
-    if (closing) return reply.code(503).send({ error: err.message });
+    if (closing) return reply.code(503).send({ error: 'the server is shutting down' });
     app.log.error(err);
     return reply.code(500).send({ error: `the model failed on this request: ${err.message}` });
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such page or API: ${req.method} ${req.url}` }));
-  app.addHook('onClose', async () => {
+  // While closing, every answer closes its connection: a keep-alive socket that turns idle after close() began
+  // would otherwise hold the server open for the keep-alive timeout.
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  const stop = new AbortController(); // a running batch stops at its next generation batch
+  app.addHook('preClose', async () => {
     closing = true;
+    stop.abort();
     for (const m of models.values()) m.queue.drain(new RequestError('the server is shutting down', 503));
   });
 
@@ -162,7 +172,7 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     const ticket = b.ticket ?? `t${++tickets}`;
     for (const m of chosen) {
       const r = await m.queue.run(ticket, () => evaluate({
-        policy: m.policy, classifier: o.classifier, prompts: o.prompts, cfg,
+        policy: m.policy, classifier: o.classifier, prompts: o.prompts, cfg, signal: stop.signal,
         fluency: (ids, mask) => o.fluency.forward(ids, mask, 'policy').logits,
       }));
       const { samples: ms, ...figures } = r;

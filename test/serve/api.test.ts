@@ -201,7 +201,7 @@ test('one generation at a time per model, positions visible; a model error fails
   const prepared = await prepareExperiment({ file: path.join(dir, '.detoxrc.json'), cwd: dir, builtins: builtinPlugins });
   const setup = await loadEvalSetup(prepared, {});
   let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  let gate = new Promise<void>((r) => { release = r; });
   let running = 0;
   let maxRunning = 0;
   const real = setup.initial;
@@ -247,7 +247,24 @@ test('one generation at a time per model, positions visible; a model error fails
     t.is(maxRunning, 1, 'never two generations of one model at once');
     t.deepEqual((await call(url, '/api/queue?ticket=c')).body.models.m, { length: 0, position: -1 });
     t.is((await call(url, '/api/generate', { prompt: 'still alive', model: 'm' })).status, 200);
+
+    // Closing: the running generation finishes, the queued one gets 503, new connections are refused.
+    gate = new Promise<void>((r) => { release = r; });
+    const running = call(url, '/api/generate', { prompt: 'running', model: 'm', ticket: 'r' });
+    const queued = call(url, '/api/generate', { prompt: 'queued', model: 'm', ticket: 'q' });
+    for (let i = 0; i < 100 && (await call(url, '/api/queue')).body.models.m.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    const tc = Date.now();
+    const closed = app.close();
+    const rq = await queued;
+    t.is(rq.status, 503);
+    t.is(rq.body.error, 'the server is shutting down');
+    release();
+    t.is((await running).status, 200);
+    await closed;
+    t.true(Date.now() - tc < 10_000, `closing took ${Date.now() - tc} ms: it must not wait for keep-alive sockets`);
+    await t.throwsAsync(fetch(url));
   } finally {
+    release();
     await app.close();
     setup.dispose();
   }
