@@ -74,11 +74,11 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: o.logRequests ? { level: 'info' } : false, bodyLimit: 256 * 1024, forceCloseConnections: 'idle' });
   let closing = false;
 
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (err instanceof RequestError) return reply.code(err.status).send({ error: err.message });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     if (closing) return reply.code(503).send({ error: 'the server is shutting down' });
-    app.log.error(err);
+    process.stderr.write(`serve: ${req.method} ${req.url} failed: ${err.message}\n`);
     return reply.code(500).send({ error: `the model failed on this request: ${err.message}` });
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such page or API: ${req.method} ${req.url}` }));
