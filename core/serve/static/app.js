@@ -264,11 +264,14 @@ function chart(curve, arms, color) {
 
 let sortState = { key: null, dir: 1 };
 function compareTable(v) {
-  const cols = [{ key: 'label', title: 'arm' }, { key: 'status', title: 'status' }, { key: 'steps', title: 'steps' }, ...v.columns];
+  const cols = [{ key: 'label', title: 'arm' }, ...(v.grouped ? [{ key: 'n', title: 'n (seeds)' }] : []), { key: 'status', title: 'status' }, { key: 'steps', title: 'steps' }, ...v.columns];
   $('#compare-table thead').replaceChildren(h('tr', {}, ...cols.map((c) => h('th', {
     'data-key': c.key, class: sortState.key === c.key ? (sortState.dir > 0 ? 'sorted asc' : 'sorted desc') : null,
     onclick: () => { sortState = { key: c.key, dir: sortState.key === c.key ? -sortState.dir : 1 }; compareTable(v); },
   }, c.title))));
+  $('#compare-note').textContent = (v.grouped
+    ? 'Rows with n > 1 are the seeds of one setting: mean ± 95% CI of the mean across seeds; single arms show toxicity as mean ± std over the continuations. '
+    : 'Toxicity: mean ± population std over the continuations. ') + `Last-K: the last ${v.lastK} steps. Click a column to sort.`;
   const value = (row, key) => (key in row.cells ? row.cells[key].value : row[key]);
   const rows = [...v.rows];
   if (sortState.key) {
