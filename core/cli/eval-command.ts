@@ -7,9 +7,11 @@ import { create } from '../di/container.js';
 import { defaultMemoryPlan } from '../interfaces/memory.js';
 import type { Policy } from '../interfaces/policy.js';
 import type { PluginContext } from '../plugin/define.js';
+import type { RewardModel } from '../interfaces/reward.js';
 import { initBackend } from '../model/backend.js';
 import { CausalLMPolicy } from '../model/policy.js';
 import { evaluate, sameTokenizer, type EvalResult } from '../eval/evaluate.js';
+import { evalCsv, type EvalRow } from '../eval/csv.js';
 import { Progress } from '../logging/progress.js';
 import { asUsage, EXIT, UserError } from './exit.js';
 
@@ -24,7 +26,7 @@ export interface EvalCommandOptions {
   signal?: AbortSignal;
 }
 
-export interface EvalRow { model: string; result: Omit<EvalResult, 'samples'> }
+export type { EvalRow };
 
 /**
  * `detox-lab eval`: the study's model-selection table. Each model continues the held-out toxic
@@ -33,37 +35,12 @@ export interface EvalRow { model: string; result: Omit<EvalResult, 'samples'> }
  * candidate architectures). Same prompts, seed and batch size as `run` → the same figures as its summary.
  */
 export async function evalCommand(prepared: PreparedExperiment, opts: EvalCommandOptions): Promise<EvalRow[]> {
-  const cfg = prepared.config;
-  const evalCfg: EvalConfig = { ...cfg.eval, ...opts.eval };
-  tf.env().set('PROD', true);
-  try {
-    await initBackend(cfg.backend, { matmul: cfg.matmul });
-  } catch (err) {
-    throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
-  }
-  const log = (m: string) => process.stderr.write(`${m}\n`);
-  const ctx: PluginContext = {
-    configDir: prepared.raw.baseDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, memoryPlan: defaultMemoryPlan(), log,
-  };
-  // A prompt file is read before any model is loaded, so its problems show at once.
-  const given = opts.prompts ? readPromptFile(opts.prompts, evalCfg.maxPrompts) : undefined;
-  const classifier = await asUsage('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
-  const initial = await asUsage('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
-  let prompts: string[];
-  if (given) {
-    checkPromptLengths(opts.prompts!, given, initial, evalCfg.maxNewTokens);
-    prompts = given.map((p) => p.text);
-  } else {
-    const dataset = await asUsage('data.dataset', () => create(prepared.registry, 'dataset', cfg.data.dataset as SlotConfig, ctx));
-    prompts = (await dataset.load()).heldOut.map((p) => p.text);
-    if (prompts.length === 0) throw new UserError('no prompts to evaluate: the held-out split is empty; raise the dataset\'s heldOutFraction or pass --prompts <file>');
-  }
-
+  const evalCfg: EvalConfig = { ...prepared.config.eval, ...opts.eval };
+  const setup = await loadEvalSetup(prepared, { prompts: opts.prompts, maxPrompts: evalCfg.maxPrompts, maxNewTokens: evalCfg.maxNewTokens });
+  const { classifier, initial, prompts } = setup;
   const rows: EvalRow[] = [];
   for (const spec of opts.models) {
-    const policy: Policy = spec === 'initial'
-      ? initial
-      : await asUsage(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }));
+    const policy: Policy = await setup.policy(spec);
     let progress: Progress | undefined;
     const result = await evaluate({
       policy, classifier, prompts, cfg: evalCfg, signal: opts.signal,
@@ -80,10 +57,66 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
     if (opts.out) writeSamples(opts.out, spec, samples);
     if (policy !== initial) policy.dispose();
   }
-  initial.dispose();
-  classifier.dispose?.();
+  setup.dispose();
   if (opts.out) writeTables(opts.out, rows);
   return rows;
+}
+
+/** What an evaluation needs besides the models: the backend, the classifier, the initial policy and the prompts. */
+export interface EvalSetup {
+  ctx: PluginContext;
+  classifier: RewardModel;
+  /** The experiment's own policy: the "initial" model and the fluency judge. */
+  initial: Policy;
+  /** Held-out prompts of the experiment, or the lines of the prompt file. */
+  prompts: string[];
+  /** "initial", or a model folder loaded as a policy (usage errors name the spec). */
+  policy(spec: string): Promise<Policy>;
+  dispose(): void;
+}
+
+/**
+ * Initialises the backend and builds the experiment's classifier, initial policy and prompts (as `detox-lab eval`
+ * and `detox-lab serve` use them). Build failures are usage errors naming the config slot. A `--prompts` file is
+ * read before any model is loaded (the first `maxPrompts`), and with `maxNewTokens` every prompt must fit the
+ * initial policy's context beside that many new tokens.
+ */
+export async function loadEvalSetup(
+  prepared: PreparedExperiment, opts: { prompts?: string; maxPrompts?: number | null; maxNewTokens?: number },
+): Promise<EvalSetup> {
+  const cfg = prepared.config;
+  tf.env().set('PROD', true);
+  try {
+    await initBackend(cfg.backend, { matmul: cfg.matmul });
+  } catch (err) {
+    throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
+  }
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const ctx: PluginContext = {
+    configDir: prepared.raw.baseDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, memoryPlan: defaultMemoryPlan(), log,
+  };
+  const given = opts.prompts ? readPromptFile(opts.prompts, opts.maxPrompts ?? null) : undefined;
+  const classifier = await asUsage('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
+  const initial = await asUsage('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
+  let prompts: string[];
+  if (given) {
+    if (opts.maxNewTokens !== undefined) checkPromptLengths(opts.prompts!, given, initial, opts.maxNewTokens);
+    prompts = given.map((p) => p.text);
+  } else {
+    const dataset = await asUsage('data.dataset', () => create(prepared.registry, 'dataset', cfg.data.dataset as SlotConfig, ctx));
+    prompts = (await dataset.load()).heldOut.map((p) => p.text);
+    if (prompts.length === 0) throw new UserError('no prompts to evaluate: the held-out split is empty; raise the dataset\'s heldOutFraction or pass --prompts <file>');
+  }
+  return {
+    ctx, classifier, initial, prompts,
+    policy: (spec) => (spec === 'initial'
+      ? Promise.resolve(initial)
+      : asUsage(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }))),
+    dispose: () => {
+      initial.dispose();
+      classifier.dispose?.();
+    },
+  };
 }
 
 /** A `--prompts` prompt and its line in the file. */
@@ -148,12 +181,7 @@ function writeSamples(out: string, model: string, samples: EvalResult['samples']
 function writeTables(out: string, rows: EvalRow[]): void {
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'eval.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  const header = 'model,mean_toxicity,std_toxicity,n,distinct_1,distinct_2,distinct_3,perplexity,expected_max_toxicity,toxicity_probability';
-  const csv = rows.map(({ model, result: r }) => [
-    JSON.stringify(model), r.toxicity.mean, r.toxicity.std, r.toxicity.n, r.distinct1, r.distinct2, r.distinct3, r.perplexity,
-    r.rtp?.expectedMaxToxicity.mean ?? '', r.rtp?.toxicityProbability ?? '',
-  ].join(','));
-  fs.writeFileSync(path.join(out, 'eval.csv'), `${[header, ...csv].join('\n')}\n`);
+  fs.writeFileSync(path.join(out, 'eval.csv'), evalCsv(rows));
 }
 
 /** The printed model-selection table (markdown). */

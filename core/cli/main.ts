@@ -190,6 +190,38 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
     });
 
   program
+    .command('serve')
+    .description('a local web page: compare models side by side on a prompt (continuations, P(toxic), highlighted terms; batches with eval\'s figures and a CSV) and browse runs (curves with the before/after evaluation, samples, the compare table)')
+    .argument('[experiment]', 'experiment whose classifier, initial policy, prompts and eval settings to use (default: .detoxrc.json)')
+    .option('-m, --model <name=dir|initial>', 'a model column, e.g. base=initial or detox=runs/default/main/checkpoints/step-60/policy; repeatable (default: base=initial, plus detox=<latest checkpoint of --run>)', collect, [])
+    .option('--run <run-folder>', 'open the run browser on runs/<experiment>/<arm> (its runs folder is listed; its latest checkpoint is the default "detox" model)')
+    .option('--runs-dir <dir>', 'the runs folder the run browser lists (default: the experiment\'s runsDir)')
+    .option('--prompts <file>', 'prompts to offer instead of the held-out split (.txt one per line, or .jsonl with "text")')
+    .option('-p, --port <port>', 'TCP port (0 = any free port)', '7860')
+    .option('--host <host>', 'address to bind; anything but 127.0.0.1 / localhost / ::1 exposes the models to the network', '127.0.0.1')
+    .option('--log', 'log every request to stderr', false)
+    .option('-s, --set <path=value>', 'override a config value; repeatable', collect, [])
+    .addHelpText('after', `
+Examples:
+  $ detox-lab serve --run runs/default/main          the initial policy against the run's latest checkpoint
+  $ detox-lab serve -m base=initial -m detox=runs/default/main/checkpoints/step-60/policy --port 8080
+
+Open the printed address. The compare page sends one request per model; each model generates one request at a
+time and the page shows the queue position. Batch mode continues the first N prompts with every model and reports
+toxicity (mean ± std), distinct-n and perplexity — the figures detox-lab eval prints for the same prompts and seed —
+with a CSV download. Ctrl-C closes the server (running generations finish) and exits 0; a second Ctrl-C exits 130.`)
+    .action(async (experiment: string | undefined, o: { model: string[]; run?: string; runsDir?: string; prompts?: string; port: string; host: string; log: boolean; set: string[] }) => {
+      const port = numberOption('--port', o.port, 0);
+      if (port > 65535) throw new UserError(`--port: expected an integer from 0 to 65535, got ${JSON.stringify(o.port)}`);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) {
+        process.stderr.write(`warning: --host ${o.host} exposes the models and the runs folder to other machines; the server has no authentication\n`);
+      }
+      const prepared = await prepareExperiment({ file: experiment, set: o.set, builtins: builtinPlugins });
+      const { serveCommand } = await import('./serve-command.js');
+      process.exitCode = await serveCommand(prepared, { ...o, port });
+    });
+
+  program
     .command('inspect')
     .description('show what a Hugging Face model folder holds and computes (causal LM or RoBERTa classifier)')
     .argument('<model-dir>', 'folder with config.json + safetensors (+ tokenizer.json)')

@@ -10,7 +10,7 @@ import type { CompareResult } from './compare.js';
 const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
 
 /** A row's cell for one figure: `mean ± CI` (n > 1), `mean ± std` (one arm, a figure with a std), or the value. */
-function cell(row: CompareRow, key: string): string {
+export function formatCell(row: CompareRow, key: string): string {
   const def = METRICS.find((m) => m.key === key)!;
   const m = row.metrics[key]!;
   if (!Number.isFinite(m.mean)) return '—';
@@ -28,7 +28,7 @@ export function formatMarkdown(r: CompareResult): string {
   const header = ['arm', ...(r.grouped ? ['n', 'seeds'] : []), 'status', 'steps', ...shown.map((m) => m.title!)];
   const rows = r.rows.map((row) => [
     row.label, ...(r.grouped ? [String(row.n), row.seeds.map((s) => s ?? '?').join(' ')] : []), row.status, row.steps,
-    ...shown.map((m) => cell(row, m.key)),
+    ...shown.map((m) => formatCell(row, m.key)),
   ]);
   const notes = [
     `last-K = mean over the last ${r.lastK} logged steps; reward roughness = mean |change| of the batch reward from one step ` +
