@@ -32,6 +32,8 @@ export interface ArmDecision {
   action: 'skip' | 'resume' | 'start';
   /** Why the previous content of the folder is moved aside (set only when it is). */
   moveAside?: string;
+  /** The same, as a code. */
+  reason?: 'fresh' | 'no-config' | 'config-changed' | 'no-checkpoint';
   /** The checkpoint step a resumed arm continues from. */
   resumeStep?: number;
 }
@@ -92,17 +94,17 @@ function recordedConfig(dir: string): unknown {
 export function inspectArm(arm: PlannedArm, fresh: boolean): ArmDecision {
   const dir = arm.runDir;
   if (!folderUsed(dir)) return { action: 'start' };
-  if (fresh) return { action: 'start', moveAside: '--fresh' };
+  if (fresh) return { action: 'start', moveAside: '--fresh', reason: 'fresh' };
   const recorded = recordedConfig(dir);
-  if (recorded === undefined) return { action: 'start', moveAside: 'the folder has results but no resolved-config.json' };
+  if (recorded === undefined) return { action: 'start', moveAside: 'the folder has results but no resolved-config.json', reason: 'no-config' };
   const now = JSON.parse(JSON.stringify(arm.prepared.config)) as unknown;
   const changed = diffPaths(recorded, now);
-  if (changed.length) return { action: 'start', moveAside: `config changed since it ran (${changed.join('; ')})` };
+  if (changed.length) return { action: 'start', moveAside: `config changed since it ran (${changed.join('; ')})`, reason: 'config-changed' };
   const summary = readJson(path.join(dir, 'summary.json')) as { status?: string } | undefined;
   if (summary?.status === 'done') return { action: 'skip' };
   const ckpt = latestCheckpoint(dir);
   if (ckpt) return { action: 'resume', resumeStep: Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) };
-  return { action: 'start', moveAside: 'it stopped before its first checkpoint' };
+  return { action: 'start', moveAside: 'it stopped before its first checkpoint', reason: 'no-checkpoint' };
 }
 
 /** Moves a used run folder aside (`<dir>.old-<time>`) and returns the new path. */
@@ -113,12 +115,26 @@ export function moveAside(dir: string): string {
 }
 
 /** Writes the arm's resolved-config.json (for a start) and arm.json (its name, exact settings, and place in the grid). */
-function prepareFolder(arm: PlannedArm, decision: ArmDecision, plan: AblationPlan): void {
+export function prepareFolder(arm: PlannedArm, decision: ArmDecision, plan: AblationPlan): void {
   if (decision.action === 'start') writeResolvedConfig(arm.runDir, arm.prepared);
   const settings = Object.fromEntries(arm.settings.map((s) => [s.path, s.value]));
   const grid = Object.fromEntries(plan.axes.map((a) => [a.path, a.values]));
-  const body = { arm: arm.name, index: plan.arms.indexOf(arm), experiment: plan.experiment, settings, mode: plan.mode, grid };
-  fs.writeFileSync(path.join(arm.runDir, 'arm.json'), `${JSON.stringify(body, null, 2)}\n`);
+  writeArmJson(arm.runDir, { arm: arm.name, index: plan.arms.indexOf(arm), experiment: plan.experiment, settings, mode: plan.mode, grid });
+}
+
+/** What arm.json holds: the arm's name, exact settings, and place in its grid. */
+export interface ArmJson {
+  arm: string;
+  index: number;
+  experiment: string;
+  settings: Record<string, Json>;
+  mode: string;
+  grid: Record<string, Json[]>;
+}
+
+/** Writes a run folder's arm.json. */
+export function writeArmJson(runDir: string, body: ArmJson): void {
+  fs.writeFileSync(path.join(runDir, 'arm.json'), `${JSON.stringify(body, null, 2)}\n`);
 }
 
 const rel = (p: string) => path.relative(process.cwd(), p) || p;
@@ -214,11 +230,15 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
       const launchNext = () => {
         while (running.size < parallel && queue.length && signals === 0) {
           const arm = queue.shift()!;
-          running.set(arm.name, startArm(arm, opts.cli ?? CLI_PATH, out, err, (r) => {
+          running.set(arm.name, startArmProcess({
+            label: arm.name, runDir: arm.runDir, cli: opts.cli ?? CLI_PATH, out, err, what: settingsText(arm),
+            // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
+            env: { [GRID_PARALLEL_ENV]: String(sideBySide) },
+          }, (r) => {
             running.delete(arm.name);
             results.set(arm.name, r);
             launchNext();
-          }, sideBySide));
+          }));
         }
         if (running.size === 0) resolve();
       };
@@ -241,26 +261,41 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
   return code;
 }
 
+/** How {@link startArmProcess} runs one arm. */
+export interface ArmProcessOptions {
+  /** The arm's name in messages and the `[label]` prefix of its lines. */
+  label: string;
+  /** The prepared run folder (resolved-config.json written): the arm runs as `run --resume <runDir>`. */
+  runDir: string;
+  cli: string;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  /** Added to this process's environment. */
+  env: Record<string, string>;
+  /** Said on the "started" line after the pid. */
+  what: string;
+  /** Messages the arm sends; given, the arm gets an IPC channel. */
+  onMessage?: (message: unknown) => void;
+}
+
 /** Starts one arm's process, streams its lines with an `[arm]` prefix, and reports how it ended. */
-function startArm(
-  arm: PlannedArm, cli: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, done: (r: ArmResult) => void,
-  sideBySide: number,
-): ChildProcess {
+export function startArmProcess(o: ArmProcessOptions, done: (r: ArmResult) => void): ChildProcess {
+  const { label, runDir, out, err } = o;
   const started = Date.now();
-  const child = spawn(process.execPath, [cli, 'run', '--resume', arm.runDir], {
-    // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
-    cwd: process.cwd(), env: { ...process.env, [GRID_PARALLEL_ENV]: String(sideBySide) }, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [o.cli, 'run', '--resume', runDir], {
+    cwd: process.cwd(), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe', ...(o.onMessage ? ['ipc' as const] : [])],
     // Its own process group: the terminal's Ctrl-C reaches the arm only once, forwarded by the driver.
     detached: process.platform !== 'win32',
   });
-  err.write(`[${arm.name}] started (pid ${child.pid}): ${settingsText(arm)}\n`);
+  if (o.onMessage) child.on('message', o.onMessage);
+  err.write(`[${label}] started (pid ${child.pid}): ${o.what}\n`);
   let lastError: string | undefined;
   const pipe = (stream: NodeJS.ReadableStream | null, to: NodeJS.WritableStream, isErr: boolean) => {
     if (!stream) return Promise.resolve();
     const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', (line) => {
       if (isErr && /^(config )?error: /.test(line)) lastError = line;
-      to.write(`[${arm.name}] ${line}\n`);
+      to.write(`[${label}] ${line}\n`);
     });
     return new Promise<void>((resolve) => rl.once('close', () => resolve()));
   };
@@ -271,7 +306,7 @@ function startArm(
     reported = true;
     void streams.then(() => {
       const wallMs = Date.now() - started;
-      const summary = readJson(path.join(arm.runDir, 'summary.json')) as { status?: string; error?: string; step?: number; totalSteps?: number } | undefined;
+      const summary = readJson(path.join(runDir, 'summary.json')) as { status?: string; error?: string; step?: number; totalSteps?: number } | undefined;
       let status: ArmResult['status'];
       if (spawnError) status = 'failed';
       else if (code === EXIT.ok) status = 'done';
@@ -282,8 +317,8 @@ function startArm(
           : status === 'done' ? `${summary?.step ?? '?'} steps`
             : status === 'interrupted' ? `stopped at step ${summary?.step ?? '?'} of ${summary?.totalSteps ?? '?'}; saved`
               : (summary?.error ?? lastError ?? `exit code ${code}`);
-      err.write(`[${arm.name}] ${status} in ${(wallMs / 1000).toFixed(1)} s${status === 'done' ? '' : `: ${note}`}\n`);
-      done({ name: arm.name, status, code: spawnError ? null : code, wallMs, note });
+      err.write(`[${label}] ${status} in ${(wallMs / 1000).toFixed(1)} s${status === 'done' ? '' : `: ${note}`}\n`);
+      done({ name: label, status, code: spawnError ? null : code, wallMs, note });
     });
   };
   child.once('error', (e) => report(null, null, e));

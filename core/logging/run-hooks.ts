@@ -13,7 +13,7 @@ export class TensorBoardHook implements Hook {
   readonly name = 'tensorboard';
   readonly writer: TensorBoardWriter;
 
-  constructor(runDir: string, private readonly opts: { logEvery: number; sampleEvery: number }) {
+  constructor(runDir: string, private readonly opts: { logEvery: number; sampleEvery: number; checkpointEvery?: number }) {
     this.writer = new TensorBoardWriter(runDir, { flushEverySeconds: 5 });
   }
 
@@ -33,6 +33,9 @@ export class TensorBoardHook implements Hook {
       const rows = r.samples.map((s) => `| ${esc(s.prompt)} | ${esc(s.response)} | ${s.score.toFixed(3)} |`);
       w.text('samples', ['| prompt | response | score |', '|---|---|---|', ...rows].join('\n'), r.step);
     }
+    // A checkpoint follows this step: its curves reach the disk first, so a run killed later and resumed from
+    // that checkpoint has every step's points.
+    if (this.opts.checkpointEvery && r.step % this.opts.checkpointEvery === 0) w.flush();
   }
 
   /** Scalars outside the step loop (evaluation figures). */
@@ -51,9 +54,30 @@ export class SamplesHook implements Hook {
   readonly name = 'samples';
   private readonly fd: number;
 
-  constructor(runDir: string) {
+  constructor(private readonly runDir: string) {
     fs.mkdirSync(runDir, { recursive: true });
     this.fd = fs.openSync(path.join(runDir, 'samples.jsonl'), 'a');
+  }
+
+  /**
+   * A resumed run continues from its checkpoint: lines of later steps (written before a crash, after that
+   * checkpoint) are dropped, so the file equals an uninterrupted run's.
+   */
+  onRunStart(info: { startStep: number }): void {
+    const file = path.join(this.runDir, 'samples.jsonl');
+    const text = fs.readFileSync(file, 'utf8');
+    let keep = 0;
+    for (const line of text.split('\n')) {
+      let step: number;
+      try {
+        step = (JSON.parse(line) as { step: number }).step;
+      } catch {
+        break; // a line cut short by a crash
+      }
+      if (!(step <= info.startStep)) break;
+      keep += Buffer.byteLength(line) + 1;
+    }
+    if (keep < Buffer.byteLength(text)) fs.ftruncateSync(this.fd, keep);
   }
 
   onStep(r: StepReport): void {

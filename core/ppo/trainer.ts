@@ -111,6 +111,8 @@ export class Trainer {
     let step = 0;
     let evalBefore: EvalFigures | undefined;
     let priorMs = 0;
+    // Stats of the last steps (summary.json's final and last-10 figures), carried across a resume.
+    const history: Record<string, number>[] = [];
     const ckpt = opts.resume ? latestCheckpoint(this.run.runDir) : null;
     if (opts.resume && !ckpt) log('resume: no checkpoint in this run folder yet; starting from step 0');
     if (ckpt) {
@@ -125,6 +127,7 @@ export class Trainer {
       step = state.step;
       evalBefore = state.evalBefore as EvalFigures | undefined;
       priorMs = state.elapsedMs;
+      history.push(...(state.history ?? []));
       log(`resumed from ${ckpt} at step ${step}`);
     } else if (cfg.eval.enabled) {
       try {
@@ -139,7 +142,7 @@ export class Trainer {
     const state = (): TrainerState => ({
       version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
       rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
-      optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
+      optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started), history: history.slice(-10),
     });
     const checkpoint = async (name?: string) =>
       writeCheckpoint(this.run.runDir, policy, this.optimiser.getState(), state(), name);
@@ -147,7 +150,6 @@ export class Trainer {
     // 3. The loop.
     const total = cfg.train.steps;
     for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
-    const history: Record<string, number>[] = [];
     let status: TrainOutcome['status'] = 'done';
     let lastCheckpoint: string | undefined;
     let error: string | undefined;

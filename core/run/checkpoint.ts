@@ -21,6 +21,8 @@ export interface TrainerState {
   evalBefore?: unknown;
   /** Training wall time so far, in ms. */
   elapsedMs: number;
+  /** Stats of the last (up to 10) steps, so a resumed run's summary equals an uninterrupted run's. */
+  history?: Record<string, number>[];
 }
 
 export const CHECKPOINTS = 'checkpoints';

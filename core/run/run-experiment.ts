@@ -10,6 +10,7 @@ import { resolveWorkers } from '../parallel/parallel-compute.js';
 import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.js';
 import { Interrupt } from '../cli/interrupt.js';
 import { EXIT, UserError } from '../cli/exit.js';
+import { armChannelHooks } from '../queue/arm-channel.js';
 
 /** What `summary.json` holds: the run's outcome and its final figures. */
 export interface RunSummary extends TrainOutcome {
@@ -30,6 +31,7 @@ export interface RunSummary extends TrainOutcome {
 export async function runExperiment(
   prepared: PreparedExperiment, runDir: string, opts: { resume?: boolean; out?: NodeJS.WriteStream } = {},
 ): Promise<number> {
+  const channel = armChannelHooks(); // first: an arm run for a queue worker stops as soon as the worker is gone
   const cfg = prepared.config;
   const out = opts.out ?? process.stderr;
   const log = (m: string) => out.write(`${m}\n`);
@@ -54,8 +56,8 @@ export async function runExperiment(
     throw new UserError(`cannot build the experiment: ${(err as Error).message}`, EXIT.usage);
   }
 
-  const tb = new TensorBoardHook(runDir, { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery });
-  const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out)];
+  const tb = new TensorBoardHook(runDir, { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery, checkpointEvery: cfg.train.checkpointEvery });
+  const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out), ...channel];
   const interrupt = new Interrupt().install();
   const forget = interrupt.onForcedExit(() => tb.writer.close());
   let peakRss = process.memoryUsage().rss;

@@ -175,7 +175,7 @@ test('re-run decisions: done arms are skipped, stopped ones resume, changed or f
   write('samples.jsonl', '');
   t.deepEqual(inspectArm(arm, false), { action: 'start' }); // failed before its first step: starts again in place
   write('samples.jsonl', '{"step":1}\n');
-  t.deepEqual(inspectArm(arm, false), { action: 'start', moveAside: 'it stopped before its first checkpoint' });
+  t.deepEqual(inspectArm(arm, false), { action: 'start', moveAside: 'it stopped before its first checkpoint', reason: 'no-checkpoint' });
   write('checkpoints/step-2/trainer-state.json', '{}');
   write('checkpoints/step-4/trainer-state.json', '{}');
   write('checkpoints/failed-step-5/trainer-state.json', '{}');
@@ -184,9 +184,9 @@ test('re-run decisions: done arms are skipped, stopped ones resume, changed or f
   t.deepEqual(inspectArm(arm, false), { action: 'resume', resumeStep: 4 });
   write('summary.json', { status: 'done' });
   t.deepEqual(inspectArm(arm, false), { action: 'skip' });
-  t.deepEqual(inspectArm(arm, true), { action: 'start', moveAside: '--fresh' });
+  t.deepEqual(inspectArm(arm, true), { action: 'start', moveAside: '--fresh', reason: 'fresh' });
   write('resolved-config.json', { ...arm.prepared.config, ppo: { ...arm.prepared.config.ppo, lam: 0.5 }, $source: {} });
-  t.deepEqual(inspectArm(arm, false), { action: 'start', moveAside: 'config changed since it ran (ppo.lam: 0.5 → 0.95)' });
+  t.deepEqual(inspectArm(arm, false), { action: 'start', moveAside: 'config changed since it ran (ppo.lam: 0.5 → 0.95)', reason: 'config-changed' });
   t.deepEqual(diffPaths({ a: { b: 1, c: [1] } }, { a: { b: 2, c: [1, 2] }, d: true }), ['a.b: 1 → 2', 'a.c: [1] → [1,2]', 'd: nothing → true']);
 });
 
