@@ -81,7 +81,8 @@ export async function checkReachable(a: QueueAddress, timeoutMs = 5000): Promise
     ...redisOptions(a), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0,
     enableOfflineQueue: false, retryStrategy: () => null,
   });
-  client.on('error', () => { /* reported below */ });
+  let cause: Error | undefined;
+  client.on('error', (e: Error) => { cause ??= e; });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -90,7 +91,7 @@ export async function checkReachable(a: QueueAddress, timeoutMs = 5000): Promise
     ]);
   } catch (err) {
     throw new UserError(
-      `--queue ${a.display}: cannot reach Redis at ${a.host}:${a.port} (${(err as Error).message}); ` +
+      `--queue ${a.display}: cannot reach Redis at ${a.host}:${a.port} (${(cause ?? err as Error).message}); ` +
       `is redis-server running there and reachable from this machine? (start one with: redis-server --port ${a.port})`,
       EXIT.usage,
     );

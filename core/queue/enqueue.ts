@@ -43,7 +43,8 @@ export async function enqueueGrid(plan: AblationPlan, opts: EnqueueOptions): Pro
     // One grid's arm must never be queued twice at once: two workers would write the same folder.
     const names = new Set(plan.arms.map((a) => a.name));
     const pending = (await queue.getJobs([...UNFINISHED]))
-      .filter((j) => j && j.name !== 'grid' && (j.data as ArmJobData).experiment === plan.experiment && names.has((j.data as ArmJobData).arm));
+      .filter((j) => j && j.name !== 'grid' && (j.data as ArmJobData).experiment === plan.experiment && names.has((j.data as ArmJobData).arm))
+      .sort((a, b) => (a.data as ArmJobData).index - (b.data as ArmJobData).index);
     if (pending.length) {
       const list = pending.slice(0, 3).map((j) => `${(j.data as ArmJobData).arm} (job ${j.id})`).join(', ');
       throw new UserError(`--queue ${opts.address.display}: grid "${plan.experiment}" already has ${pending.length} unfinished arm job${pending.length > 1 ? 's' : ''} ` +
