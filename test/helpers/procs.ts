@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { ROOT } from './tmp.js';
@@ -18,11 +20,28 @@ export interface Started {
 export const armPids = (stderr: string): number[] => [...stderr.matchAll(/\] started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
 
 /**
+ * A module preloaded into every process a test starts (and, through the environment, into the processes those
+ * start): it kills its process once the test process is gone — even one ended by a timeout, whose teardowns do
+ * not run — so no worker or arm outlives the tests.
+ */
+function guardModule(): string {
+  const file = path.join(os.tmpdir(), `detox-lab-test-guard-${process.pid}.mjs`);
+  if (!fs.existsSync(file)) {
+    fs.writeFileSync(file, `const parent = Number(process.env.DETOX_TEST_PARENT);
+setInterval(() => { try { process.kill(parent, 0); } catch { process.kill(process.pid, 'SIGKILL'); } }, 1000).unref();
+`);
+    process.once('exit', () => fs.rmSync(file, { force: true }));
+  }
+  return file;
+}
+
+/**
  * Starts `detox-lab <args>` in `cwd`. The test's teardown kills it and every arm process it started, whatever
  * happened, so no process outlives the test.
  */
 export function startCli(t: ExecutionContext, cwd: string, args: string[], env: Record<string, string> = {}): Started {
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const guard = { DETOX_TEST_PARENT: String(process.pid), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${guardModule()}`.trim() };
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...guard, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (d) => { stdout += d; });

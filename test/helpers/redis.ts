@@ -47,7 +47,11 @@ export async function startRedis(opts: { appendOnly?: boolean } = {}): Promise<T
   const start = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--daemonize', 'no', '--logfile', '',
       '--appendonly', opts.appendOnly ? 'yes' : 'no', ...(opts.appendOnly ? ['--appendfsync', 'always'] : [])];
-    const p = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Through a shell that stops Redis when this process is gone (even ended by a timeout, whose teardowns do not
+    // run), or when it is asked to (SIGTERM).
+    const watch = 'parent=$1; shift; redis-server "$@" & r=$!; trap \'kill $r 2>/dev/null; wait $r; exit 0\' TERM; ' +
+      'while kill -0 "$parent" 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done; kill -9 $r 2>/dev/null; wait $r';
+    const p = spawn('sh', ['-c', watch, 'sh', String(process.pid), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
     let log = '';
     await new Promise<void>((resolve, reject) => {
