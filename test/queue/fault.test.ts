@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readSafetensors } from '../../core/model/safetensors.js';
 import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
-import { redisMissing, startRedis } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
+import { missing, queueRows, skipQueueTests, SMALL } from '../helpers/queue.js';
+import { compareExperiment } from '../../core/compare/compare.js';
 import { alive, runCli, startCli, waitFor, type Started } from '../helpers/procs.js';
 
-const missing = redisMissing();
-const onCi = process.env.CI === 'true';
-if (missing && !onCi) console.log(`queue fault test skipped: ${missing}`);
-const queueTest = missing && !onCi ? test.skip : test;
+if (skipQueueTests) console.log(`queue fault test skipped: ${missing}`);
+const queueTest = skipQueueTests ? test.skip : test;
 
 const ARMS = ['transform-raw-logit_seed-0', 'transform-raw-logit_seed-1', 'transform-softmax_seed-0', 'transform-softmax_seed-1'];
 const count = (s: string, re: RegExp) => (s.match(new RegExp(re, 'g')) ?? []).length;
@@ -23,8 +23,7 @@ queueTest('a worker killed with -9 mid-arm: another resumes the arm from its che
   // workers pinned to 1: the figures are then the same whatever runs side by side.
   // As small as an arm gets: the test is about where its steps run, not about what they learn.
   const over = {
-    workers: 1, ppo: { batchSize: 2, miniBatchSize: 2, ppoEpochs: 1 }, generation: { responseTokens: [3, 5] }, eval: { maxNewTokens: 4, batchSize: 4 },
-    train: { steps: 4, checkpointEvery: 2, sampleEvery: 1, progress: false }, ablate: { 'reward.transform.type': ['raw-logit', 'softmax'], seed: [0, 1] } };
+    ...SMALL, train: { steps: 4, checkpointEvery: 2, sampleEvery: 1, progress: false }, ablate: { 'reward.transform.type': ['raw-logit', 'softmax'], seed: [0, 1] } };
   const dir = await tinyProject((p) => tinyExperiment(p, over));
   const ref = await tinyProject((p) => tinyExperiment(p, over));
 
@@ -82,24 +81,19 @@ queueTest('a worker killed with -9 mid-arm: another resumes the arm from its che
   t.is(count(all, /finished before/), 0);
   t.true(killedAt.split('\n').length > 1);
 
-  const status = await runCli(t, dir, 'queue', 'status', '--queue', redis.url, '--json');
-  t.is(status.code, 0, status.stderr);
-  const rows = JSON.parse(status.stdout).arms as { arm: string; state: string; step: number }[];
+  const rows = await queueRows(redis.url);
   t.deepEqual(rows.map((r) => [r.arm, r.state, r.step]).sort(), ARMS.map((a) => [a, 'done', 4]));
 
   // Same figures as the local run: compare's table (but wall time and memory), the final weights, every sample.
   const localRun = await local.exit;
   at('local run done');
   t.is(localRun.code, 0, local.stderr());
-  const figures = async (d: string) => {
-    const c = await runCli(t, d, 'compare', 'runs/tiny', '--format', 'json', '--no-plot');
-    t.is(c.code, 0, c.stderr);
-    return (JSON.parse(c.stdout).arms as { name: string; metrics: Record<string, number> }[])
-      .map((a) => ({ name: a.name, metrics: Object.fromEntries(Object.entries(a.metrics).filter(([k]) => k !== 'wall_s' && k !== 'peak_rss_mib')) }));
-  };
-  const got = await figures(dir);
+  // (what `detox-lab compare runs/tiny --format json` prints, computed in this process)
+  const figures = (d: string) => compareExperiment(path.join(d, 'runs/tiny')).arms
+    .map((a) => ({ name: a.name, metrics: Object.fromEntries(Object.entries(a.metrics).filter(([k]) => k !== 'wall_s' && k !== 'peak_rss_mib')) }));
+  const got = figures(dir);
   t.deepEqual(got.map((a) => a.name), ARMS);
-  t.deepEqual(got, await figures(ref));
+  t.deepEqual(got, figures(ref));
   for (const arm of ARMS) {
     const file = (d: string, f: string) => path.join(d, 'runs/tiny', arm, f);
     t.is(fs.readFileSync(file(dir, 'samples.jsonl'), 'utf8'), fs.readFileSync(file(ref, 'samples.jsonl'), 'utf8'), `${arm} samples`);
