@@ -66,7 +66,7 @@ export async function armStatuses(queue: Queue, experiment?: string): Promise<Ar
         note = job.failedReason;
       } else if (state === 'delayed' && job.attemptsMade > 0) {
         shown = 'retrying';
-        note = `in ${duration(job.timestamp + (job.delay ?? 0) - Date.now())}: ${job.failedReason ?? ''}`;
+        note = `attempt ${job.attemptsMade + 1} after: ${job.failedReason ?? ''}`;
       } else if (state === 'waiting' && job.attemptsStarted > job.attemptsMade) {
         note = 'put back: its worker stopped or vanished (it resumes from its last checkpoint)';
       }

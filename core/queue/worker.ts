@@ -78,6 +78,8 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   const connection = redisOptions(opts.address);
   const running = new Map<string, Running>();
   let signals = 0;
+  const side = new Redis(connection);
+  side.on('error', () => { /* the worker's own 'error' reports Redis problems */ });
 
   const runArm = async (job: Job<ArmJobData>, token?: string): Promise<ArmJobResult> => {
     const d = job.data;
@@ -116,15 +118,21 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     writeArmJson(runDir, { arm: d.arm, index: d.index, experiment: d.experiment, settings: d.settings, mode: d.mode, grid: d.grid });
 
     const entry = running.get(String(job.id))!;
-    const t0 = Date.now();
+    if (entry.cancelled) throw new UnrecoverableError('cancelled (detox-lab queue cancel) before it started');
+    if (signals > 0) {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    let loopStart: number | undefined;
     await job.updateProgress({ worker: me, step: decision.resumeStep ?? 0, totalSteps: NaN, fromStep: decision.resumeStep ?? 0, updatedAt: new Date().toISOString() } satisfies ArmProgress)
       .catch(() => { /* progress is best effort */ });
     const onMessage = (m: unknown) => {
       const msg = m as ArmMessage;
       if (msg?.type !== 'step') return;
+      // Time per step measured in this attempt's training loop (its first message comes as the loop starts).
+      if (msg.step === msg.fromStep) loopStart = Date.now();
       const done = msg.step - msg.fromStep;
-      // Training time per step measured in this attempt (the first steps after a start include no evaluation).
-      const perStep = done > 0 ? (Date.now() - t0) / done : msg.step > 0 ? msg.elapsedMs / msg.step : undefined;
+      const perStep = done > 0 && loopStart !== undefined ? (Date.now() - loopStart) / done : msg.step > 0 ? msg.elapsedMs / msg.step : undefined;
       const progress: ArmProgress = {
         worker: me, step: msg.step, totalSteps: msg.totalSteps, elapsedMs: msg.elapsedMs, fromStep: msg.fromStep,
         etaMs: perStep === undefined ? undefined : Math.round(perStep * (msg.totalSteps - msg.step)), updatedAt: new Date().toISOString(),
@@ -137,7 +145,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
         what: `job ${job.id}, ${attempt}, ${decision.action === 'resume' ? `resuming from step ${decision.resumeStep}` : 'from the start'}`,
         env: { [GRID_PARALLEL_ENV]: String(opts.concurrency), [ARM_CHANNEL_ENV]: '1' },
       }, resolve);
-      // A signal that arrived while the arm was being prepared.
+      // A signal or a cancel that came while the arm was being prepared.
       if (signals > 0 || entry.cancelled) entry.child.kill('SIGINT');
     });
     if (entry.lockLost) throw new Error(`this worker lost the job's lock (Redis unreachable for longer than the lock timeout?); the arm was stopped and another worker resumes it`);
@@ -145,10 +153,10 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { step?: number };
       return { status: 'done', finishedBefore: false, step: summary.step ?? 0, worker: me, runDir, wallMs: result.wallMs };
     }
-    if (result.status === 'interrupted' && entry.cancelled) {
+    if (entry.cancelled) {
       throw new UnrecoverableError(`cancelled (detox-lab queue cancel): ${result.note}; enqueue the grid again to resume it`);
     }
-    if (result.status === 'interrupted' && signals > 0) {
+    if (signals > 0) {
       // Back to the queue without costing an attempt: any worker resumes the arm from the checkpoint just saved.
       await job.moveToWait(token);
       throw new WaitingError();
@@ -176,6 +184,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       if (!(e instanceof WaitingError)) err.write(`[${(job.data as ArmJobData).experiment}/${(job.data as ArmJobData).arm}] job ${job.id}: ${(e as Error).message}\n`);
       throw e;
     } finally {
+      if (running.get(String(job.id))?.cancelled) await side.srem(CANCEL_KEY, String(job.id)).catch(() => {});
       running.delete(String(job.id));
     }
   }, {
@@ -204,8 +213,6 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   });
 
   // `queue cancel` marks running arms in a Redis set; workers look every second. --until-empty looks for work left.
-  const side = new Redis(connection);
-  side.on('error', () => { /* the worker's own 'error' reports Redis problems */ });
   const queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
   queue.on('error', () => { /* idem */ });
   let idleChecks = 0;

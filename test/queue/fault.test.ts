@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readSafetensors } from '../../core/model/safetensors.js';
 import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 import { startRedis } from '../helpers/redis.js';
-import { missing, queueRows, skipQueueTests, SMALL } from '../helpers/queue.js';
+import { missing, pauseHook, queueRows, skipQueueTests, SMALL, writePauseHook } from '../helpers/queue.js';
 import { compareExperiment } from '../../core/compare/compare.js';
 import { alive, runCli, startCli, waitFor, type Started } from '../helpers/procs.js';
 
@@ -22,10 +22,14 @@ queueTest('a worker killed with -9 mid-arm: another resumes the arm from its che
   t.teardown(() => redis.stop());
   // workers pinned to 1: the figures are then the same whatever runs side by side.
   // As small as an arm gets: the test is about where its steps run, not about what they learn.
+  // From step 3 on, a hook waits after each step (1 s in the queued grid until the kill, nothing in the local
+  // one): the kill lands between the step-2 checkpoint and the end of the arm, however loaded the machine is.
   const over = {
-    ...SMALL, train: { steps: 4, checkpointEvery: 2, sampleEvery: 1, progress: false }, ablate: { 'reward.transform.type': ['raw-logit', 'softmax'], seed: [0, 1] } };
+    ...SMALL, ...pauseHook(3), train: { steps: 4, checkpointEvery: 2, sampleEvery: 1, progress: false }, ablate: { 'reward.transform.type': ['raw-logit', 'softmax'], seed: [0, 1] } };
   const dir = await tinyProject((p) => tinyExperiment(p, over));
   const ref = await tinyProject((p) => tinyExperiment(p, over));
+  const pause = writePauseHook(dir, 1000);
+  writePauseHook(ref, 0);
 
   // The reference: the same grid run locally, one arm at a time, alongside.
   const local = startCli(t, ref, ['run', '--parallel', '1']);
@@ -62,6 +66,7 @@ queueTest('a worker killed with -9 mid-arm: another resumes the arm from its che
   t.is((await victim!.worker.exit).signal, 'SIGKILL');
   // Its arm process notices its worker is gone and stops at once: the folder never has two writers.
   await waitFor(() => !alive(victim!.pid), 5000, 'the killed worker\'s arm process to stop');
+  fs.writeFileSync(pause, '0');
   const killedAt = fs.readFileSync(path.join(dir, 'runs/tiny', victim!.arm, 'samples.jsonl'), 'utf8');
   t.false(fs.existsSync(path.join(dir, 'runs/tiny', victim!.arm, 'summary.json')), 'killed mid-arm');
 

@@ -3,9 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 import { startRedis } from '../helpers/redis.js';
-import { missing, queueRows, skipQueueTests, SMALL } from '../helpers/queue.js';
+import { missing, pauseHook, queueRows, skipQueueTests, SMALL, writePauseHook } from '../helpers/queue.js';
 import { runCli, startCli, waitFor } from '../helpers/procs.js';
-import { ROOT } from '../helpers/tmp.js';
 
 if (skipQueueTests) console.log(`queue restart test skipped: ${missing}`);
 const redisTest = skipQueueTests ? test.skip : test;
@@ -16,22 +15,12 @@ redisTest('Redis restarts under a running arm; cancel stops it with a checkpoint
   const redis = await startRedis({ appendOnly: true });
   t.teardown(() => redis.stop());
   const q = ['--queue', redis.url];
-  // No grid: the experiment is queued as its one arm, "main". A hook plugin waits after each step for as many ms as
-  // the file pause-ms says, so the arm is still running while the test restarts Redis, cancels and stops a worker.
+  // No grid: the experiment is queued as its one arm, "main". A hook plugin waits after each step as many ms as the
+  // file pause-ms says, so the arm is still running while the test restarts Redis, cancels and stops a worker.
   const dir = await tinyProject((p) => tinyExperiment(p, {
-    ...SMALL, eval: { enabled: false }, train: { ...SMALL.train, steps: 20, checkpointEvery: 1 },
-    plugins: ['./pause.mjs'], hooks: [{ type: 'pause' }],
+    ...SMALL, eval: { enabled: false }, train: { ...SMALL.train, steps: 20, checkpointEvery: 1 }, ...pauseHook(),
   }));
-  const pause = path.join(dir, 'pause-ms');
-  fs.writeFileSync(pause, '1000');
-  fs.writeFileSync(path.join(dir, 'pause.mjs'), `import fs from 'node:fs';
-import { definePlugin, z } from ${JSON.stringify(path.join(ROOT, 'dist/core/index.js'))};
-export default definePlugin({
-  kind: 'hook', name: 'pause', description: 'waits after each step as long as the file pause-ms says',
-  options: z.object({}),
-  create: () => ({ name: 'pause', onStep: () => new Promise((r) => setTimeout(r, Number(fs.readFileSync(${JSON.stringify(pause)}, 'utf8')))) }),
-});
-`);
+  const pause = writePauseHook(dir, 1000);
   const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
   const stepsDone = () => (fs.existsSync(samples) ? Math.max(0, ...fs.readFileSync(samples, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).step as number)) : 0);
   t.is((await runCli(t, dir, 'run', ...q)).code, 0);
