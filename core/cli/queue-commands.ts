@@ -52,6 +52,7 @@ export function addQueueCommands(program: Command, builtins: readonly AnyPluginD
     .option('--runs-dir <dir>', 'write arms to <dir>/<experiment>/<arm> (default: the config\'s runsDir in this project; a folder every machine shares keeps all results in one place)')
     .option('--lock-timeout <seconds>', 'a worker that stops renewing its arm\'s lock this long (killed, frozen, cut off) loses the arm to another worker, which resumes it from its last checkpoint', '30')
     .option('--until-empty', 'stop (exit 0) once the queue has no unfinished arm, instead of waiting for more', false)
+    .exitOverride() // unknown options: exit code 2 like other usage errors
     .addHelpText('after', `
 Run workers from a checkout of the project (the experiment files, models and data at the same relative paths as
 where the grid was enqueued): each arm job is resolved again from its experiment file here and refused if its
@@ -84,7 +85,8 @@ Examples:
 
   const queue = program
     .command('queue')
-    .description('the grids in a Redis queue: status, cancel');
+    .description('the grids in a Redis queue: status, cancel')
+    .exitOverride(); // `detox-lab queue` alone: the help, and exit code 2 like other usage errors
   queue
     .command('status')
     .description('each queued arm: state (waiting, running, retrying, done, failed, cancelled), worker, step and ETA')
@@ -109,4 +111,3 @@ Examples:
     });
 }
 
-export { QUEUE_HELP };

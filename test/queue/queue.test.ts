@@ -9,6 +9,11 @@ import { ROOT } from '../helpers/tmp.js';
 import { buildProgram } from '../../core/cli/main.js';
 import type { UserError } from '../../core/cli/exit.js';
 import { parseQueueUrl } from '../../core/queue/connection.js';
+import { planArms } from '../../core/queue/jobs.js';
+import { enqueueGrid } from '../../core/queue/enqueue.js';
+import { queueCancel } from '../../core/queue/status.js';
+import { builtinPlugins } from '../../plugins/index.js';
+import { PassThrough } from 'node:stream';
 
 if (skipQueueTests) console.log(`queue tests with Redis skipped: ${missing}`);
 const redisTest = skipQueueTests ? test.skip : test;
@@ -73,14 +78,26 @@ redisTest('refused, retried, failed and finished-before arms: each reported whil
   const e1 = await runCli(t, dir, 'run', 'tiny.json', ...q, '--retries', '1', '--retry-delay', '0.5');
   t.is(e1.code, 0, e1.stderr);
   t.regex(e1.stderr, /queued grid "tiny" .*: 2 arms on .*, 1 retry per arm/);
-  const dup = await runCli(t, dir, 'run', 'tiny.json', ...q);
-  t.is(dup.code, 2);
-  t.regex(dup.stderr, /grid "tiny" already has 2 unfinished arm jobs in the queue: responseTokens-3-5 \(job [\w-]+\), responseTokens-60-63 \(job [\w-]+\); .*cancel them first: detox-lab queue cancel tiny/);
-  for (const name of ['changed', 'again', 'dropped']) t.is((await runCli(t, dir, 'run', `${name}.json`, ...q)).code, 0);
+  // (the other enqueues and the cancel run in this process: a CLI start costs seconds on a loaded machine)
+  const address = parseQueueUrl(redis.url);
+  const sink = () => {
+    const stream = new PassThrough();
+    let text = '';
+    stream.on('data', (d) => { text += d; });
+    return { stream, text: () => text };
+  };
+  const enqueue = async (file: string) => {
+    const plan = await planArms({ file: path.join(dir, file), cwd: dir, builtins: builtinPlugins });
+    return enqueueGrid(plan, { address, set: [], retries: 2, retryDelayMs: 60_000, out: sink().stream, err: sink().stream });
+  };
+  const dup = await t.throwsAsync(enqueue('tiny.json'), { name: 'UserError' });
+  t.is((dup as UserError).exitCode, 2);
+  t.regex(dup!.message, /grid "tiny" already has 2 unfinished arm jobs in the queue: responseTokens-3-5 \(job [\w-]+\), responseTokens-60-63 \(job [\w-]+\); .*cancel them first: detox-lab queue cancel tiny/);
+  for (const name of ['changed', 'again', 'dropped']) t.is(await enqueue(`${name}.json`), 0);
   // Cancelled while waiting: the arms leave the queue.
-  const cancel = await runCli(t, dir, 'queue', 'cancel', 'dropped', ...q);
-  t.is(cancel.code, 0, cancel.stderr);
-  t.is(count(cancel.stderr, /\[dropped\/seed-\d\] removed from the queue/), 2);
+  const cancelled = sink();
+  t.is(await queueCancel(address, { experiment: 'dropped', err: cancelled.stream }), 0);
+  t.is(count(cancelled.text(), /\[dropped\/seed-\d\] removed from the queue/), 2);
   // Edited after it was queued: refused by the worker.
   experiment('changed', { train: { steps: 3 } });
   // Finished elsewhere before a worker got to it (as after a re-delivery): not run again.
