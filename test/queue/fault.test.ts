@@ -36,8 +36,9 @@ queueTest('a worker killed with -9 mid-arm: another resumes the arm from its che
   const enq = await runCli(t, dir, 'run', '--queue', redis.url, '--retry-delay', '1');
   t.is(enq.code, 0, enq.stderr);
   t.regex(enq.stderr, new RegExp(`queued grid "tiny" \\(job [\\w-]+\\): 4 arms on ${redis.url}`));
-  const worker = (name: string) => startCli(t, dir, ['worker', '--queue', redis.url, '--lock-timeout', '3', '--until-empty'], { TEST_WORKER: name });
-  const workers: Started[] = [worker('a'), worker('b')];
+  // The workers run in the project's models folder and name the shared runs folder, as machines mounting it would.
+  const worker = () => startCli(t, path.join(dir, 'models'), ['worker', '--queue', redis.url, '--lock-timeout', '3', '--until-empty', '--runs-dir', path.join(dir, 'runs')]);
+  const workers: Started[] = [worker(), worker()];
 
   // The arm a worker runs now: the last one it started and has not finished.
   const current = (w: Started) => {
@@ -71,7 +72,7 @@ queueTest('a worker killed with -9 mid-arm: another resumes the arm from its che
   t.false(fs.existsSync(path.join(dir, 'runs/tiny', victim!.arm, 'summary.json')), 'killed mid-arm');
 
   // A replacement machine joins; the survivors finish the grid, the killed worker's arm included.
-  workers.push(worker('c'));
+  workers.push(worker());
   const survivors = workers.filter((w) => w !== victim!.worker);
   for (const w of survivors) {
     const { code } = await w.exit;
