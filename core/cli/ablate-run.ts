@@ -20,6 +20,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { AblationPlan, PlannedArm } from '../config/ablate.js';
 import { writeResolvedConfig } from '../config/prepare.js';
+import type { Json } from '../config/merge.js';
 import { markdownTable } from '../compare/markdown.js';
 import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal } from '../run/run-folder.js';
 import { EXIT } from './exit.js';
@@ -80,14 +81,28 @@ export function inspectArm(arm: PlannedArm, fresh: boolean, keepOld = false): Ar
   return { action: 'start' };
 }
 
-/** Writes the arm's resolved-config.json (for a start) and arm.json (its name, exact settings, and place in the grid). */
-function prepareFolder(arm: PlannedArm, decision: ArmDecision, plan: AblationPlan): void {
+/** Writes the arm's resolved-config.json (for a start or resume) and arm.json (its name, exact settings, and place in the grid). */
+export function prepareFolder(arm: PlannedArm, decision: ArmDecision, plan: AblationPlan): void {
   // A resumed arm gets its config too: it may differ from the recorded one in resumable settings (train.steps).
   if (decision.action === 'start' || decision.action === 'resume') writeResolvedConfig(arm.runDir, arm.prepared);
   const settings = Object.fromEntries(arm.settings.map((s) => [s.path, s.value]));
   const grid = Object.fromEntries(plan.axes.map((a) => [a.path, a.values]));
-  const body = { arm: arm.name, index: plan.arms.indexOf(arm), experiment: plan.experiment, settings, mode: plan.mode, grid };
-  fs.writeFileSync(path.join(arm.runDir, 'arm.json'), `${JSON.stringify(body, null, 2)}\n`);
+  writeArmJson(arm.runDir, { arm: arm.name, index: plan.arms.indexOf(arm), experiment: plan.experiment, settings, mode: plan.mode, grid });
+}
+
+/** What arm.json holds: the arm's name, exact settings, and place in its grid. */
+export interface ArmJson {
+  arm: string;
+  index: number;
+  experiment: string;
+  settings: Record<string, Json>;
+  mode: string;
+  grid: Record<string, Json[]>;
+}
+
+/** Writes a run folder's arm.json. */
+export function writeArmJson(runDir: string, body: ArmJson): void {
+  fs.writeFileSync(path.join(runDir, 'arm.json'), `${JSON.stringify(body, null, 2)}\n`);
 }
 
 const rel = (p: string) => path.relative(process.cwd(), p) || p;
@@ -192,11 +207,15 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
       const launchNext = () => {
         while (running.size < parallel && queue.length && signals === 0) {
           const arm = queue.shift()!;
-          running.set(arm.name, startArm(arm, opts.cli ?? CLI_PATH, out, err, (r) => {
+          running.set(arm.name, startArmProcess({
+            label: arm.name, runDir: arm.runDir, cli: opts.cli ?? CLI_PATH, out, err, what: settingsText(arm),
+            // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
+            env: { [GRID_PARALLEL_ENV]: String(sideBySide) },
+          }, (r) => {
             running.delete(arm.name);
             results.set(arm.name, r);
             launchNext();
-          }, sideBySide));
+          }));
         }
         if (running.size === 0) resolve();
       };
@@ -219,26 +238,41 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
   return code;
 }
 
+/** How {@link startArmProcess} runs one arm. */
+export interface ArmProcessOptions {
+  /** The arm's name in messages and the `[label]` prefix of its lines. */
+  label: string;
+  /** The prepared run folder (resolved-config.json written): the arm runs as `run --resume <runDir>`. */
+  runDir: string;
+  cli: string;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  /** Added to this process's environment. */
+  env: Record<string, string>;
+  /** Said on the "started" line after the pid. */
+  what: string;
+  /** Messages the arm sends; given, the arm gets an IPC channel. */
+  onMessage?: (message: unknown) => void;
+}
+
 /** Starts one arm's process, streams its lines with an `[arm]` prefix, and reports how it ended. */
-function startArm(
-  arm: PlannedArm, cli: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, done: (r: ArmResult) => void,
-  sideBySide: number,
-): ChildProcess {
+export function startArmProcess(o: ArmProcessOptions, done: (r: ArmResult) => void): ChildProcess {
+  const { label, runDir, out, err } = o;
   const started = Date.now();
-  const child = spawn(process.execPath, [cli, 'run', '--resume', arm.runDir], {
-    // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
-    cwd: process.cwd(), env: { ...process.env, [GRID_PARALLEL_ENV]: String(sideBySide) }, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [o.cli, 'run', '--resume', runDir], {
+    cwd: process.cwd(), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe', ...(o.onMessage ? ['ipc' as const] : [])],
     // Its own process group: the terminal's Ctrl-C reaches the arm only once, forwarded by the driver.
     detached: process.platform !== 'win32',
   });
-  err.write(`[${arm.name}] started (pid ${child.pid}): ${settingsText(arm)}\n`);
+  if (o.onMessage) child.on('message', o.onMessage);
+  err.write(`[${label}] started (pid ${child.pid}): ${o.what}\n`);
   let lastError: string | undefined;
   const pipe = (stream: NodeJS.ReadableStream | null, to: NodeJS.WritableStream, isErr: boolean) => {
     if (!stream) return Promise.resolve();
     const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', (line) => {
       if (isErr && /^(config )?error: /.test(line)) lastError = line;
-      to.write(`[${arm.name}] ${line}\n`);
+      to.write(`[${label}] ${line}\n`);
     });
     return new Promise<void>((resolve) => rl.once('close', () => resolve()));
   };
@@ -249,7 +283,7 @@ function startArm(
     reported = true;
     void streams.then(() => {
       const wallMs = Date.now() - started;
-      const summary = readJson(path.join(arm.runDir, 'summary.json')) as { status?: string; error?: string; step?: number; totalSteps?: number } | undefined;
+      const summary = readJson(path.join(runDir, 'summary.json')) as { status?: string; error?: string; step?: number; totalSteps?: number } | undefined;
       let status: ArmResult['status'];
       if (spawnError) status = 'failed';
       else if (code === EXIT.ok) status = 'done';
@@ -260,8 +294,8 @@ function startArm(
           : status === 'done' ? `${summary?.step ?? '?'} steps`
             : status === 'interrupted' ? `stopped at step ${summary?.step ?? '?'} of ${summary?.totalSteps ?? '?'}; saved`
               : (summary?.error ?? lastError ?? `exit code ${code}`);
-      err.write(`[${arm.name}] ${status} in ${(wallMs / 1000).toFixed(1)} s${status === 'done' ? '' : `: ${note}`}\n`);
-      done({ name: arm.name, status, code: spawnError ? null : code, wallMs, note });
+      err.write(`[${label}] ${status} in ${(wallMs / 1000).toFixed(1)} s${status === 'done' ? '' : `: ${note}`}\n`);
+      done({ name: label, status, code: spawnError ? null : code, wallMs, note });
     });
   };
   child.once('error', (e) => report(null, null, e));

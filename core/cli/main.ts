@@ -17,6 +17,7 @@ import { describeOptions } from './help.js';
 import { Interrupt } from './interrupt.js';
 import { decideFolder, moveAsideRefusal, RESUMABLE_SETTINGS, type FolderDecision } from '../run/run-folder.js';
 import { PRETRAIN_DEFAULTS } from '../pretrain/defaults.js';
+import { addQueueCommands } from './queue-commands.js';
 
 const pkg = JSON.parse(
   fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../package.json'), 'utf8'),
@@ -52,11 +53,16 @@ Exit codes: 0 done, 1 runtime failure, 2 bad usage, config or input (data or mod
     .option('--parallel <n>', 'grid experiments ("ablate"): run up to n arms at once, each in its own process', '1')
     .option('--fresh', 'start again although the run folder holds a run (finished, stopped, or with another config): the old folder is moved to <arm>.old-<time> once the new run is built', false)
     .option('--keep-old', 'with --fresh: keep every previous copy (without it, --fresh refuses when a <arm>.old-* copy already exists)', false)
+    .option('-q, --queue <url>', 'enqueue the arms as jobs in Redis (redis://host[:port][/db]) for `detox-lab worker`s on any machines, instead of running them here')
+    .option('--retries <n>', 'with --queue: times a failing arm is retried before it is reported failed', '2')
+    .option('--retry-delay <seconds>', 'with --queue: wait before the first retry (doubling after each)', '60')
     .addHelpText('after', `
 Ablation grids: "ablate": { "<config path>": [values...] } runs one arm per combination ("ablateMode": "zip" pairs
 the i-th values instead) in <runsDir>/<experiment>/<arm>, named from its settings (transform-softmax_seed-1).
 Every arm's config is validated before any arm starts. Arms run as child processes (--parallel n at a time); re-running
 skips finished arms and resumes stopped ones. Then: detox-lab compare <runsDir>/<experiment>.
+Many machines: --queue redis://host:6379 enqueues the arms; \`detox-lab worker --queue ...\` on each machine runs them
+(see detox-lab worker --help); detox-lab queue status follows them.
 
 Run folders: one process at a time owns <runsDir>/<experiment>/<arm> (a .lock file). Running the same experiment
 again skips a finished run (exit 0), resumes a stopped one with the same config, and refuses one with another config;
@@ -66,8 +72,14 @@ finished folder equals an uninterrupted run's.
 Config reference (every field, with defaults):
 ${describeOptions(configSchema)}
 Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.`)
-    .action(async (experiment: string | undefined, opts: { set: string[]; dryRun: boolean; resume?: string; parallel: string; fresh: boolean; keepOld: boolean }) => {
+    .action(async (experiment: string | undefined, opts: { set: string[]; dryRun: boolean; resume?: string; parallel: string; fresh: boolean; keepOld: boolean; queue?: string; retries: string; retryDelay: string }) => {
       if (opts.resume && experiment) throw new UserError('give either an experiment file or --resume <run-folder>, not both');
+      if (opts.queue !== undefined) {
+        if (opts.resume) throw new UserError('--resume runs one folder here; with --queue, enqueue the grid again: finished arms are skipped and stopped ones resume');
+        const { enqueueCommand } = await import('./queue-commands.js');
+        process.exitCode = await enqueueCommand(experiment, { ...opts, queue: opts.queue }, builtinPlugins);
+        return;
+      }
       const parallel = Number(opts.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw new UserError(`--parallel: expected an integer ≥ 1, got ${JSON.stringify(opts.parallel)}`);
       const resumeDir = opts.resume ? path.resolve(opts.resume) : undefined;
@@ -296,6 +308,7 @@ The embedded policy (models/tiny-gpt2) was made with:
       process.stdout.write(`${await planCommand(experiment, o)}\n`);
     });
 
+  addQueueCommands(program, builtinPlugins);
   return program;
 }
 

@@ -142,7 +142,7 @@ export function parseAblate(ablate: unknown, mode: unknown): { axes: AblateAxis[
 }
 
 /** JSON with object keys sorted, so equal values compare equal. */
-function canonicalJson(v: Json): string {
+export function canonicalJson(v: Json): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`).join(',')}}`;
   return JSON.stringify(v);

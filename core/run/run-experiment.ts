@@ -11,6 +11,7 @@ import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.
 import { Interrupt } from '../cli/interrupt.js';
 import { EXIT, UserError } from '../cli/exit.js';
 import { writeResolvedConfig } from '../config/prepare.js';
+import { armChannelHooks } from '../queue/arm-channel.js';
 import { pickCheckpoint, readTrainerState, removeCheckpointLeftovers } from './checkpoint.js';
 import {
   acquireRunLock, assertNotInUse, diffPaths, folderUsed, moveAside, RESUMABLE_SETTINGS, RunFolderError, truncateRunOutputs, type RunLock,
@@ -45,6 +46,7 @@ export interface RunSummary extends TrainOutcome {
  * {@link UserError} (exit 2) with the folder untouched.
  */
 export async function runExperiment(prepared: PreparedExperiment, runDir: string, opts: RunFolderOptions = {}): Promise<number> {
+  const channel = armChannelHooks(); // first: an arm run for a queue worker stops as soon as the worker is gone
   const cfg = prepared.config;
   const out = opts.out ?? process.stderr;
   const log = (m: string) => out.write(`${m}\n`);
@@ -128,7 +130,7 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
     }
     writeResolvedConfig(runDir, prepared);
     const tb = new TensorBoardHook(runDir, { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery });
-    const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out)];
+    const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out), ...channel];
     const interrupt = new Interrupt().install();
     const forget = interrupt.onForcedExit(() => tb.writer.close());
     let peakRss = process.memoryUsage().rss;
