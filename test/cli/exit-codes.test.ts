@@ -75,6 +75,9 @@ const CASES: Case[] = [
   { args: ['pretrain', '--out', 'out-model', '--corpus', 'empty.txt', '--backend', 'cpu'], stderr: /pretrain: the corpus has 0 non-blank line\(s\)/ },
   { args: ['plan', '--budget', '4XB'], stderr: /--budget: expected a size like 4GiB, 512MiB or 2GB, got "4XB"/ },
   { args: ['plugins', '--kind', 'bogus'], stderr: /option '--kind <kind>' argument 'bogus' is invalid\. Allowed choices are policy, reward-model/ },
+  { args: ['serve', '--port', 'nope'], stderr: /--port: expected an integer ≥ 0, got "nope"/ },
+  { args: ['worker', '--concurrency', '0'], stderr: /--concurrency: expected an integer ≥ 1, got "0"/ },
+  { args: ['queue', 'status', '--queue', 'http://x'], stderr: /--queue "http:\/\/x": unsupported scheme "http"; expected redis:\/\/host\[:port\]\[\/db\]/ },
   { args: ['plugins', 'bad-plugin.json'], stderr: /config error: bad-plugin\.json: plugins: cannot load "\.\/no-such-plugin\.mjs"/, not: /plugins: plugins:/ },
 ];
 

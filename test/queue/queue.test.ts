@@ -108,7 +108,8 @@ redisTest('refused, retried, failed and finished-before arms: each reported whil
   t.is(w.code, 0, w.stderr);
   t.regex(w.stderr, /\[changed\/seed-0\] job [\w-]+: refused: the arm's config changed since it was enqueued \(train\.steps: 2 → 3\)/);
   t.regex(w.stderr, /\[again\/seed-0\] finished before \(job [\w-]+, attempt 1 of 3\): not run again/);
-  t.is(count(w.stderr, /\[tiny\/responseTokens-60-63\] started/), 2, 'tried twice');
+  // An over-long prompt is bad input (the arm exits 2): reported failed at once, not retried.
+  t.is(count(w.stderr, /\[tiny\/responseTokens-60-63\] started/), 1, 'bad input is not retried');
   t.regex(w.stderr, /grid "tiny" \(job [\w-]+\) finished: 1 arm done, 1 failed \(.*leaves room for 2 besides up to 62 response tokens/);
   t.regex(w.stderr, /grid "changed" \(job [\w-]+\) finished: 0 arms done, 1 failed/);
   t.is(readJson(path.join(dir, 'runs/tiny/responseTokens-3-5/summary.json')).status, 'done');
@@ -118,7 +119,7 @@ redisTest('refused, retried, failed and finished-before arms: each reported whil
   const rows = await queueRows(redis.url);
   const row = (e: string, a: string) => rows.find((r) => r.experiment === e && r.arm === a)!;
   t.like(row('tiny', 'responseTokens-3-5'), { state: 'done', step: 2, attempts: '1/2' });
-  t.like(row('tiny', 'responseTokens-60-63'), { state: 'failed', attempts: '2/2' });
+  t.like(row('tiny', 'responseTokens-60-63'), { state: 'failed', attempts: '1/2' });
   t.regex(row('tiny', 'responseTokens-60-63').note!, /leaves room for 2 besides up to 62 response tokens/);
   t.like(row('changed', 'seed-0'), { state: 'failed', attempts: '1/3' });
   t.like(row('again', 'seed-0'), { state: 'done', note: 'finished before: not run again' });
