@@ -22,6 +22,13 @@ export const LOCK_FILE = '.lock';
  */
 export const RESUMABLE_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'workers', 'matmul'] as const;
 
+/**
+ * Settings in which a re-run of an experiment may differ from the run in its folder and still be the same run (it goes
+ * on from its checkpoint): the resumable settings that do not change what is computed. A different `workers` or
+ * `matmul` is another run, continued only by an explicit `--resume`.
+ */
+export const SAME_RUN_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints'] as const;
+
 
 /** Who holds a run folder. */
 export interface LockOwner { pid: number; host: string; command: string; startedAt: string }
@@ -167,8 +174,8 @@ export type FolderDecision =
 /**
  * Decides, without touching anything, what (re-)starting an experiment does with its folder: an unused folder starts;
  * `--fresh` starts again with the old folder moved aside; a used folder whose recorded config differs beyond
- * {@link RESUMABLE_SETTINGS} is refused (it is never moved aside unasked); a finished run is skipped unless a resumable
- * setting changed (`train.steps` raised: it goes on from its last checkpoint); a stopped one resumes from its newest
+ * {@link SAME_RUN_SETTINGS} is refused (it is never moved aside unasked); a finished run is skipped unless one of those
+ * changed (`train.steps` raised: it goes on from its last checkpoint); a stopped one resumes from its newest
  * complete checkpoint, or starts again in place when it has none.
  */
 export function decideFolder(runDir: string, config: unknown, fresh: boolean): FolderDecision {
@@ -179,13 +186,15 @@ export function decideFolder(runDir: string, config: unknown, fresh: boolean): F
     return { action: 'refuse', reason: `${rel(runDir)} holds results but no readable resolved-config.json; --fresh starts over (the folder is moved aside)` };
   }
   const now = JSON.parse(JSON.stringify(config)) as unknown;
-  const changed = diffPaths(recorded, now, '', 3, [], RESUMABLE_SETTINGS);
+  const changed = diffPaths(recorded, now, '', 3, [], SAME_RUN_SETTINGS);
   if (changed.length) {
     return { action: 'refuse', reason: `${rel(runDir)} holds a run with another config (${changed.join('; ')}); ` +
-      '--fresh starts over (the old run is moved aside), or give this experiment another "experiment" name' };
+      '--fresh starts over (the old run is moved aside), --set experiment=<name> runs it in its own folder' +
+      (changed.every((c) => /^(workers|matmul):/.test(c)) ? `, or --resume ${rel(runDir)} continues it with these settings` : '') };
   }
   const summary = readJson(path.join(runDir, 'summary.json')) as { status?: string } | undefined;
-  if (summary?.status === 'done' && diffPaths(recorded, now).length === 0) return { action: 'skip' };
+  const steps = (c: unknown) => Number((c as { train?: { steps?: unknown } }).train?.steps);
+  if (summary?.status === 'done' && !(steps(now) > steps(recorded))) return { action: 'skip' };
   const ckpt = latestCheckpoint(runDir);
   return ckpt ? { action: 'resume', step: Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) } : { action: 'start' };
 }

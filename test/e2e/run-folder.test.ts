@@ -150,6 +150,10 @@ test('re-running: --dry-run writes nothing, a finished run is not run again, a f
   t.is(other.code, 2);
   t.regex(other.stderr, /holds a run with another config \(optimiser\.learningRate: 0\.001 → 0\.01\); --fresh starts over/);
 
+  const threads = cli(dir, ['run', '--set', 'workers=2']);
+  t.is(threads.code, 2, 'another workers count is another run (it changes the float path)');
+  t.regex(threads.stderr, /another config \(workers: 1 → 2\); .*--set experiment=<name> runs it in its own folder, or --resume runs\/tiny\/main continues it/);
+
   const failed = cli(dir, ['run', '--fresh', '--set', 'backend=tensorflow']);
   t.is(failed.code, 2);
   t.regex(failed.stderr, /backend: /);
