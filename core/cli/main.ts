@@ -113,7 +113,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
       const decision: FolderDecision = resumeDir ? { action: 'resume', step: 0 } : decideFolder(runDir, prepared.config, opts.fresh);
       const would = {
-        start: `start in ${rel(runDir)}`, resume: `resume the run in ${rel(runDir)}`, skip: `nothing: ${rel(runDir)} holds a finished run`,
+        start: `start in ${rel(runDir)}`, resume: `resume the run in ${rel(runDir)}`, skip: `do nothing: ${rel(runDir)} holds a finished run`,
         refuse: 'refuse',
       }[decision.action];
       if (opts.dryRun) {
@@ -124,8 +124,13 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
       }
       if (decision.action === 'refuse') throw new UserError(decision.reason);
       if (decision.action === 'skip') {
+        let last = `${rel(runDir)}/checkpoints/step-<N>`;
+        try {
+          const done = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { checkpoint?: string };
+          if (done.checkpoint) last = rel(done.checkpoint);
+        } catch { /* the hint keeps its placeholder */ }
         process.stderr.write(`${rel(runDir)} already holds a finished run (summary.json): nothing to do; --fresh runs it again, ` +
-          `detox-lab eval -m ${rel(runDir)}/checkpoints/step-<N>/policy measures it\n`);
+          `detox-lab eval -m ${last}/policy measures it\n`);
         return;
       }
       if (decision.action === 'start' && decision.moveAside) {
