@@ -22,7 +22,7 @@ import type { AblationPlan, PlannedArm } from '../config/ablate.js';
 import { writeResolvedConfig } from '../config/prepare.js';
 import type { Json } from '../config/merge.js';
 import { markdownTable } from '../compare/markdown.js';
-import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal } from '../run/run-folder.js';
+import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal, readJson } from '../run/run-folder.js';
 import { EXIT } from './exit.js';
 
 /** The CLI entry the arms run with. */
@@ -50,14 +50,6 @@ export interface ArmResult {
   note?: string;
 }
 
-const readJson = (file: string): unknown => {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-};
-
 /**
  * Decides, without touching anything, what a (re-)run does with an arm's folder (see {@link decideFolder}): a folder
  * owned by a live process, or holding a run with another config, is refused; `--fresh` moves a used folder aside
@@ -83,11 +75,18 @@ export function inspectArm(arm: PlannedArm, fresh: boolean, keepOld = false): Ar
 
 /** Writes the arm's resolved-config.json (for a start or resume) and arm.json (its name, exact settings, and place in the grid). */
 export function prepareFolder(arm: PlannedArm, decision: ArmDecision, plan: AblationPlan): void {
-  // A resumed arm gets its config too: it may differ from the recorded one in resumable settings (train.steps).
-  if (decision.action === 'start' || decision.action === 'resume') writeResolvedConfig(arm.runDir, arm.prepared);
+  recordArmConfig(arm.runDir, arm.prepared, decision);
   const settings = Object.fromEntries(arm.settings.map((s) => [s.path, s.value]));
   const grid = Object.fromEntries(plan.axes.map((a) => [a.path, a.values]));
   writeArmJson(arm.runDir, { arm: arm.name, index: plan.arms.indexOf(arm), experiment: plan.experiment, settings, mode: plan.mode, grid });
+}
+
+/**
+ * Writes the resolved-config.json an arm's process runs with (`run --resume <folder>`), for a start or a resume: a
+ * resumed arm's config may differ from the recorded one in the settings that keep it the same run (train.steps).
+ */
+export function recordArmConfig(runDir: string, prepared: PlannedArm['prepared'], decision: ArmDecision): void {
+  if (decision.action === 'start' || decision.action === 'resume') writeResolvedConfig(runDir, prepared);
 }
 
 /** What arm.json holds: the arm's name, exact settings, and place in its grid. */

@@ -112,14 +112,13 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
       const runDir = resumeDir ?? runDirOf(prepared);
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
       const decision: FolderDecision = resumeDir ? { action: 'resume', step: 0 } : decideFolder(runDir, prepared.config, opts.fresh);
-      const would = {
-        start: `start in ${rel(runDir)}`, resume: `resume the run in ${rel(runDir)}`, skip: `do nothing: ${rel(runDir)} holds a finished run`,
-        refuse: 'refuse',
-      }[decision.action];
       if (opts.dryRun) {
+        const would = decision.action === 'refuse' ? `be refused: ${decision.reason}`
+          : decision.action === 'skip' ? `do nothing: ${rel(runDir)} holds a finished run`
+            : decision.action === 'resume' ? `resume the run in ${rel(runDir)}`
+              : `start in ${rel(runDir)}${decision.moveAside ? ' (the old folder moved aside)' : ''}`;
         process.stdout.write(`${JSON.stringify(prepared.config, null, 2)}\n`);
-        process.stderr.write(`config is valid; a run would ${decision.action === 'refuse' ? `be refused: ${decision.reason}` : would}` +
-          `${decision.action === 'start' && decision.moveAside ? ' (the old folder moved aside)' : ''}; nothing was written\n`);
+        process.stderr.write(`config is valid; a run would ${would}; nothing was written\n`);
         return;
       }
       if (decision.action === 'refuse') throw new UserError(decision.reason);

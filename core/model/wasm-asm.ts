@@ -184,8 +184,8 @@ export class FnBuilder {
    * The v128 in local `v` with subnormal (and -0) lanes flushed to +0, by integer ops only (no float op ever sees the
    * subnormal). WebAssembly cannot set a CPU's flush-to-zero mode, and on many x86-64 CPUs (Intel's in
    * particular) every float operation with a subnormal operand or result takes a microcode assist of ~100
-   * cycles: gradients that decay below 1.2e-38 (GELU and softmax tails, Adam's second moment) slowed whole
-   * training steps several-fold there. Values that small change no float32 sum they are added to.
+   * cycles: gradients that decay below 1.2e-38 (GELU's negative tail, softmax tails, Adam's second moment)
+   * slow whole training steps several-fold there. Values that small change no float32 sum they are added to.
    */
   vftz(v: number): this {
     this.get(v).get(v).vconstI([F32_EXPONENT, F32_EXPONENT, F32_EXPONENT, F32_EXPONENT]).vand();

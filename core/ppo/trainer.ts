@@ -115,6 +115,7 @@ export class Trainer {
     let evalBefore: EvalFigures | undefined;
     let priorMs = 0;
     const ckpt = opts.resumeFrom ?? null;
+    // The statistics of the last LAST_K steps (summary.json's final and last-K figures), carried across a resume.
     const history: Record<string, number>[] = [];
     if (ckpt) {
       const { state, optimiser } = await readCheckpoint(ckpt);
@@ -144,7 +145,7 @@ export class Trainer {
       version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
       rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
       optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
-      recentStats: history.slice(-LAST_K), config: JSON.parse(JSON.stringify(cfg)) as unknown,
+      recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown,
     });
     // Hooks make their output durable up to this step first, so a resume from the checkpoint loses nothing.
     const checkpoint = async (name?: string) => {
@@ -243,11 +244,10 @@ export class Trainer {
     } finally {
       for (const h of hooks) await Promise.resolve(h.onRunEnd?.({ reason: status, step })).catch(() => {});
     }
-    const lastK = history.slice(-LAST_K);
     return {
       status, step, totalSteps: total, elapsedMs: priorMs + (Date.now() - started), evalBefore, evalAfter,
       final: history[history.length - 1] ?? {},
-      lastK: Object.fromEntries(Object.keys(lastK[0] ?? {}).map((k) => [k, mean(lastK.map((h) => h[k]!))])),
+      lastK: Object.fromEntries(Object.keys(history[0] ?? {}).map((k) => [k, mean(history.map((h) => h[k]!))])),
       checkpoint: lastCheckpoint, ...(error ? { error } : {}),
     };
   }

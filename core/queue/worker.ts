@@ -23,11 +23,11 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CLI_PATH, inspectArm, startArmProcess, writeArmJson, type ArmResult } from '../cli/ablate-run.js';
+import { CLI_PATH, inspectArm, recordArmConfig, startArmProcess, writeArmJson, type ArmResult } from '../cli/ablate-run.js';
 import { assertNotInUse, diffPaths, LOCK_FILE, lockState } from '../run/run-folder.js';
 import { EXIT } from '../cli/exit.js';
 import { projectRoot } from '../config/load.js';
-import { ConfigError, writeResolvedConfig } from '../config/prepare.js';
+import { ConfigError } from '../config/prepare.js';
 import type { AnyPluginDefinition } from '../plugin/define.js';
 import { GRID_PARALLEL_ENV } from '../util/cores.js';
 import { ARM_CHANNEL_ENV, type ArmMessage } from './arm-channel.js';
@@ -123,7 +123,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     if (decision.action === 'refuse') {
       throw new UnrecoverableError(`refused: ${decision.reason}; the folder is left as it is: move it away, or enqueue with --fresh`);
     }
-    if (decision.action === 'start' || decision.action === 'resume') writeResolvedConfig(runDir, here.prepared);
+    recordArmConfig(runDir, here.prepared, decision);
     writeArmJson(runDir, { arm: d.arm, index: d.index, experiment: d.experiment, settings: d.settings, mode: d.mode, grid: d.grid });
 
     const entry = running.get(String(job.id))!;

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listEventFiles, parseRecords, decodeEvent } from '../logging/tfevents.js';
+import { listEventFiles, parseRecords, decodeEvent, RECORD_OVERHEAD } from '../logging/tfevents.js';
 import { isPlainObject, type Json } from '../config/merge.js';
 import { latestCheckpoint } from './checkpoint.js';
 
@@ -199,7 +199,8 @@ export function decideFolder(runDir: string, config: unknown, fresh: boolean): F
   return ckpt ? { action: 'resume', step: Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) } : { action: 'start' };
 }
 
-function readJson(file: string): unknown {
+/** A JSON file's content, or undefined when it is missing or unreadable. */
+export function readJson(file: string): unknown {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {
@@ -267,12 +268,12 @@ export function truncateRunOutputs(runDir: string, step: number): { samples: num
       const parts: Uint8Array[] = [];
       let summaries = 0;
       let end = 0;
-      for (const [i, r] of records.entries()) {
-        const next = records[i + 1]?.offset ?? r.offset + 16 + r.data.length;
-        end = next;
+      for (const r of records) {
+        end = r.offset + RECORD_OVERHEAD + r.data.length;
         const ev = decodeEvent(r.data);
-        if (!ev.summary) { parts.push(buf.subarray(r.offset, next)); continue; }
-        if (keep(ev.step)) { parts.push(buf.subarray(r.offset, next)); summaries++; } else droppedEvents++;
+        if (ev.summary && !keep(ev.step)) { droppedEvents++; continue; }
+        parts.push(buf.subarray(r.offset, end));
+        if (ev.summary) summaries++;
       }
       if (end < buf.length) droppedEvents++; // a record cut by a crash
       if (summaries === 0) fs.rmSync(file);
