@@ -135,11 +135,12 @@ export function formatClassifierReport(rows: readonly { name: string; report: Cl
   const parts = [table(['classifier', 'source', 'texts', 'toxic', 'ROC AUC', 'accuracy', 'F1'], metricRows)];
   const groups = [...new Set(rows.flatMap((r) => r.report.groupFpr.map((g) => g.group)))].sort();
   if (groups.length) {
-    const fprRows = groups.map((group) => [group, ...rows.map((r) => pct(r.report.groupFpr.find((g) => g.group === group)?.fpr ?? NaN))]);
-    fprRows.push(['mean', ...rows.map((r) => pct(r.report.meanGroupFpr))]);
-    fprRows.push(['max / mean', ...rows.map((r) => (r.report.maxOverMeanFpr === null ? '—' : `${r.report.maxOverMeanFpr.toFixed(2)}x`))]);
-    parts.push(`false positives (P(toxic) ≥ ${TOXIC_THRESHOLD}) on ToxiGen's neutral statements, per target group:`);
-    parts.push(table(['group', ...rows.map((r) => r.name)], fprRows));
+    const nOf = (group: string) => rows.map((r) => r.report.groupFpr.find((g) => g.group === group)?.n).find((n) => n !== undefined) ?? 0;
+    const fprRows = groups.map((group) => [group, String(nOf(group)), ...rows.map((r) => pct(r.report.groupFpr.find((g) => g.group === group)?.fpr ?? NaN))]);
+    fprRows.push(['mean', '', ...rows.map((r) => pct(r.report.meanGroupFpr))]);
+    fprRows.push(['max / mean', '', ...rows.map((r) => (r.report.maxOverMeanFpr === null ? '—' : `${r.report.maxOverMeanFpr.toFixed(2)}x`))]);
+    parts.push(`false positives (P(toxic) ≥ ${TOXIC_THRESHOLD}) on ToxiGen's neutral statements, per target group (n = neutral statements scored):`);
+    parts.push(table(['group', 'n', ...rows.map((r) => r.name)], fprRows));
   }
   return parts.join('\n\n');
 }

@@ -55,6 +55,6 @@ test('report: per source, and false positives per ToxiGen group on neutral state
   t.is(none.maxOverMeanFpr, null);
   const text = formatClassifierReport([{ name: 'learned', report: r }, { name: 'lexicon', report: none }]);
   t.regex(text, /learned\s+toxigen\s+5\s+40\.0%\s+0\.833/);
-  t.regex(text, /women\s+50\.0%\s+0\.0%/);
+  t.regex(text, /women\s+2\s+50\.0%\s+0\.0%/);
   t.regex(text, /max \/ mean\s+2\.00x\s+—/);
 });
