@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { assembleModule, FnBuilder, I32, V128 } from '../../core/model/wasm-asm.js';
+import { subnormalsIn } from '../../core/model/subnormal-count.js';
 import { buildAdam, buildGeluBwd, buildGeluFwd, buildRowsScaledExp, buildSoftmaxBwdRows, buildSoftmaxRows } from '../../core/model/wasm-fused.js';
 
 const MIN_NORMAL = 1.1754943508222875e-38;
@@ -111,4 +112,11 @@ test('softmax_bwd_rows, rows_scaled_exp and gelu_fwd write no subnormal', (t) =>
   t.false(g.some(isSubnormal), `gelu ${g.join(', ')}`);
   t.is(g[7], 40);
   t.true(Math.abs(g[4]! + 0.0036) < 1e-4, `gelu(-3) ≈ -0.0036 (${g[4]})`);
+});
+
+test('the diagnostic counter finds exactly the subnormal values of a heap range', (t) => {
+  const heap = new ArrayBuffer(64);
+  new Float32Array(heap).set([1e-39, -1e-40, 0, -0, 1, MIN_NORMAL, 1.4e-45, NaN, 5e-39, 3], 0);
+  t.is(subnormalsIn(heap, 0, 10), 4);
+  t.is(subnormalsIn(heap, 8, 4), 0);
 });
