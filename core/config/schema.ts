@@ -67,6 +67,8 @@ export const dataSchema = z.strictObject({
 export const rewardSchema = z.strictObject({
   model: slot('reward-model'),
   transform: slot('reward-transform'),
+  zeroVarianceSteps: z.number().int().min(1).nullable().optional()
+    .describe('steps in a row whose rewards are all equal across the batch (zero variance: PPO then learns from the KL penalty alone, e.g. a classifier whose score is on another logit than the transform reads) before the run fails (exit 1, checkpoint kept); the first such step warns; absent = 10, null = allow (warn only)'),
 }).describe('the reward: a classifier scores the response text, a transform turns its logits into one number');
 
 export const trainSchema = z.strictObject({

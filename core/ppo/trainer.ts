@@ -14,6 +14,7 @@ import { LengthSampler } from './length-sampler.js';
 import { prepareQueries, QueryQueue } from './prompts.js';
 import { NonFiniteError, PpoStepper } from './step.js';
 import { envRewardStats } from './math.js';
+import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from './reward.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from '../run/checkpoint.js';
 import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
@@ -109,6 +110,12 @@ export class Trainer {
     const queue = new QueryQueue(queries, cfg.ppo.batchSize, cfg.seed);
     const rng = { generation: new Rng(cfg.seed).fork('generation'), ppo: new Rng(cfg.seed).fork('ppo') };
     const stepper = new PpoStepper(policy, this.optimiser, this.memory ?? [], cfg.ppo, rng.ppo, parallel);
+    const classifier = { name: this.classifier.name, labels: this.classifier.labels, neutralIndex: this.classifier.neutralIndex };
+    const zeroVariance = new ZeroVarianceGuard(
+      cfg.reward.zeroVarianceSteps === undefined ? DEFAULT_ZERO_VARIANCE_STEPS : cfg.reward.zeroVarianceSteps,
+      { model: (cfg.reward.model as { type: string }).type, labels: classifier.labels, neutralIndex: classifier.neutralIndex,
+        transform: (cfg.reward.transform as { type: string }).type },
+    );
 
     // 2. Resume, or measure the initial policy.
     let step = 0;
@@ -182,13 +189,28 @@ export class Trainer {
         const texts = responses.map((r) => policy.tokenizer.decode(r, { skipSpecialTokens: true }));
         const tr0 = performance.now();
         const logits = await (parallel ? parallel.classify(texts, this.classifier) : this.classifier.classify(texts));
-        const rawScores = this.transform.transform(logits, this.classifier.neutralIndex);
+        // The transform, then the hooks' onReward, with what was scored: on this thread whatever `workers` is.
+        const rewards = await batchRewards(this.transform, hooks, logits, {
+          prompts: batch.map((q) => q.text), responses: texts, promptTokens: batch.map((q) => q.ids.length),
+          responseTokens: responses.map((r) => r.length), logits, rewardModel: classifier, step: step + 1,
+        });
+        const rawScores = rewards.scores; // [B]
         const rewardSeconds = (performance.now() - tr0) / 1000;
+        const guard = zeroVariance.check(rawScores, step + 1);
+        if (guard.failure) {
+          if (guard.warning) log(`warning: ${guard.warning}`);
+          // The steps so far are sound: keep them as a normal, resumable checkpoint and stop.
+          status = 'failed';
+          error = guard.failure;
+          if (step > 0) lastCheckpoint = await checkpoint();
+          log(`stopped: ${error}${lastCheckpoint ? `; steps up to ${step} saved to ${lastCheckpoint}` : ''}`);
+          break;
+        }
         const result = await stepper.step(batch.map((q) => q.ids), responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])), rawScores);
         step++;
 
         const stats: Record<string, number> = {
-          ...envStats(rawScores), ...result.scalars,
+          ...envStats(rawScores), ...(rewards.shaped ? { 'env/transform_score_mean': mean(rewards.transformScores) } : {}), ...result.scalars,
           'env/toxicity_mean': mean(logits.map((l) => toxicProbability(l, this.classifier.neutralIndex))),
           'time/generate': genSeconds, 'time/reward': rewardSeconds, 'time/step': (performance.now() - t0) / 1000,
         };
@@ -197,10 +219,12 @@ export class Trainer {
         const samples: StepSample[] = batch.map((q, i) => ({
           prompt: q.text, response: texts[i]!, score: rawScores[i]!, reward: result.scores[i]!,
           toxicity: toxicProbability(logits[i]!, this.classifier.neutralIndex),
+          ...(rewards.shaped ? { transformScore: rewards.transformScores[i]! } : {}),
         }));
         const report: StepReport = {
           step, totalSteps: total, stats, rewards: rawScores, samples: samples.slice(0, 4), allSamples: samples,
-          distributions: result.arrays, warnings: result.warnings, elapsedMs: priorMs + (Date.now() - started),
+          distributions: result.arrays,
+          warnings: guard.warning ? [guard.warning, ...result.warnings] : result.warnings, elapsedMs: priorMs + (Date.now() - started),
         };
         for (const h of hooks) await h.onStep?.(report);
         if (parallel?.failure) {
