@@ -14,12 +14,14 @@ export interface PluginLabel { slot: string; type: string }
  * innermost name). The error object itself is kept (its class decides the exit code: an InputError stays exit 2).
  */
 export function labelPluginError(err: unknown, who: PluginLabel, phase: string): unknown {
-  const prefix = `${who.slot} (${who.type}) ${phase}: `;
+  const named = `${who.slot} (${who.type})`;
+  const prefix = `${named} ${phase}: `;
   if (err instanceof Error) {
-    if ((err as Error & { [LABELLED]?: true })[LABELLED]) return err;
+    if ((err as Error & { [LABELLED]?: true })[LABELLED] || err.message.startsWith(`${named} `)) return err;
     try {
       const stackHead = err.stack?.startsWith(`${err.name}: ${err.message}`) ? `${err.name}: ${err.message}` : undefined;
-      err.message = `${prefix}${err.message}`;
+      // A plugin that already names itself (`data.dataset (prompt-file): ...`) gets the phase added, not a second name.
+      err.message = err.message.startsWith(`${named}: `) ? `${prefix}${err.message.slice(named.length + 2)}` : `${prefix}${err.message}`;
       if (stackHead && err.stack) err.stack = `${err.name}: ${err.message}${err.stack.slice(stackHead.length)}`;
       Object.defineProperty(err, LABELLED, { value: true, enumerable: false });
       return err;
