@@ -42,10 +42,13 @@ export function pathOption(description: string, pathKind: 'file' | 'folder' | 'f
 
 /** Whether option `key` of a plugin schema names a file or folder ({@link pathOption}, or a string option named `path`). */
 export function isPathOption(options: z.ZodObject, key: string): boolean {
-  let s = (options.shape as Record<string, z.ZodType | undefined>)[key];
+  const shape = (options as { shape?: unknown } | undefined)?.shape;
+  if (key === 'type' || typeof shape !== 'object' || shape === null) return false; // not a zod object (a hand-written schema)
+  let s = (shape as Record<string, z.ZodType | undefined>)[key];
   for (let i = 0; s && i < 8; i++) {
-    if (PATH_OPTIONS.get(s)) return true;
-    const def = (s as unknown as { def: { type: string; innerType?: z.ZodType } }).def;
+    if ((s as { _zod?: unknown })._zod && PATH_OPTIONS.get(s)) return true;
+    const def = (s as unknown as { def?: { type: string; innerType?: z.ZodType } }).def;
+    if (!def) return false;
     if (def.type === 'string') return key === 'path';
     if (!def.innerType) return false;
     s = def.innerType;
