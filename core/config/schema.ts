@@ -68,7 +68,7 @@ export const rewardSchema = z.strictObject({
   model: slot('reward-model'),
   transform: slot('reward-transform'),
   zeroVarianceSteps: z.number().int().min(1).nullable().optional()
-    .describe('steps in a row whose rewards are all equal across the batch (zero variance: PPO then learns from the KL penalty alone, e.g. a classifier whose score is on another logit than the transform reads) before the run fails (exit 1, checkpoint kept); the first such step warns; absent = 10, null = allow (warn only)'),
+    .describe('the run fails (exit 1, its steps checkpointed) when its first N steps all have rewards equal across the batch (zero variance: PPO learns from the KL penalty alone, e.g. a classifier whose score is on another logit than the transform reads); the first such step warns; once the reward has varied, equal batches (a policy that satisfies a coarse reward) only warn; absent = 10, null = never fail'),
 }).describe('the reward: a classifier scores the response text, a transform turns its logits into one number');
 
 export const trainSchema = z.strictObject({

@@ -54,18 +54,27 @@ export const DEFAULT_ZERO_VARIANCE_STEPS = 10;
 
 /**
  * Watches for batches whose rewards are all equal (zero variance: every advantage then comes from the KL penalty
- * alone, so PPO trains on nothing the reward says). The first such batch gives one warning naming the reward model
- * and transform and the likely cause; `limit` such batches in a row fail the run (`null`: never, warn only).
- * Batches of one sample are never counted.
+ * alone, so PPO trains on nothing the reward says). The first such batch gives one warning; `limit` such batches in a
+ * row fail the run (`null`: never, warn only) — but only while the reward has never varied in this run: a reward that
+ * is constant from the start is broken (e.g. the classifier's score is on another logit than the transform reads),
+ * whereas a policy that has learnt to satisfy a coarse reward (every response clean under a word list) also produces
+ * equal rewards, late and now and then, and must not be stopped for it. Batches of one sample are never counted.
  */
 export class ZeroVarianceGuard {
   private run = 0;
   private warned = false;
 
+  /** `varied`: whether the reward already varied in this run (a resumed run: before its checkpoint). */
   constructor(
     private readonly limit: number | null,
     private readonly who: { model: string; labels: readonly string[]; neutralIndex: number; transform: string },
+    private everVaried = false,
   ) {}
+
+  /** Whether some batch's rewards have varied in this run (checkpointed, so a resume keeps it). */
+  get varied(): boolean {
+    return this.everVaried;
+  }
 
   /** Whether every reward of the batch is the same (to 1e-12 of its magnitude). */
   static constant(rewards: readonly number[]): boolean {
@@ -76,10 +85,11 @@ export class ZeroVarianceGuard {
     return hi - lo <= 1e-12 * Math.max(1, Math.abs(hi), Math.abs(lo));
   }
 
-  /** Checks one step's rewards: a warning to show (once), and a failure message when the limit is reached. */
+  /** Checks one step's rewards: a warning to show (once per run), and a failure message when the limit is reached. */
   check(rewards: readonly number[], step: number): { warning?: string; failure?: string } {
     if (!ZeroVarianceGuard.constant(rewards)) {
       this.run = 0;
+      this.everVaried = true;
       return {};
     }
     this.run++;
@@ -87,15 +97,18 @@ export class ZeroVarianceGuard {
     const out: { warning?: string; failure?: string } = {};
     if (!this.warned) {
       this.warned = true;
-      out.warning = `every reward of step ${step} is ${rewards[0]} (zero variance across the batch of ${rewards.length}): PPO learns ` +
-        `from the KL penalty alone. Likely cause: reward.model "${model}" (labels ${JSON.stringify(labels)}, neutral class ${neutralIndex}) ` +
-        `scores every response the same under reward.transform "${transform}" — e.g. the classifier puts its score on another ` +
-        'logit than the one the transform reads (check the neutral label), or its output does not depend on the text. ' +
-        (this.limit === null ? 'reward.zeroVarianceSteps is null: the run goes on.'
-          : `The run stops after ${this.limit} such steps in a row (reward.zeroVarianceSteps; null allows them).`);
+      const what = `every reward of step ${step} is ${rewards[0]} (zero variance across the batch of ${rewards.length}): PPO learns from the KL penalty alone`;
+      out.warning = this.varied
+        ? `${what} at this step. The reward varied before, so the policy may have learnt all that reward.model "${model}" ` +
+          `under reward.transform "${transform}" can tell apart (e.g. every response clean for a word list)`
+        : `${what}. Likely cause: reward.model "${model}" (labels ${JSON.stringify(labels)}, neutral class ${neutralIndex}) ` +
+          `scores every response the same under reward.transform "${transform}" — e.g. the classifier puts its score on another ` +
+          'logit than the one the transform reads (check the neutral label), or its output does not depend on the text. ' +
+          (this.limit === null ? 'reward.zeroVarianceSteps is null: the run goes on.'
+            : `The run stops if the first ${this.limit} steps all are so (reward.zeroVarianceSteps; null allows it).`);
     }
-    if (this.limit !== null && this.run >= this.limit) {
-      out.failure = `the rewards had zero variance for ${this.run} steps in a row (every reward ${rewards[0]}; reward.model "${model}", ` +
+    if (this.limit !== null && !this.varied && this.run >= this.limit) {
+      out.failure = `the rewards had zero variance for the first ${this.run} steps (every reward ${rewards[0]}; reward.model "${model}", ` +
         `reward.transform "${transform}"): the policy was training on the KL penalty alone. Fix the reward (e.g. the neutral label the ` +
         'transform reads), or set reward.zeroVarianceSteps to null to allow it';
     }

@@ -111,11 +111,6 @@ export class Trainer {
     const rng = { generation: new Rng(cfg.seed).fork('generation'), ppo: new Rng(cfg.seed).fork('ppo') };
     const stepper = new PpoStepper(policy, this.optimiser, this.memory ?? [], cfg.ppo, rng.ppo, parallel);
     const classifier = { name: this.classifier.name, labels: this.classifier.labels, neutralIndex: this.classifier.neutralIndex };
-    const zeroVariance = new ZeroVarianceGuard(
-      cfg.reward.zeroVarianceSteps === undefined ? DEFAULT_ZERO_VARIANCE_STEPS : cfg.reward.zeroVarianceSteps,
-      { model: (cfg.reward.model as { type: string }).type, labels: classifier.labels, neutralIndex: classifier.neutralIndex,
-        transform: (cfg.reward.transform as { type: string }).type },
-    );
 
     // 2. Resume, or measure the initial policy.
     let step = 0;
@@ -124,6 +119,7 @@ export class Trainer {
     const ckpt = opts.resumeFrom ?? null;
     // The statistics of the last LAST_K steps (summary.json's final and last-K figures), carried across a resume.
     const history: Record<string, number>[] = [];
+    let rewardVaried: boolean | undefined;
     if (ckpt) {
       const { state, optimiser } = await readCheckpoint(ckpt);
       await policy.restore(`${ckpt}/policy`);
@@ -137,6 +133,7 @@ export class Trainer {
       evalBefore = state.evalBefore as EvalFigures | undefined;
       priorMs = state.elapsedMs;
       history.push(...(state.recentStats ?? []));
+      rewardVaried = state.rewardVaried;
       log(`resumed from ${ckpt} at step ${step}`);
     } else if (cfg.eval.enabled) {
       try {
@@ -152,7 +149,7 @@ export class Trainer {
       version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
       rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
       optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
-      recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown,
+      recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown, rewardVaried: zeroVariance.varied,
     });
     // Hooks make their output durable up to this step first, so a resume from the checkpoint loses nothing.
     const checkpoint = async (name?: string) => {
@@ -164,6 +161,13 @@ export class Trainer {
       return dir;
     };
 
+    const zeroVariance = new ZeroVarianceGuard(
+      cfg.reward.zeroVarianceSteps === undefined ? DEFAULT_ZERO_VARIANCE_STEPS : cfg.reward.zeroVarianceSteps,
+      { model: (cfg.reward.model as { type: string }).type, labels: classifier.labels, neutralIndex: classifier.neutralIndex,
+        transform: (cfg.reward.transform as { type: string }).type },
+      // A resumed run: as its checkpoint says (older checkpoints: whether the reward varied in their recent steps).
+      rewardVaried ?? history.some((h) => (h['env/reward_std'] ?? 0) > 0),
+    );
     // 3. The loop.
     const total = cfg.train.steps;
     for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
