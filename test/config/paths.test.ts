@@ -114,4 +114,11 @@ test('detox-lab run --dry-run: a missing model or data path is a config error (e
   t.is(bad.status, 2, bad.stderr);
   t.regex(bad.stderr, /^config error: shared\/exp\.json: data\.dataset\.path: "shared\/nope\.txt" does not exist \(looked for .*\/shared\/nope\.txt;/m);
   t.notRegex(bad.stderr, /config is valid/);
+  // A grid's dry run checks every arm.
+  fs.writeFileSync(path.join(dir, 'shared/grid.json'), JSON.stringify({ $import: './exp.json', ablate: { seed: [0, 1] } }));
+  const grid = spawnSync(process.execPath, [CLI, 'run', '--dry-run', 'shared/grid.json'], { cwd: dir, encoding: 'utf8' });
+  t.is(grid.status, 2, grid.stderr);
+  t.regex(grid.stderr, /^config error: \[seed-0\] data\.dataset\.path: "shared\/nope\.txt" does not exist/m);
+  t.regex(grid.stderr, /^config error: \[seed-1\] data\.dataset\.path: /m);
+  t.false(fs.existsSync(path.join(dir, 'runs')));
 });
