@@ -13,19 +13,23 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from '../helpers/tmp.js';
 import { TINY_PROMPTS, writeTinyGpt2 } from '../helpers/tiny-project.js';
 
-const TRANSFORM = `import { definePlugin, toxicProbability, z } from 'detox-lab';
+const TRANSFORM = `import { definePlugin, z } from 'detox-lab';
 import { builtinPlugins } from 'detox-lab/plugins';
 
-// A text-aware reward transform: 1 − P(toxic), minus a penalty per character of shouting (capital letters).
+// A text-aware reward transform built on the built-in softmax (P(neutral)), minus a penalty per capital letter.
+const softmax = builtinPlugins.find((p) => p.kind === 'reward-transform' && p.name === 'softmax');
+
 export default definePlugin({
   kind: 'reward-transform', name: 'calm-softmax', description: 'neutral probability minus a capitals penalty',
   options: z.object({ perCapital: z.number().min(0).default(0.01) }),
-  create: (o) => ({
-    name: 'calm-softmax',
-    transform: (logits, neutral, ctx) => logits.map((row, i) =>
-      1 - toxicProbability(row, neutral) - o.perCapital * (ctx ? (ctx.responses[i].match(/[A-Z]/g) ?? []).length : 0)),
-    builtins: builtinPlugins.length,
-  }),
+  create: async (o, ctx) => {
+    const base = await softmax.create(softmax.options.parse({}), ctx);
+    return {
+      name: 'calm-softmax',
+      transform: (logits, neutral, c) => base.transform(logits, neutral)
+        .map((r, i) => r - o.perCapital * (c ? (c.responses[i].match(/[A-Z]/g) ?? []).length : 0)),
+    };
+  },
 });
 `;
 
