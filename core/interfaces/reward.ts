@@ -24,7 +24,7 @@ export interface RewardContext {
   readonly responses: readonly string[];
   /** Tokens of each prompt under the policy's tokenizer: `[B]`. */
   readonly promptTokens: readonly number[];
-  /** Tokens generated for each response (EOS included when one was sampled; 0 for an immediately ended one): `[B]`. */
+  /** Tokens generated for each response, the EOS included when one was sampled: `[B]`. */
   readonly responseTokens: readonly number[];
   /** The classifier's logits: `[B][labels.length]`. */
   readonly logits: readonly (readonly number[])[];
