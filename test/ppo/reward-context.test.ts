@@ -12,6 +12,8 @@ import type { RewardContext, RewardTransform } from '../../core/interfaces/rewar
 import type { Hook } from '../../core/interfaces/hook.js';
 import type { AnyPluginDefinition, PluginContext } from '../../core/plugin/define.js';
 import { Rng } from '../../core/util/rng.js';
+import { PluginRegistry } from '../../core/plugin/registry.js';
+import { create } from '../../core/di/container.js';
 
 const pctx: PluginContext = { configDir: '.', seed: 0, memoryPlan: defaultMemoryPlan(), trainSteps: 1, backend: 'cpu', log: () => {} };
 const make = async (p: AnyPluginDefinition): Promise<RewardTransform> => (await p.create(p.options.parse({}), pctx)) as RewardTransform;
@@ -35,7 +37,9 @@ test('the built-in transforms give bit-identical rewards through the context API
     for (const plugin of [rawLogit, softmax, logPlugin]) {
       const tr = await make(plugin);
       const before = tr.transform(logits.map((r) => [...r]), neutral); // the call the trainer made until now
-      const r = await batchRewards(tr, [], logits, context(logits, { rewardModel: { name: 'm', labels: [], neutralIndex: neutral } }));
+      // As the trainer gets it now: through the plugin boundary (core/di/container.ts#create), with the context.
+      const bound = await create(new PluginRegistry([plugin]), 'reward-transform', { type: plugin.name }, pctx);
+      const r = await batchRewards(bound, [], logits, context(logits, { rewardModel: { name: 'm', labels: [], neutralIndex: neutral } }));
       t.false(r.shaped);
       t.is(r.scores, r.transformScores);
       t.is(r.scores.length, before.length);
