@@ -86,27 +86,29 @@ export function resolvePathValue(value: string, file: string | undefined, baseDi
   return module && !/^\.\.?[\\/]/.test(rel) ? `./${rel}` : rel;
 }
 
-/**
- * `runsDir` and `plugins` resolved against the files that wrote them (see {@link resolvePathValue}); a package name in
- * `plugins` is looked up from the project of the file that listed it first.
- */
+/** `runsDir` and `plugins` resolved against the files that wrote them (see {@link resolvePathValue}, {@link resolvePluginSpec}). */
 function resolveCorePaths(raw: RawConfig): void {
   const c = raw.config;
   if (typeof c.runsDir === 'string') c.runsDir = resolvePathValue(c.runsDir, originOf(raw.origins, ['runsDir']), raw.baseDir);
   if (Array.isArray(c.plugins)) {
     const file = originOf(raw.origins, ['plugins']);
-    c.plugins = c.plugins.map((spec) => {
-      if (typeof spec !== 'string') return spec;
-      const resolved = resolvePathValue(spec, file, raw.baseDir, true);
-      if (resolved !== spec || file === undefined || file === SET_ORIGIN || /^\.\.?([\\/]|$)/.test(spec) || path.isAbsolute(spec)) return resolved;
-      const root = projectRoot(path.dirname(file));
-      if (root === raw.baseDir) return spec;
-      try {
-        return createRequire(path.join(root, 'package.json')).resolve(spec); // the package as the listing project has it
-      } catch {
-        return spec;
-      }
-    }) as Json[];
+    c.plugins = c.plugins.map((spec) => (typeof spec === 'string' ? resolvePluginSpec(spec, file, raw.baseDir) : spec));
+  }
+}
+
+/**
+ * A `plugins` entry written in `file`: a path as {@link resolvePathValue} says; a package name as the listing file's
+ * project has it installed (its resolved file), when that project is not the base folder's and has it.
+ */
+function resolvePluginSpec(spec: string, file: string | undefined, baseDir: string): string {
+  const isPackage = !path.isAbsolute(spec) && !/^\.\.?([\\/]|$)/.test(spec);
+  if (!isPackage || file === undefined || file === SET_ORIGIN) return resolvePathValue(spec, file, baseDir, true);
+  const root = projectRoot(path.dirname(file));
+  if (root === baseDir) return spec;
+  try {
+    return createRequire(path.join(root, 'package.json')).resolve(spec);
+  } catch {
+    return spec; // not installed there: looked up from the base folder, as before
   }
 }
 

@@ -46,12 +46,14 @@ test('resolvePathValue: ./ against the file, bare against its project root, unch
 
 test('an $import of another folder\'s .detoxrc.json keeps its paths (plugins, model, data, runsDir) pointing into that folder', async (t) => {
   const base = {
-    plugins: ['./my-plugins/one.mjs'], runsDir: 'out',
+    plugins: ['./my-plugins/one.mjs', 'three-plugin'], runsDir: 'out',
     policy: { type: 'p', path: 'models/policy' }, reward: { model: { type: 'r', weights: './w.bin' }, transform: { type: 'one' } },
     data: { dataset: { type: 'd', path: 'prompts.txt' } }, optimiser: { type: 'o' },
   };
   const dir = tmpProject({
     'shared/.detoxrc.json': base, 'shared/my-plugins/one.mjs': PLUGIN.replace(/NAME/g, 'one'),
+    'shared/node_modules/three-plugin/package.json': { name: 'three-plugin', type: 'module', exports: './index.js' },
+    'shared/node_modules/three-plugin/index.js': PLUGIN.replace(/NAME/g, 'three'),
     'shared/models/policy/config.json': '{}', 'shared/w.bin': '', 'shared/prompts.txt': 'a\n',
     'mine/package.json': '{}', 'mine/exp/run.json': { $import: '../../shared/.detoxrc.json', experiment: 'e', data: { dataset: { path: 'local.txt' } } },
     'mine/local.txt': 'b\n',
@@ -59,7 +61,9 @@ test('an $import of another folder\'s .detoxrc.json keeps its paths (plugins, mo
   const prepared = await prepareExperiment({ file: path.join(dir, 'mine/exp/run.json'), builtins: plugins });
   const { config, raw } = prepared;
   t.is(raw.baseDir, path.join(dir, 'mine'));
-  t.deepEqual(config.plugins, ['../shared/my-plugins/one.mjs']);
+  // A package listed there is the one installed there.
+  t.deepEqual(config.plugins, ['../shared/my-plugins/one.mjs', path.join(dir, 'shared/node_modules/three-plugin/index.js')]);
+  t.true(prepared.registry.has('reward-transform', 'three'));
   t.is(config.runsDir, '../shared/out');
   t.is(config.policy.path, '../shared/models/policy');
   t.is((config.reward.model as unknown as { weights: string }).weights, '../shared/w.bin');
