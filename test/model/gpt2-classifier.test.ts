@@ -140,3 +140,45 @@ test.serial('a new head on a causal LM: trainable variables, snapshot/restore, n
     clf.dispose();
   }
 });
+
+for (const [family, dir, pad, arch] of [
+  ['opt', 'opt-tiny', 1, 'OPTForSequenceClassification'],
+  ['gpt_neo', 'gpt-neo-tiny', 0, 'GPTNeoForSequenceClassification'],
+] as const) {
+  test.serial(`${family}: a score head on the causal LM reads the last non-pad hidden state, and saves/loads as ${arch}`, async (t) => {
+    await initBackend('cpu');
+    const { loadCausalLM } = await import('../../core/model/hf-io.js');
+    const lmDir = path.resolve(process.cwd(), 'test/fixtures/model', dir);
+    const clf = CausalSequenceClassifier.fromCausalLM(await loadCausalLM(lmDir), { labels: ['neutral', 'toxic'], padTokenId: pad, seed: 3 });
+    const lm = await loadCausalLM(lmDir);
+    const ids = [[5, 6, 7, 8], [9, 10, pad, pad]];
+    const mask = [[1, 1, 1, 1], [1, 1, 0, 0]];
+    const out = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'detox-cls-family-')), 'saved');
+    try {
+      const got = await arrayOf(clf.classify(ids, mask));
+      // Independent path: the causal LM's own forward, hidden state of the last real token, times the head.
+      const want = tf.tidy(() => {
+        const { hidden } = lm.forward(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32'), { returnHidden: true });
+        const rows = tf.stack([hidden!.slice([0, 3, 0], [1, 1, -1]).reshape([-1]), hidden!.slice([1, 1, 0], [1, 1, -1]).reshape([-1])]); // [2, d]
+        return tf.matMul(rows, clf.score).arraySync() as number[][];
+      });
+      t.true(maxAbsDiff(got, want) < 1e-5, `max |diff| ${maxAbsDiff(got, want)}`);
+      await clf.save(out);
+      const cfg = JSON.parse(await fsp.readFile(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+      t.deepEqual(cfg.architectures, [arch]);
+      t.is(cfg.model_type, family);
+      const names = [...(await readSafetensors(path.join(out, 'model.safetensors'))).keys()];
+      t.true(names.includes(SCORE_WEIGHT));
+      t.true(names.every((n) => n === SCORE_WEIGHT || n.startsWith(family === 'opt' ? 'model.decoder.' : 'transformer.')), names.join(', '));
+      const again = await loadSequenceClassifier(out);
+      try {
+        t.true(maxAbsDiff(await arrayOf(again.classify(ids, mask)), got) < 1e-6);
+      } finally {
+        again.dispose();
+      }
+    } finally {
+      clf.dispose();
+      lm.dispose();
+    }
+  });
+}
