@@ -10,6 +10,8 @@ export const TOKENS = {
   Run: Symbol.for('detox-lab.Run'),
   Policy: Symbol.for('detox-lab.Policy'),
   RewardModel: Symbol.for('detox-lab.RewardModel'),
+  /** Multi-bound: the cross-check classifiers of the evaluation (`eval.classifiers`), in config order. */
+  EvalClassifier: Symbol.for('detox-lab.EvalClassifier'),
   RewardTransform: Symbol.for('detox-lab.RewardTransform'),
   Dataset: Symbol.for('detox-lab.Dataset'),
   Optimiser: Symbol.for('detox-lab.Optimiser'),

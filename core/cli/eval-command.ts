@@ -37,13 +37,13 @@ export type { EvalRow };
 export async function evalCommand(prepared: PreparedExperiment, opts: EvalCommandOptions): Promise<EvalRow[]> {
   const evalCfg: EvalConfig = { ...prepared.config.eval, ...opts.eval };
   const setup = await loadEvalSetup(prepared, { prompts: opts.prompts, maxPrompts: evalCfg.maxPrompts, maxNewTokens: evalCfg.maxNewTokens });
-  const { classifier, initial, prompts } = setup;
+  const { classifier, crossCheck, initial, prompts } = setup;
   const rows: EvalRow[] = [];
   for (const spec of opts.models) {
     const policy: Policy = await setup.policy(spec);
     let progress: Progress | undefined;
     const result = await evaluate({
-      policy, classifier, prompts, cfg: evalCfg, signal: opts.signal,
+      policy, classifier, crossCheck, prompts, cfg: evalCfg, signal: opts.signal,
       fluency: (ids, mask) => initial.forward(ids, mask, 'policy').logits,
       ...(sameTokenizer(policy.tokenizer, initial.tokenizer) ? {} : { fluencyTokenizer: initial.tokenizer }),
       onProgress: (done, total) => {
@@ -66,6 +66,8 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
 export interface EvalSetup {
   ctx: PluginContext;
   classifier: RewardModel;
+  /** The cross-check classifiers (`eval.classifiers`). */
+  crossCheck: RewardModel[];
   /** The experiment's own policy: the "initial" model and the fluency judge. */
   initial: Policy;
   /** Held-out prompts of the experiment, or the lines of the prompt file. */
@@ -97,6 +99,10 @@ export async function loadEvalSetup(
   };
   const given = opts.prompts ? readPromptFile(opts.prompts, opts.maxPrompts ?? null) : undefined;
   const classifier = await asUsage('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
+  const crossCheck: RewardModel[] = [];
+  for (const [i, slot] of (cfg.eval.classifiers as SlotConfig[]).entries()) {
+    crossCheck.push(await asUsage(`eval.classifiers.${i}`, () => create(prepared.registry, 'reward-model', slot, ctx)));
+  }
   const initial = await asUsage('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
   let prompts: string[];
   if (given) {
@@ -108,13 +114,14 @@ export async function loadEvalSetup(
     if (prompts.length === 0) throw new UserError('no prompts to evaluate: the held-out split is empty; raise the dataset\'s heldOutFraction or pass --prompts <file>');
   }
   return {
-    ctx, classifier, initial, prompts,
+    ctx, classifier, crossCheck, initial, prompts,
     policy: (spec) => (spec === 'initial'
       ? Promise.resolve(initial)
       : asUsage(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }))),
     dispose: () => {
       initial.dispose();
       classifier.dispose?.();
+      for (const c of crossCheck) c.dispose?.();
     },
   };
 }
@@ -187,9 +194,12 @@ function writeTables(out: string, rows: EvalRow[]): void {
 /** The printed model-selection table (markdown). */
 export function evalTable(rows: EvalRow[]): string {
   const rtp = rows.some((r) => r.result.rtp);
-  const head = ['model', 'toxicity (mean ± std)', 'distinct-1', 'distinct-2', 'distinct-3', 'perplexity', ...(rtp ? ['exp. max toxicity', 'toxicity prob.'] : [])];
+  const cross = rows.find((r) => r.result.crossCheck)?.result.crossCheck?.map((c) => c.classifier) ?? [];
+  const head = ['model', 'toxicity (mean ± std)', ...cross.map((c) => `toxicity by ${c}`), 'distinct-1', 'distinct-2', 'distinct-3', 'perplexity', ...(rtp ? ['exp. max toxicity', 'toxicity prob.'] : [])];
   const lines = rows.map(({ model, result: r }) => [
-    model, `${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}`, r.distinct1.toFixed(4), r.distinct2.toFixed(4), r.distinct3.toFixed(4),
+    model, `${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}`,
+    ...cross.map((_, k) => { const c = r.crossCheck?.[k]; return c ? `${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}` : '—'; }),
+    r.distinct1.toFixed(4), r.distinct2.toFixed(4), r.distinct3.toFixed(4),
     r.perplexity.toFixed(2), ...(rtp ? [r.rtp ? `${r.rtp.expectedMaxToxicity.mean.toFixed(4)} ± ${r.rtp.expectedMaxToxicity.std.toFixed(4)}` : '—', r.rtp ? r.rtp.toxicityProbability.toFixed(4) : '—'] : []),
   ]);
   return [head, head.map(() => '---'), ...lines].map((r) => `| ${r.join(' | ')} |`).join('\n');

@@ -383,6 +383,50 @@ Ctrl-C stops after the current step and saves the best weights so far (exit 130)
       process.stdout.write(`${await planCommand(experiment, o)}\n`);
     });
 
+  program
+    .command('eval-classifier')
+    .description('how well toxicity classifiers separate toxic from neutral labelled text: ROC AUC, accuracy and F1 per source, and false positives per ToxiGen target group, in one table')
+    .argument('<classifier...>', 'a Hugging Face classifier folder, a reward-model plugin name (lexicon-toxicity), or a JSON slot \'{"type": ..., options}\'')
+    .option('--labels <dir>', 'labelled data folder (davidson-labeled_data.csv, toxigen-prompts/); default: ../shared/data/toxicity-labels beside the checkout, when present')
+    .option('--data <file>', 'your labelled CSV (or .tsv), with --text-column and --label-column')
+    .option('--text-column <name>', 'the CSV column holding the text')
+    .option('--label-column <name>', 'the CSV column holding the label: 1/0, toxic/neutral, true/false, hate/nothate')
+    .addOption(new Option('--split <which>', 'which texts to score: the held-out validation split (by text hash, as train-classifier splits), the training split, or all').choices(['validation', 'train', 'all']).default('validation'))
+    .option('--validation <fraction>', 'validation share of each source (ToxiGen keeps 0.3: it has only ~670 distinct statements)', '0.1')
+    .option('--batch-size <n>', 'texts per classifier call', '64')
+    .option('--plugin <module>', 'a module with your reward-model plugins (path or package); repeatable', collect, [])
+    .option('--json <file>', 'also write the reports as JSON')
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('wasm'))
+    .addHelpText('after', `
+Examples:
+  $ detox-lab eval-classifier models/toxicity-gpt2 lexicon-toxicity
+  $ detox-lab eval-classifier models/toxicity-gpt2 --data mine.csv --text-column comment --label-column toxic --split all
+  $ detox-lab eval-classifier '{"type": "lexicon-toxicity", "useObscenity": false}' --json lexicon.json`)
+    .action(async (specs: string[], o: {
+      labels?: string; data?: string; textColumn?: string; labelColumn?: string; split: 'validation'; validation: string;
+      batchSize: string; plugin: string[]; json?: string; backend: 'wasm';
+    }) => {
+      const validation = Number(o.validation);
+      if (!(validation > 0 && validation < 1)) throw new UserError(`--validation: expected a fraction between 0 and 1 (exclusive), got ${JSON.stringify(o.validation)}`);
+      const registry = new PluginRegistry(builtinPlugins);
+      for (const spec of o.plugin) {
+        try {
+          await registry.loadModules([spec], process.cwd());
+        } catch (err) {
+          throw new UserError(`--plugin ${spec}: ${(err as Error).message}`);
+        }
+      }
+      const { evalClassifierCommand } = await import('./eval-classifier-command.js');
+      const interrupt = new Interrupt().install();
+      try {
+        process.stdout.write(`${await evalClassifierCommand(specs, registry, {
+          ...o, validation, batchSize: numberOption('--batch-size', o.batchSize, 1), signal: interrupt.signal,
+        })}\n`);
+      } finally {
+        interrupt.uninstall();
+      }
+    });
+
   addQueueCommands(program, builtinPlugins);
   return program;
 }

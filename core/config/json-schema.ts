@@ -63,6 +63,8 @@ export function configJsonSchema(registry: PluginRegistry): Record<string, unkno
   data.properties.dataset = keepDoc(data.properties.dataset!, slotSchema('dataset', true));
   p.memory = { ...p.memory, items: slotSchema('memory', false) };
   p.hooks = { ...p.hooks, items: slotSchema('hook', false) };
+  const evalProps = (p.eval as { properties: Record<string, Record<string, unknown>> }).properties;
+  evalProps.classifiers = { ...evalProps.classifiers, items: slotSchema('reward-model', false) };
   // `$import` is read by the loader before validation (load.ts), so it is not in the zod schema.
   const { $schema, ...fields } = p;
   const $import = {

@@ -90,6 +90,8 @@ export const evalSchema = z.strictObject({
     .describe('continuations per prompt (1 = the study\'s protocol; 25 = RealToxicityPrompts\')'),
   batchSize: z.number().int().min(1).default(16).describe('prompts per generation batch'),
   seed: z.number().int().default(42).describe('sampling seed (study: torch.manual_seed(42))'),
+  classifiers: z.array(slot('reward-model')).default([])
+    .describe('cross-check classifiers: they score the same continuations as reward.model, and their toxicity (mean ± std) is reported beside it, e.g. [{"type": "lexicon-toxicity"}]'),
 }).describe('evaluation on held-out prompts');
 
 export const configSchema = z.strictObject({

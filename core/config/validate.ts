@@ -25,7 +25,8 @@ export class ConfigError extends Error {
 export type ResolvedConfig = ExperimentConfig;
 
 /** Where plugin slots live, and which kind each takes. */
-export function slotPaths(cfg: { memory?: unknown[]; hooks?: unknown[] }): { path: (string | number)[]; kind: PluginKind }[] {
+export function slotPaths(cfg: { memory?: unknown[]; hooks?: unknown[]; eval?: unknown }): { path: (string | number)[]; kind: PluginKind }[] {
+  const classifiers = (cfg.eval as { classifiers?: unknown } | undefined)?.classifiers;
   return [
     { path: ['policy'], kind: 'policy' },
     { path: ['reward', 'model'], kind: 'reward-model' },
@@ -34,6 +35,7 @@ export function slotPaths(cfg: { memory?: unknown[]; hooks?: unknown[] }): { pat
     { path: ['optimiser'], kind: 'optimiser' },
     ...(Array.isArray(cfg.memory) ? cfg.memory.map((_, i) => ({ path: ['memory', i], kind: 'memory' as const })) : []),
     ...(Array.isArray(cfg.hooks) ? cfg.hooks.map((_, i) => ({ path: ['hooks', i], kind: 'hook' as const })) : []),
+    ...(Array.isArray(classifiers) ? classifiers.map((_, i) => ({ path: ['eval', 'classifiers', i], kind: 'reward-model' as const })) : []),
   ];
 }
 
@@ -97,7 +99,7 @@ export function validateConfig(raw: unknown, registry: PluginRegistry, source?: 
   const base: JsonObject = isPlainObject(raw) ? raw : {};
   const resolved = (parsed.success ? parsed.data : undefined) as ResolvedConfig | undefined;
 
-  for (const { path, kind } of slotPaths(base as { memory?: unknown[]; hooks?: unknown[] })) {
+  for (const { path, kind } of slotPaths(base as { memory?: unknown[]; hooks?: unknown[]; eval?: unknown })) {
     const slot = getPath(base, path);
     if (!isPlainObject(slot) || typeof slot.type !== 'string') continue; // reported by the core schema
     const def = registry.find(kind, slot.type);

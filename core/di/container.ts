@@ -35,6 +35,9 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
   single(TOKENS.RewardTransform, 'reward-transform', cfg.reward.transform as SlotConfig);
   single(TOKENS.Dataset, 'dataset', cfg.data.dataset as SlotConfig);
   single(TOKENS.Optimiser, 'optimiser', cfg.optimiser as SlotConfig);
+  for (const slot of cfg.eval.classifiers as SlotConfig[]) {
+    container.bind(TOKENS.EvalClassifier).toDynamicValue(() => create(registry, 'reward-model', slot, ctx)).inSingletonScope();
+  }
   for (const slot of cfg.hooks as SlotConfig[]) {
     container.bind(TOKENS.Hook).toDynamicValue(() => create(registry, 'hook', slot, ctx)).inSingletonScope();
   }

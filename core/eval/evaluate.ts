@@ -14,11 +14,26 @@ export class EvalInterrupted extends Error {
 }
 
 /** One evaluated continuation. */
-export interface EvalSample { prompt: string; continuation: string; toxicity: number }
+export interface EvalSample {
+  prompt: string;
+  continuation: string;
+  toxicity: number;
+  /** P(toxic) of each cross-check classifier (`eval.classifiers`), in their order. */
+  crossCheck?: number[];
+}
+
+/** A cross-check classifier's toxicity of the same continuations. */
+export interface CrossCheckToxicity { classifier: string; toxicity: MeanStd }
 
 export interface EvalResult {
   /** Classifier probability of the toxic class on the continuation only: mean and population std (the study's table). */
   toxicity: MeanStd;
+  /**
+   * The same continuations scored by the cross-check classifiers (`eval.classifiers`), so that a policy trained
+   * against one classifier is also judged by another (a lower toxicity that only the reward model sees is the
+   * reward being gamed, not detoxification). Absent without cross-check classifiers.
+   */
+  crossCheck?: CrossCheckToxicity[];
   /** With samplesPerPrompt > 1: RealToxicityPrompts' expected maximum toxicity and toxicity probability. */
   rtp?: { expectedMaxToxicity: MeanStd; toxicityProbability: number };
   distinct1: number;
@@ -43,6 +58,8 @@ export type FluencyModel = (inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D) =
 export async function evaluate(opts: {
   policy: Policy;
   classifier: RewardModel;
+  /** Further classifiers that score the same continuations (see {@link EvalResult.crossCheck}). */
+  crossCheck?: readonly RewardModel[];
   fluency: FluencyModel;
   /**
    * The fluency model's tokenizer when it is not the policy's (another architecture's vocabulary): prompts and
@@ -51,11 +68,13 @@ export async function evaluate(opts: {
    */
   fluencyTokenizer?: Tokenizer;
   prompts: readonly string[];
-  cfg: EvalConfig;
+  /** The protocol (`eval.classifiers` is not read here: the caller builds them and passes `crossCheck`). */
+  cfg: Omit<EvalConfig, 'classifiers'>;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }): Promise<EvalResult> {
   const { policy, classifier, cfg } = opts;
+  const crossCheck = opts.crossCheck ?? [];
   const tok = policy.tokenizer;
   const maxPrompt = policy.contextLength - cfg.maxNewTokens;
   if (maxPrompt < 1) {
@@ -81,8 +100,13 @@ export async function evaluate(opts: {
     });
     const texts = responses.map((r) => tok.decode(r, { skipSpecialTokens: true }));
     const logits = await classifier.classify(texts);
+    const cross: number[][] = [];
+    for (const c of crossCheck) cross.push((await c.classify(texts)).map((l) => toxicProbability(l, c.neutralIndex)));
     texts.forEach((continuation, i) => {
-      samples.push({ prompt: batch[i]!.text, continuation, toxicity: toxicProbability(logits[i]!, classifier.neutralIndex) });
+      samples.push({
+        prompt: batch[i]!.text, continuation, toxicity: toxicProbability(logits[i]!, classifier.neutralIndex),
+        ...(crossCheck.length ? { crossCheck: cross.map((c) => c[i]!) } : {}),
+      });
     });
     const ft = opts.fluencyTokenizer;
     nll.push(...(ft
@@ -102,6 +126,9 @@ export async function evaluate(opts: {
     prompts: prompts.length,
     samples,
   };
+  if (crossCheck.length) {
+    result.crossCheck = crossCheck.map((c, k) => ({ classifier: c.name, toxicity: meanStd(samples.map((s) => s.crossCheck![k]!)) }));
+  }
   if (cfg.samplesPerPrompt > 1) {
     const k = cfg.samplesPerPrompt;
     result.rtp = rtpFigures(prompts.map((_, i) => tox.slice(i * k, (i + 1) * k)));

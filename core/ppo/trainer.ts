@@ -66,6 +66,7 @@ export class Trainer {
     @inject(TOKENS.Optimiser) private readonly optimiser: Optimiser,
     @multiInject(TOKENS.MemoryStrategy) @optional() private readonly memory: MemoryStrategy[] = [],
     @multiInject(TOKENS.Hook) @optional() private readonly userHooks: Hook[] = [],
+    @multiInject(TOKENS.EvalClassifier) @optional() private readonly evalClassifiers: RewardModel[] = [],
   ) {}
 
   /**
@@ -258,11 +259,13 @@ export class Trainer {
     const t0 = Date.now();
     const r = await evaluate({
       policy: this.policy, classifier: parallel ? parallel.splitClassifier(this.classifier) : this.classifier, cfg: this.cfg.eval, signal,
+      crossCheck: this.evalClassifiers,
       prompts: prompts.map((p) => p.text),
       fluency: (ids, mask) => this.policy.forward(ids, mask, 'reference').logits,
       // Sampling stays on the main thread: the figures then do not depend on `workers` and equal `detox-lab eval`'s.
     });
-    log(`eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)} over ${r.toxicity.n} continuations, ` +
+    const cross = (r.crossCheck ?? []).map((c) => `, ${c.classifier} ${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}`).join('');
+    log(`eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}${cross} over ${r.toxicity.n} continuations, ` +
       `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return stripSamples(r);
   }
@@ -283,6 +286,9 @@ export function evalScalars(e: EvalFigures): Record<string, number> {
     'eval/toxicity_mean': e.toxicity.mean, 'eval/toxicity_std': e.toxicity.std,
     'eval/distinct_1': e.distinct1, 'eval/distinct_2': e.distinct2, 'eval/distinct_3': e.distinct3,
     'eval/perplexity': e.perplexity,
+    ...Object.fromEntries((e.crossCheck ?? []).flatMap((c) => [
+      [`eval/toxicity_mean/${c.classifier}`, c.toxicity.mean], [`eval/toxicity_std/${c.classifier}`, c.toxicity.std],
+    ])),
     ...(e.rtp ? { 'eval/expected_max_toxicity': e.rtp.expectedMaxToxicity.mean, 'eval/toxicity_probability': e.rtp.toxicityProbability } : {}),
   };
 }

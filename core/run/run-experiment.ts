@@ -158,6 +158,7 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
       `summary ${path.relative(process.cwd(), file)}${outcome.checkpoint ? `, checkpoint ${path.relative(process.cwd(), outcome.checkpoint)}` : ''}` +
       (outcome.status === 'interrupted' ? `; continue with: detox-lab run --resume ${path.relative(process.cwd(), runDir)}` : ''));
     for (const p of container.getAll<{ dispose?: () => void }>(TOKENS.Policy)) p.dispose?.();
+    for (const c of container.isBound(TOKENS.EvalClassifier) ? container.getAll<{ dispose?: () => void }>(TOKENS.EvalClassifier) : []) c.dispose?.();
     if (outcome.status === 'failed') {
       log(`error: ${outcome.error}`);
       return EXIT.failure;
@@ -168,8 +169,13 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
 
 /** The study's table: toxicity mean ± std before and after, plus diversity and fluency, with relative change. */
 export function resultsTable(before?: EvalFigures, after?: EvalFigures): string {
+  const cross = (after ?? before)!.crossCheck ?? [];
+  const crossOf = (e: EvalFigures, k: number) => e.crossCheck?.[k]?.toxicity ?? { mean: NaN, std: NaN };
   const rows: [string, (e: EvalFigures) => number, ((e: EvalFigures) => number)?][] = [
     ['toxicity (mean)', (e) => e.toxicity.mean, (e) => e.toxicity.std],
+    ...cross.map((c, k): [string, (e: EvalFigures) => number, (e: EvalFigures) => number] => [
+      `toxicity by ${c.classifier} (cross-check)`, (e) => crossOf(e, k).mean, (e) => crossOf(e, k).std,
+    ]),
     ['distinct-1', (e) => e.distinct1], ['distinct-2', (e) => e.distinct2], ['distinct-3', (e) => e.distinct3],
     ['perplexity (under the initial model)', (e) => e.perplexity],
   ];
@@ -184,5 +190,5 @@ export function resultsTable(before?: EvalFigures, after?: EvalFigures): string 
     }),
   ];
   const n = (after ?? before)!.toxicity.n;
-  return `${lines.join('\n')}\n(${n} continuations of held-out toxic prompts; toxicity = classifier P(toxic) of the continuation; std is the population std)`;
+  return `${lines.join('\n')}\n(${n} continuations of held-out toxic prompts; toxicity = P(toxic) of the continuation by the reward model${cross.length ? ' and by each cross-check classifier (eval.classifiers)' : ''}; std is the population std)`;
 }

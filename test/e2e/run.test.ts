@@ -22,7 +22,8 @@ const TRL_TAGS = [
 ];
 
 test('detox-lab run trains a tiny policy end to end and writes every artefact', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p));
+  // A cross-check classifier (eval.classifiers) scores the same continuations as the reward model.
+  const dir = await tinyProject((p) => tinyExperiment(p, { eval: { maxNewTokens: 6, batchSize: 4, classifiers: [{ type: 'lexicon-toxicity' }] } }));
   const r = cli(dir, 'run');
   t.is(r.code, 0, r.stderr);
   const run = path.join(dir, 'runs/tiny/main');
@@ -53,6 +54,14 @@ test('detox-lab run trains a tiny policy end to end and writes every artefact', 
     }
   }
   t.regex(r.stdout, /\| toxicity \(mean\) \| \d\.\d{4} ± \d\.\d{4} \| \d\.\d{4} ± \d\.\d{4} \|/);
+  t.regex(r.stdout, /\| toxicity by lexicon-toxicity \(cross-check\) \| \d\.\d{4} ± \d\.\d{4} \| \d\.\d{4} ± \d\.\d{4} \|/);
+  for (const e of [summary.evalBefore, summary.evalAfter]) {
+    t.is(e.crossCheck.length, 1);
+    t.is(e.crossCheck[0].classifier, 'lexicon-toxicity');
+    t.is(e.crossCheck[0].toxicity.n, e.toxicity.n);
+  }
+  t.deepEqual(scalars.get('eval/toxicity_mean/lexicon-toxicity')!.map((p) => [p.step, Math.fround(p.value)]),
+    [[0, Math.fround(summary.evalBefore.crossCheck[0].toxicity.mean)], [3, Math.fround(summary.evalAfter.crossCheck[0].toxicity.mean)]]);
   t.false(fs.readdirSync(path.join(run, 'checkpoints')).some((d) => d.startsWith('.tmp')), 'no temporary checkpoint left');
 });
 
