@@ -14,7 +14,8 @@ import { loadCausalLM } from '../model/hf-io.js';
 import { CausalSequenceClassifier } from '../model/gpt2-classifier.js';
 import { loadTokenizer } from '../model/tokenizer.js';
 import { InputError } from '../errors.js';
-import { dedupeTexts, loadLabelledCsv, loadToxicityLabels, splitByHash, type LabelledText } from './data.js';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_VALIDATION_BY_SOURCE, dedupeWithCounts, loadLabelledCsv, loadToxicityLabels, splitByHash, type LabelledText } from './data.js';
 import { CLASSIFIER_DEFAULTS } from './defaults.js';
 import { trainClassifier, validateClassifierHyperparameters, type ClassifierHyperparameters, type TrainClassifierResult } from './train.js';
 
@@ -52,6 +53,14 @@ export interface TrainClassifierCommandOptions extends Partial<ClassifierHyperpa
   command?: string;
 }
 
+/** The project's root folder (where package.json is): defaults like models/tiny-gpt2 are resolved from it. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** A default path of {@link CLASSIFIER_DEFAULTS} (relative to the project root) as an absolute path. */
+export function defaultPath(relative: string): string {
+  return path.resolve(PROJECT_ROOT, relative);
+}
+
 /** Refuses an existing output folder unless `force`; the message names the flag. */
 export function checkOutDir(outDir: string, force: boolean): void {
   if (!force && fs.existsSync(outDir)) {
@@ -71,7 +80,7 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
   // Data: everything de-duplicated together (a text in two files is one text), then split by hash.
   const items: LabelledText[] = [];
   if (args.labels !== null) {
-    const dir = path.resolve(args.labels ?? CLASSIFIER_DEFAULTS.labels);
+    const dir = args.labels === undefined ? defaultPath(CLASSIFIER_DEFAULTS.labels) : path.resolve(args.labels);
     if (!fs.existsSync(dir)) throw new InputError(`--labels ${dir}: no such folder (expected davidson-labeled_data.csv and toxigen-prompts/ inside)`);
     items.push(...wrap('--labels', dir, () => loadToxicityLabels(dir)));
   }
@@ -80,18 +89,19 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
     items.push(...wrap('--data', d.file, () => loadLabelledCsv(d.file, { textColumn: d.textColumn, labelColumn: d.labelColumn })));
   }
   items.push(...(args.items ?? []));
-  const all = dedupeTexts(items);
+  const { items: all, duplicates, conflicts } = dedupeWithCounts(items);
   if (all.length === 0) throw new InputError('train-classifier: no labelled texts (give --labels <dir> and/or --data <file.csv>)');
   const split = splitByHash(all, o.validation);
   if (split.validation.length === 0) throw new InputError(`--validation ${o.validation}: no text fell into the validation split (${all.length} texts); raise it`);
-  log(`train-classifier: ${all.length} distinct labelled texts (${items.length - all.length} duplicates removed): ` +
-    `${split.train.length} training, ${split.validation.length} validation`);
+  log(`train-classifier: ${all.length} distinct labelled texts (${duplicates} duplicates, ${conflicts} with conflicting labels removed): ` +
+    `${split.train.length} training, ${split.validation.length} validation (${o.validation} of each source by text hash; ` +
+    `${Object.entries(DEFAULT_VALIDATION_BY_SOURCE).map(([s, f]) => `${s} ${f}`).join(', ')})`);
 
   if (args.backend !== null) {
     const info = await initBackend(args.backend ?? 'wasm');
     log(`train-classifier: backend ${info.tfBackend}${info.simd !== undefined ? ` (simd ${info.simd})` : ''}`);
   }
-  const baseDir = path.resolve(o.base);
+  const baseDir = args.base === undefined ? defaultPath(CLASSIFIER_DEFAULTS.base) : path.resolve(args.base);
   if (!fs.existsSync(path.join(baseDir, 'config.json'))) throw new InputError(`--base ${baseDir}: not a model folder (no config.json)`);
   const tokenizer = await wrapAsync('--base', baseDir, () => loadTokenizer(baseDir));
   const body = await wrapAsync('--base', baseDir, () => loadCausalLM(baseDir));
@@ -111,9 +121,15 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
       ...o, classifier, tokenizer, train: split.train, validation: split.validation, outDir, runDir,
       extraFiles: { 'tokenizer.json': JSON.stringify(tokenizer.toJSON()), 'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2) + '\n' },
       info: {
-        base: path.relative(process.cwd(), baseDir) || baseDir, parameters: params, labels: [...CLASSIFIER_LABELS],
-        dataSources: { labels: args.labels === null ? null : path.relative(process.cwd(), path.resolve(args.labels ?? CLASSIFIER_DEFAULTS.labels)), csv: args.data ?? [], items: args.items?.length ?? 0 },
-        split: { method: 'text hash', validation: o.validation, distinctTexts: all.length, duplicatesRemoved: items.length - all.length },
+        base: path.relative(PROJECT_ROOT, baseDir).startsWith('..') ? baseDir : path.relative(PROJECT_ROOT, baseDir), parameters: params, labels: [...CLASSIFIER_LABELS],
+        dataSources: {
+          labels: args.labels === null ? null : (args.labels === undefined ? CLASSIFIER_DEFAULTS.labels : args.labels),
+          csv: (args.data ?? []).map((d) => ({ ...d, file: path.relative(process.cwd(), d.file) || d.file })), items: args.items?.length ?? 0,
+        },
+        split: {
+          method: 'text hash (core/classifier/data.ts splitByHash)', validation: o.validation, validationBySource: DEFAULT_VALIDATION_BY_SOURCE,
+          distinctTexts: all.length, duplicatesRemoved: duplicates, conflictingLabelsRemoved: conflicts,
+        },
         backend: getBackend(), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length,
         ...(args.command ? { command: args.command } : {}),
       },

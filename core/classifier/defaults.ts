@@ -20,6 +20,7 @@ export const CLASSIFIER_DEFAULTS = {
   maxGradNorm: 1.0 as number | null,
   weighting: 'class' as 'class' | 'none',
   minSourceShare: 0.2,
+  freezeEmbeddings: false,
   evalEvery: 250,
   patience: 4,
   seed: 0,

@@ -51,6 +51,8 @@ export interface ClassifierHyperparameters {
   weighting: 'class' | 'none';
   /** Smaller sources are repeated to make up at least this share of an epoch (0 = no repetition). */
   minSourceShare: number;
+  /** Keep the token and position embeddings as pretrained (train the blocks and the head only). */
+  freezeEmbeddings: boolean;
   /** Evaluate every this many steps (0 = only at epoch ends). */
   evalEvery: number;
   /** Stop after this many evaluations without a better validation AUC (0 = never stop early). */
@@ -215,15 +217,10 @@ export async function predictToxic(classifier: CausalSequenceClassifier, rows: r
   return out;
 }
 
-/** Mean over sources of the per-source AUC (NaN sources — one class only — ignored). */
+/** Mean over sources of the per-source AUC (sources with one class only — AUC NaN — ignored). */
 export function meanSourceAuc(report: ClassifierReport): number {
-  const aucs = Object.values(sourcesOf(report)).map((r) => r.auc).filter((a) => Number.isFinite(a));
+  const aucs = report.sources.map((r) => r.auc).filter((a) => Number.isFinite(a));
   return aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : NaN;
-}
-
-/** The per-source rows of a report. */
-function sourcesOf(report: ClassifierReport): Record<string, { n: number; auc: number; accuracy: number; f1: number }> {
-  return (report as unknown as { sources: Record<string, { n: number; auc: number; accuracy: number; f1: number }> }).sources;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -264,7 +261,7 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     `${va.items.length} validation texts; per epoch ${epochOrder.length} texts (repeats ${[...repeats].map(([s, r]) => `${s} ×${r}`).join(', ')}), ` +
     `${stepsPerEpoch} steps × ${opts.epochs} epochs at most; loss weights ${[...weights].map(([s, [w0, w1]]) => `${s} ${w0.toFixed(2)}/${w1.toFixed(2)}`).join(', ')}`);
 
-  const vars = classifier.trainableVariables();
+  const vars = classifier.trainableVariables({ freezeEmbeddings: opts.freezeEmbeddings });
   const decayVars = vars.filter((v) => v.rank >= 2);
   const plainVars = vars.filter((v) => v.rank < 2);
   const ordered = [...decayVars, ...plainVars];
@@ -290,19 +287,24 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     const p = await predictToxic(classifier, va.rows, 64, toxicIndex);
     const report = classifierReport(va.items, p);
     const auc = meanSourceAuc(report);
-    for (const [s, r] of Object.entries(sourcesOf(report))) {
-      tb?.scalar(`val/auc/${s}`, r.auc, step);
-      tb?.scalar(`val/accuracy/${s}`, r.accuracy, step);
-      tb?.scalar(`val/f1/${s}`, r.f1, step);
+    for (const r of report.sources) {
+      if (Number.isFinite(r.auc)) tb?.scalar(`val/auc/${r.source}`, r.auc, step);
+      tb?.scalar(`val/accuracy/${r.source}`, r.accuracy, step);
+      tb?.scalar(`val/f1/${r.source}`, r.f1, step);
     }
-    tb?.scalar('val/auc_mean', auc, step);
-    const fpr = (report as unknown as { groupFpr?: { maxOverMean?: number; mean?: number } }).groupFpr;
-    if (fpr && Number.isFinite(fpr.maxOverMean)) tb?.scalar('val/group_fpr_max_over_mean', fpr.maxOverMean!, step);
-    if (fpr && Number.isFinite(fpr.mean)) tb?.scalar('val/group_fpr_mean', fpr.mean!, step);
+    if (Number.isFinite(auc)) tb?.scalar('val/auc_mean', auc, step);
+    if (report.groupFpr.length) {
+      tb?.scalar('val/group_fpr_mean', report.meanGroupFpr, step);
+      if (report.maxOverMeanFpr !== null) tb?.scalar('val/group_fpr_max_over_mean', report.maxOverMeanFpr, step);
+    }
     progress.end();
     const improved = auc > best.auc;
-    log(`train-classifier step ${step} (${why}, epoch ${epoch}): validation AUC ${Object.entries(sourcesOf(report)).map(([s, r]) => `${s} ${r.auc.toFixed(4)}`).join(', ')} ` +
+    log(`train-classifier step ${step} (${why}, epoch ${epoch}): validation AUC ${report.sources.map((r) => `${r.source} ${r.auc.toFixed(4)}`).join(', ')} ` +
       `(mean ${auc.toFixed(4)}${improved ? ', best so far' : `, best ${best.auc.toFixed(4)} at step ${best.step}`}) in ${((performance.now() - te) / 1000).toFixed(1)} s`);
+    if (report.groupFpr.length) {
+      log(`  ToxiGen neutral statements flagged (P ≥ 0.5): mean group rate ${report.meanGroupFpr.toFixed(3)}, ` +
+        `max/mean ${report.maxOverMeanFpr === null ? 'n/a (no false positive)' : report.maxOverMeanFpr.toFixed(2)}`);
+    }
     if (improved || !best.weights) {
       best = { auc, step, report, weights: await classifier.snapshot() };
       sinceBest = 0;
@@ -427,7 +429,7 @@ function mean(xs: readonly number[]): number {
 function hyperparameters(o: ClassifierHyperparameters): ClassifierHyperparameters {
   return {
     epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, learningRate: o.learningRate, warmupSteps: o.warmupSteps,
-    weightDecay: o.weightDecay, betas: o.betas, maxGradNorm: o.maxGradNorm, weighting: o.weighting, minSourceShare: o.minSourceShare,
+    weightDecay: o.weightDecay, betas: o.betas, maxGradNorm: o.maxGradNorm, weighting: o.weighting, minSourceShare: o.minSourceShare, freezeEmbeddings: o.freezeEmbeddings,
     evalEvery: o.evalEvery, patience: o.patience, seed: o.seed,
   };
 }

@@ -26,7 +26,7 @@ import { parseHfConfig, SUPPORTED_MODEL_TYPES, toHfConfig, type ModelType, type 
 import { writeSafetensors, type HostTensor } from './safetensors.js';
 import { SeededRandom } from './seeded-random.js';
 import type { Tokenizer } from './tokenizer.js';
-import { LM_HEAD, LM_HEAD_BIAS, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs } from './weight-names.js';
+import { LM_HEAD, LM_HEAD_BIAS, modelWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs } from './weight-names.js';
 import type { ClassifyTextsOptions, SequenceClassifier } from './roberta.js';
 import { replaceDir } from '../util/replace-dir.js';
 
@@ -190,10 +190,18 @@ export class CausalSequenceClassifier implements SequenceClassifier {
     }
   }
 
-  /** The variables training updates: every body weight the classifier uses (not the unused value head) and the head. */
-  trainableVariables(): tf.Variable[] {
+  /**
+   * The variables training updates: every body weight the classifier uses (not the unused value head) and the head;
+   * with `freezeEmbeddings`, not the token and position embeddings.
+   */
+  trainableVariables(opts: { freezeEmbeddings?: boolean } = {}): tf.Variable[] {
     this.assertAlive();
     const unused = new Set([VHEAD_WEIGHT, VHEAD_BIAS, LM_HEAD, LM_HEAD_BIAS]);
+    if (opts.freezeEmbeddings) {
+      const names = modelWeightNames(this.config.transformer);
+      unused.add(names.wte);
+      if (names.wpe) unused.add(names.wpe);
+    }
     return [...[...this.body.namedWeights()].filter(([n]) => !unused.has(n)).map(([, v]) => v), this.score];
   }
 

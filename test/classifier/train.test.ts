@@ -39,7 +39,7 @@ function toy(n: number, source = 'toy'): LabelledText[] {
 
 const HP: ClassifierHyperparameters = {
   epochs: 1, batchSize: 8, maxLength: 24, learningRate: 3e-3, warmupSteps: 0, weightDecay: 0, betas: [0.9, 0.999],
-  maxGradNorm: 1, weighting: 'class', minSourceShare: 0, evalEvery: 0, patience: 0, seed: 0,
+  maxGradNorm: 1, weighting: 'class', minSourceShare: 0, freezeEmbeddings: false, evalEvery: 0, patience: 0, seed: 0,
 };
 
 async function freshClassifier(): Promise<CausalSequenceClassifier> {
@@ -70,7 +70,7 @@ test.serial('a 4-step run writes a Hugging Face folder that hf-classifier loads,
   t.is(info.hyperparameters.seed, 0);
   t.is(info.hyperparameters.maxLength, 24);
   t.is(info.data.train.toy.toxic + info.data.train.toy.neutral + info.data.validation.toy.toxic + info.data.validation.toy.neutral, 32);
-  t.is(typeof info.validation.sources.toy.auc, 'number');
+  t.is(typeof info.validation.sources.find((s: { source: string }) => s.source === 'toy').auc, 'number');
   t.is(info.steps, result.steps);
   const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   t.deepEqual(config.architectures, ['GPT2ForSequenceClassification']);
