@@ -10,7 +10,7 @@ export const CLASSIFIER_DEFAULTS = {
   base: 'models/tiny-gpt2',
   labels: '../shared/data/toxicity-labels',
   validation: 0.1,
-  epochs: 4,
+  epochs: 3,
   batchSize: 32,
   maxLength: 64,
   learningRate: 1e-3,
@@ -21,7 +21,7 @@ export const CLASSIFIER_DEFAULTS = {
   weighting: 'class' as 'class' | 'none',
   minSourceShare: 0.2,
   freezeEmbeddings: false,
-  evalEvery: 250,
-  patience: 4,
+  evalEvery: 100,
+  patience: 6,
   seed: 0,
 };
