@@ -9,6 +9,7 @@ import { benchMemory } from './memory.js';
 import { benchParallel } from './parallel.js';
 import { benchNative } from './native.js';
 import { benchDefaultRun } from './default-run.js';
+import { benchSubnormals } from './subnormals.js';
 import { machineLines } from './machine.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
@@ -18,6 +19,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   parallel: () => benchParallel(),
   native: () => benchNative(),
   default: () => benchDefaultRun(),
+  subnormals: () => benchSubnormals(),
 };
 
 const args = process.argv.slice(2);

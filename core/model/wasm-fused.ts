@@ -4,8 +4,16 @@
  * forward/backward, and the row statistics of a log-softmax. Each replaces a chain of 4-10 tfjs ops (several
  * of which take slow broadcasting or libm paths on the wasm backend) with one pass over memory.
  *
- * exp is computed in SIMD: x clamped to [-87.3, 88.4], x = n·ln2 + r with |r| ≤ ln2/2, degree-7 Taylor
- * polynomial for e^r (relative error < 1e-7), 2^n built in the exponent bits.
+ * exp is computed in SIMD: x clamped to [-88, 88.4], x = n·ln2 + r with |r| ≤ ln2/2, degree-7 Taylor
+ * polynomial for e^r (relative error < 1e-7), 2^n built in the exponent bits; a result below the smallest normal
+ * float (1.2e-38) is 0.
+ *
+ * No kernel here hands a subnormal float to a later float operation: WebAssembly cannot switch the CPU to
+ * flush-to-zero, and many x86-64 CPUs (Intel's in particular) take a microcode assist of ~100 cycles on every float
+ * operation that reads or writes one. They arose where values underflow: exp of a masked attention score (the
+ * causal mask's half of every attention matrix), the softmax and log-softmax tails and their gradients, GELU's
+ * gate far in the negative tail, Adam's second moment. Each is flushed to +0 with integer operations
+ * (FnBuilder.vftz) before it is stored or summed; values that small change no float32 sum of normal numbers.
  */
 import { F32, FnBuilder, I32, V128 } from './wasm-asm.js';
 
@@ -18,15 +26,18 @@ const GELU_K1 = 0.044715;
 
 /** Leaves exp(v) on the stack for the v128 in local `x` (clobbers x, n, r). */
 function emitExp(f: FnBuilder, x: number, n: number, r: number): void {
-  f.get(x).vc(-87.33654).vmax().vc(88.37626).vmin().set(x);
+  // Below -87.34 the result is under the smallest normal float: clamping at -88 gives 2^n with n ≤ -127, whose
+  // exponent bits are 0, so the result is exactly 0 (and a subnormal from n = -126 is flushed below).
+  f.get(x).vc(-88).vmax().vc(88.37626).vmin().set(x);
   f.get(x).vc(LOG2E).vmul().vnearest().set(n);
   f.get(x).get(n).vc(LN2_HI).vmul().vsub().get(n).vc(LN2_LO).vmul().vsub().set(r);
   // Horner: 1 + r(1 + r(1/2 + r(1/6 + r(1/24 + r(1/120 + r(1/720 + r/5040))))))
   f.vc(1 / 5040).get(r).vmul().vc(1 / 720).vadd();
   for (const c of [1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) f.get(r).vmul().vc(c).vadd();
-  // × 2^n
+  // × 2^n, then below the smallest normal float → 0 (see the module comment)
   f.get(n).vtruncI().vconstI([127, 127, 127, 127]).viadd().i32(23).vishl();
-  f.vmul();
+  f.vmul().set(x);
+  f.vftz(x);
 }
 
 /** Shared locals of one kernel. */
@@ -94,9 +105,11 @@ export function buildSoftmaxRows(): FnBuilder {
     f.f32(1).vhsum(vs).get(s).fadd().fdiv().set(inv);
     f.get(inv).vsplat().set(vs);
     rowLoop(f, jb, colsB4, colsB, () => {
-      f.get(po).get(jb).add().get(po).get(jb).add().vload().get(vs).vmul().vstore();
+      f.get(po).get(jb).add().get(po).get(jb).add().vload().get(vs).vmul().set(v);
+      f.vftz(v).vstore();
     }, () => {
-      f.get(po).get(jb).add().get(po).get(jb).add().loadF().get(inv).fmul().storeF();
+      f.get(po).get(jb).add().get(po).get(jb).add().loadF().get(inv).fmul().vsplat().set(v);
+      f.vftz(v).vextract(0).storeF();
     });
   });
   return f;
@@ -111,7 +124,7 @@ export function buildSoftmaxBwdRows(): FnBuilder {
   const [p, dp, ds, rows, cols, ldp, lddp, ldds, scale] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = f.local(I32), jb = f.local(I32), pp = f.local(I32), pd = f.local(I32), po = f.local(I32);
   const colsB = f.local(I32), colsB4 = f.local(I32);
-  const vdot = f.local(V128), vscale = f.local(V128);
+  const vdot = f.local(V128), vscale = f.local(V128), v = f.local(V128);
   const dot = f.local(F32);
   f.get(cols).i32(4).mul().set(colsB);
   f.get(cols).i32(~3).and().i32(4).mul().set(colsB4);
@@ -131,12 +144,12 @@ export function buildSoftmaxBwdRows(): FnBuilder {
     f.get(dot).vsplat().set(vdot);
     rowLoop(f, jb, colsB4, colsB, () => {
       f.get(po).get(jb).add();
-      f.get(pd).get(jb).add().vload().get(vdot).vsub().get(pp).get(jb).add().vload().vmul().get(vscale).vmul();
-      f.vstore();
+      f.get(pd).get(jb).add().vload().get(vdot).vsub().get(pp).get(jb).add().vload().vmul().get(vscale).vmul().set(v);
+      f.vftz(v).vstore();
     }, () => {
       f.get(po).get(jb).add();
-      f.get(pd).get(jb).add().loadF().get(dot).fsub().get(pp).get(jb).add().loadF().fmul().get(scale).fmul();
-      f.storeF();
+      f.get(pd).get(jb).add().loadF().get(dot).fsub().get(pp).get(jb).add().loadF().fmul().get(scale).fmul().vsplat().set(v);
+      f.vftz(v).vextract(0).storeF();
     });
   });
   return f;
@@ -233,7 +246,8 @@ function emitGeluGate(f: FnBuilder, v: number, sc: Scratch): void {
   f.vc(1);
   f.vc(1);
   emitExp(f, sc.x, sc.n, sc.r);
-  f.vadd().vdiv();
+  f.vadd().vdiv().set(sc.n);
+  f.vftz(sc.n); // far in the negative tail 1 / (1 + e^88) is subnormal
 }
 
 /** gelu_fwd(x, y, n): y = x·sigmoid(K0·(x + K1·x³)) (= gelu_new). */
@@ -248,12 +262,14 @@ export function buildGeluFwd(): FnBuilder {
     f.get(x).get(jb).add().vload().set(v);
     f.get(y).get(jb).add().get(v);
     emitGeluGate(f, v, sc);
-    f.vmul().vstore();
+    f.vmul().set(v);
+    f.vftz(v).vstore();
   }, () => {
     f.get(x).get(jb).add().loadF().vsplat().set(v);
     f.get(y).get(jb).add().get(v);
     emitGeluGate(f, v, sc);
-    f.vmul().vextract(0).storeF();
+    f.vmul().set(v);
+    f.vftz(v).vextract(0).storeF();
   });
   return f;
 }
@@ -346,12 +362,14 @@ export function buildRowsScaledExp(): FnBuilder {
       f.get(px).get(jb).add().vload().get(vsh).vsub().set(sc.x);
       f.get(po).get(jb).add();
       emitExp(f, sc.x, sc.n, sc.r);
-      f.get(vc).vmul().vstore();
+      f.get(vc).vmul().set(sc.x);
+      f.vftz(sc.x).vstore();
     }, () => {
       f.get(px).get(jb).add().loadF().vsplat().get(vsh).vsub().set(sc.x);
       f.get(po).get(jb).add();
       emitExp(f, sc.x, sc.n, sc.r);
-      f.get(vc).vmul().vextract(0).storeF();
+      f.get(vc).vmul().set(sc.x);
+      f.vftz(sc.x).vextract(0).storeF();
     });
   });
   return f;

@@ -13,6 +13,7 @@ import { assembleModule, FnBuilder, I32, V128 } from './wasm-asm.js';
 import { fusedKernelBuilders } from './wasm-fused.js';
 import v8 from 'node:v8';
 import { gemmThreadsEnabled, parallelGemm } from './wasm-threads.js';
+import { countingSubnormals, countProduct } from './subnormal-count.js';
 import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
 import type { WasmBackendLike } from './wasm-kernels.js';
 
@@ -534,6 +535,9 @@ export function gemmPanel(k: number, n: number): number {
 export function fastGemm(backend: WasmBackendLike, a: number, b: number, c: number, batch: number,
   m: number, k: number, n: number, strideA: number, strideB: number, opts: { transA?: boolean; bias?: number; accumulate?: boolean; ldc?: number } = {}): void {
   if (n % 4 !== 0) throw new Error(`fastGemm: n must be a multiple of 4, got ${n}`);
+  if (countingSubnormals) {
+    countProduct(backend.wasm.HEAPU8.buffer as ArrayBuffer, `NN ${m}x${k}x${n}${opts.transA ? ' tA' : ''}`, batch, a, m * k, strideA, b, k * n, strideB);
+  }
   const blas = activeNativeBlas();
   if (blas && m * n * k * batch >= nativeMinMacs()) {
     // Native matmul selected (native-matmul.ts): OpenBLAS sgemm in place on the heap.
@@ -568,6 +572,7 @@ export function fastGemm(backend: WasmBackendLike, a: number, b: number, c: numb
  */
 export function fastGemmNT(backend: WasmBackendLike, a: number, b: number, c: number, batch: number,
   m: number, k: number, n: number, strideA: number, strideB: number, bias = 0): void {
+  if (countingSubnormals) countProduct(backend.wasm.HEAPU8.buffer as ArrayBuffer, `NT ${m}x${k}x${n}`, batch, a, m * k, strideA, b, n * k, strideB);
   const blas = activeNativeBlas();
   if (blas && m * n * k * batch >= nativeMinMacs()) {
     blas.sgemmHeap(backend.wasm.HEAPU8.buffer as ArrayBuffer, false, true, m, n, k, a, k, strideA, b, k, strideB, c, n, m * n, batch, bias ? bias : -1, false);
