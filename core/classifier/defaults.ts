@@ -1,10 +1,17 @@
 /** `detox-lab train-classifier`'s defaults (no TensorFlow.js import, so the CLI's help stays fast). */
 /**
- * Sized for the project's 1.3 M-parameter models/tiny-gpt2 on 2 wasm cores: texts truncated at 64 tokens (99% of the
- * Davidson tweets and every ToxiGen statement fit), batches of 32, AdamW at a peak learning rate of 1e-3 with 100
- * warm-up steps and cosine decay, at most 4 epochs with an evaluation every 250 steps and early stopping after 4
- * evaluations without a better mean validation AUC. ToxiGen (~600 training statements beside ~22 000 tweets) is
- * repeated to make up 20% of each epoch, and within each source both classes weigh the same in the loss.
+ * Sized for the project's 1.3 M-parameter models/tiny-gpt2 on 2 wasm cores: texts truncated at 64 tokens (the
+ * Davidson tweets average 25 tokens of its 4096-token BPE), batches of 32 texts of similar length, AdamW at a peak
+ * learning rate of 1e-3 with 100 warm-up steps and cosine decay over 3 epochs, validation every 100 steps and early
+ * stopping after 6 validations without a better mean (over sources) validation AUC. ToxiGen (~440 training
+ * statements beside ~22 000 tweets) is repeated to make up 20% of each epoch, and within each source both classes
+ * weigh the same in the loss.
+ *
+ * Measured (one epoch each, validation every 100 steps; best ToxiGen / Davidson validation AUC): these defaults
+ * 0.86 / 0.977; ToxiGen share 0.4: 0.86; share 0.1 with lr 2e-3: 0.79; lr 3e-4: 0.86; frozen embeddings: 0.81 (and
+ * slower on Davidson). ToxiGen's AUC peaks within the first ~500 steps and then falls while Davidson's still rises:
+ * the ~440 statements are memorised, hence the frequent validation and the patience. A bag-of-words logistic
+ * regression trained on ToxiGen alone reaches 0.91 on the same validation split.
  */
 export const CLASSIFIER_DEFAULTS = {
   base: 'models/tiny-gpt2',

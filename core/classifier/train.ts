@@ -29,7 +29,7 @@ import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { Rng } from '../util/rng.js';
 import { InputError } from '../errors.js';
 import type { LabelledText } from './data.js';
-import { classifierReport, type ClassifierReport } from './metrics.js';
+import { classifierReport, formatClassifierReport, type ClassifierReport } from './metrics.js';
 
 /** Optimisation settings of {@link trainClassifier}. */
 export interface ClassifierHyperparameters {
@@ -398,7 +398,8 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     };
     await classifier.save(opts.outDir, { ...opts.extraFiles, [TRAIN_INFO_FILE]: JSON.stringify(info, null, 2) + '\n' });
     finished = true;
-    log(`train-classifier: saved ${opts.outDir}`);
+    log(`train-classifier: saved ${opts.outDir} — validation report of the saved weights (step ${best.step}):\n` +
+      formatClassifierReport([{ name: path.basename(opts.outDir), report: best.report! }]));
     return {
       status, steps: step, epochs: epoch, bestStep: best.step, bestAuc: best.auc, report: best.report!, losses, seconds,
       tokensPerSecond: info.tokensPerSecond, outDir: opts.outDir,
