@@ -182,3 +182,11 @@ for (const [family, dir, pad, arch] of [
     }
   });
 }
+
+test.serial('detox-lab inspect shows a GPT-2 classifier and its class probabilities', async (t) => {
+  const { inspectCommand } = await import('../../core/cli/inspect-command.js');
+  const text = await inspectCommand(DIR, { text: ref.texts[1], backend: 'cpu', maxNewTokens: 1 });
+  t.regex(text, /architecture: GPT2ForSequenceClassification \(2 layers\)/);
+  const [n, x] = ref.logits[1]!;
+  t.regex(text, new RegExp(`P\\(toxic\\) = ${(1 / (1 + Math.exp(n! - x!))).toFixed(4)}`));
+});
