@@ -105,21 +105,23 @@ export const TRAIN_INFO_FILE = 'train.json';
 
 /** Throws an InputError naming the setting when a hyperparameter is out of range. */
 export function validateClassifierHyperparameters(o: ClassifierHyperparameters, maxPositions = Infinity): void {
-  const int = (name: string, v: number, min: number, max = Infinity) => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`train-classifier: ${name} must be an integer in [${min}, ${max}], got ${v}`);
+  const int = (flag: string, v: number, min: number, max = Infinity, why = '') => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new InputError(`train-classifier: ${flag} must be an integer ${max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`}${why}, got ${v}`);
+    }
   };
-  int('epochs', o.epochs, 1);
-  int('batchSize', o.batchSize, 1);
-  int('maxLength', o.maxLength, 1, maxPositions);
-  int('warmupSteps', o.warmupSteps, 0);
-  int('evalEvery', o.evalEvery, 0);
-  int('patience', o.patience, 0);
-  int('seed', o.seed, 0);
-  if (!(o.learningRate > 0 && Number.isFinite(o.learningRate))) throw new InputError(`train-classifier: learningRate must be a finite number > 0, got ${o.learningRate}`);
+  int('--epochs', o.epochs, 1);
+  int('--batch-size', o.batchSize, 1);
+  int('--max-length', o.maxLength, 1, maxPositions, maxPositions === Infinity ? '' : ` (the base model's n_positions is ${maxPositions})`);
+  int('--warmup', o.warmupSteps, 0);
+  int('--eval-every', o.evalEvery, 0);
+  int('--patience', o.patience, 0);
+  int('--seed', o.seed, 0);
+  if (!(o.learningRate > 0 && Number.isFinite(o.learningRate))) throw new InputError(`train-classifier: --lr must be a finite number > 0, got ${o.learningRate}`);
   if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new InputError(`train-classifier: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
   if (o.maxGradNorm !== null && !(o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm))) throw new InputError(`train-classifier: maxGradNorm must be > 0 or null, got ${o.maxGradNorm}`);
-  if (!(o.minSourceShare >= 0 && o.minSourceShare < 1)) throw new InputError(`train-classifier: minSourceShare must be in [0, 1), got ${o.minSourceShare}`);
-  if (o.weighting !== 'class' && o.weighting !== 'none') throw new InputError(`train-classifier: weighting must be "class" or "none", got ${JSON.stringify(o.weighting)}`);
+  if (!(o.minSourceShare >= 0 && o.minSourceShare < 1)) throw new InputError(`train-classifier: --source-share must be in [0, 1), got ${o.minSourceShare}`);
+  if (o.weighting !== 'class' && o.weighting !== 'none') throw new InputError(`train-classifier: --weighting must be "class" or "none", got ${JSON.stringify(o.weighting)}`);
 }
 
 /** A tokenized example. */

@@ -169,6 +169,8 @@ test('bad flags exit 2 with a message naming the flag, the value and what is all
     [['--out', out, '--no-labels'], /--no-labels: give at least one --data/],
     [['--out', out, '--base', path.join(out, 'nothing')], /--base .*nothing: not a model folder/],
     [['--epochs', '1'], /required option '-o, --out <dir>' not specified/],
+    [['--out', out, '--max-length', '500', '--base', BASE, '--no-labels', '--data', path.join(ROOT, 'test/fixtures/gpt2-classifier/toy.csv')], /--data .*toy.csv: no such file/],
+    [['--out', out, '--max-length', '500', '--base', BASE], /--max-length must be an integer in \[1, 48\] \(the base model's n_positions is 48\), got 500/],
   ];
   for (const [args, message] of cases) {
     const r = cli(args);
