@@ -113,7 +113,7 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
       await fsp.rm(runDir, { recursive: true, force: true }); // the run folder belongs to the output being made
       await fsp.mkdir(runDir, { recursive: true });
     }
-    const tokenizerConfig = await readTokenizerConfig(baseDir, tokenizer.padToken, classifier.config.maxPositionEmbeddings);
+    const tokenizerConfig = await readTokenizerConfig(baseDir, tokenizer.padToken, o.maxLength);
     const params = classifier.trainableVariables().reduce((n, v) => n + v.size, 0);
     log(`train-classifier: ${classifier.config.architecture} on ${baseDir} (${params} parameters), labels ${CLASSIFIER_LABELS.join(', ')}, ` +
       `pad token ${tokenizer.padTokenId}${runDir ? `; TensorBoard and checkpoints in ${runDir}` : ''}`);
@@ -140,7 +140,7 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
   }
 }
 
-/** The base's tokenizer_config.json (or a GPT-2 one), with the pad token and model_max_length a classifier needs. */
+/** The base's tokenizer_config.json (or a GPT-2 one), with the pad token and the training length as model_max_length. */
 async function readTokenizerConfig(baseDir: string, padToken: string, maxLength: number): Promise<Record<string, unknown>> {
   let cfg: Record<string, unknown> = {};
   try {
@@ -148,7 +148,8 @@ async function readTokenizerConfig(baseDir: string, padToken: string, maxLength:
   } catch {
     cfg = { tokenizer_class: 'GPT2TokenizerFast' };
   }
-  return { ...cfg, pad_token: cfg.pad_token ?? padToken, padding_side: 'right', model_max_length: cfg.model_max_length ?? maxLength };
+  // model_max_length = the training length: hf-classifier then truncates texts as training and validation did.
+  return { ...cfg, pad_token: cfg.pad_token ?? padToken, padding_side: 'right', model_max_length: maxLength };
 }
 
 function wrap<T>(flag: string, what: string, f: () => T): T {

@@ -28,6 +28,7 @@ export const CLASSIFIER_DEFAULTS = {
   weighting: 'class' as 'class' | 'none',
   minSourceShare: 0.2,
   freezeEmbeddings: false,
+  ema: 0,
   evalEvery: 100,
   patience: 6,
   seed: 0,

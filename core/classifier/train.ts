@@ -53,6 +53,11 @@ export interface ClassifierHyperparameters {
   minSourceShare: number;
   /** Keep the token and position embeddings as pretrained (train the blocks and the head only). */
   freezeEmbeddings: boolean;
+  /**
+   * Validate and save an exponential moving average of the weights (decay per step; 0 = the weights themselves).
+   * The average's decay is min(ema, (1 + step) / (10 + step)), so early steps are not drowned by the initial weights.
+   */
+  ema: number;
   /** Evaluate every this many steps (0 = only at epoch ends). */
   evalEvery: number;
   /** Stop after this many evaluations without a better validation AUC (0 = never stop early). */
@@ -121,6 +126,7 @@ export function validateClassifierHyperparameters(o: ClassifierHyperparameters, 
   if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new InputError(`train-classifier: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
   if (o.maxGradNorm !== null && !(o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm))) throw new InputError(`train-classifier: maxGradNorm must be > 0 or null, got ${o.maxGradNorm}`);
   if (!(o.minSourceShare >= 0 && o.minSourceShare < 1)) throw new InputError(`train-classifier: --source-share must be in [0, 1), got ${o.minSourceShare}`);
+  if (!(o.ema >= 0 && o.ema < 1)) throw new InputError(`train-classifier: --ema must be a decay in [0, 1), got ${o.ema}`);
   if (o.weighting !== 'class' && o.weighting !== 'none') throw new InputError(`train-classifier: --weighting must be "class" or "none", got ${JSON.stringify(o.weighting)}`);
 }
 
@@ -284,9 +290,24 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
   let best = { auc: -Infinity, step: 0, report: undefined as ClassifierReport | undefined, weights: undefined as Float32Array[] | undefined };
   let sinceBest = 0;
 
+  // The moving average of the weights (same order as `vars`), when asked for.
+  const ema = opts.ema > 0 ? vars.map((v) => tf.variable(v, false)) : null;
+  /** Runs `f` with the averaged weights in place of the current ones (restored afterwards). */
+  const withAverage = async <T>(f: () => Promise<T>): Promise<T> => {
+    if (!ema) return f();
+    const current = vars.map((v) => tf.clone(v));
+    vars.forEach((v, i) => v.assign(ema[i]!));
+    try {
+      return await f();
+    } finally {
+      vars.forEach((v, i) => v.assign(current[i]!));
+      tf.dispose(current);
+    }
+  };
+
   const evaluate = async (why: string): Promise<void> => {
     const te = performance.now();
-    const p = await predictToxic(classifier, va.rows, 64, toxicIndex);
+    const p = await withAverage(() => predictToxic(classifier, va.rows, 64, toxicIndex));
     const report = classifierReport(va.items, p);
     const auc = meanSourceAuc(report);
     for (const r of report.sources) {
@@ -308,7 +329,7 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
         `max/mean ${report.maxOverMeanFpr === null ? 'n/a (no false positive)' : report.maxOverMeanFpr.toFixed(2)}`);
     }
     if (improved || !best.weights) {
-      best = { auc, step, report, weights: await classifier.snapshot() };
+      best = { auc, step, report, weights: await withAverage(() => classifier.snapshot()) };
       sinceBest = 0;
       if (opts.runDir) await classifier.save(path.join(opts.runDir, 'checkpoints', 'best'), { ...opts.extraFiles });
     } else {
@@ -352,6 +373,10 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
         decayOpt.advanceSchedule();
         plainOpt.advanceSchedule();
         tf.dispose(list);
+        if (ema) {
+          const decay = Math.min(opts.ema, (2 + step) / (11 + step)); // step is the count before this one
+          tf.tidy(() => vars.forEach((v, i) => ema[i]!.assign(tf.add(tf.mul(ema[i]!, decay), tf.mul(v, 1 - decay)))));
+        }
         const loss = (await value.data())[0]!;
         value.dispose();
         step += 1;
@@ -408,6 +433,7 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     };
   } finally {
     tb?.close();
+    if (ema) tf.dispose(ema);
     decayOpt.dispose();
     plainOpt.dispose();
     if (!finished) log('train-classifier: stopped by an error; the output folder was not written');
@@ -432,7 +458,7 @@ function mean(xs: readonly number[]): number {
 function hyperparameters(o: ClassifierHyperparameters): ClassifierHyperparameters {
   return {
     epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, learningRate: o.learningRate, warmupSteps: o.warmupSteps,
-    weightDecay: o.weightDecay, betas: o.betas, maxGradNorm: o.maxGradNorm, weighting: o.weighting, minSourceShare: o.minSourceShare, freezeEmbeddings: o.freezeEmbeddings,
+    weightDecay: o.weightDecay, betas: o.betas, maxGradNorm: o.maxGradNorm, weighting: o.weighting, minSourceShare: o.minSourceShare, freezeEmbeddings: o.freezeEmbeddings, ema: o.ema,
     evalEvery: o.evalEvery, patience: o.patience, seed: o.seed,
   };
 }

@@ -323,6 +323,7 @@ The embedded policy (models/tiny-gpt2) was made with:
     .addOption(new Option('--weighting <kind>', 'loss weights: class = both classes weigh the same within each source; none = plain cross-entropy').choices(['class', 'none']).default(CLASSIFIER_DEFAULTS.weighting))
     .option('--source-share <fraction>', 'smaller sources are repeated to make up at least this share of an epoch (0 = no repetition)', String(CLASSIFIER_DEFAULTS.minSourceShare))
     .option('--freeze-embeddings', 'keep the base\'s token and position embeddings (train the blocks and the head)', CLASSIFIER_DEFAULTS.freezeEmbeddings)
+    .option('--ema <decay>', 'validate and save a moving average of the weights with this decay per step (0 = off)', String(CLASSIFIER_DEFAULTS.ema))
     .option('--seed <n>', 'seed of the score head and the data order', String(CLASSIFIER_DEFAULTS.seed))
     .option('--run-dir <dir>', 'TensorBoard events and checkpoints/best (default runs/train-classifier/<name of --out>; replaced each run)')
     .option('--force', 'replace an existing --out folder', false)
@@ -355,7 +356,8 @@ Ctrl-C stops after the current step and saves the best weights so far (exit 130)
         validation: fraction('validation', o.validation, 0, true), epochs: num('epochs', o.epochs), batchSize: num('batch-size', o.batchSize),
         maxLength: num('max-length', o.maxLength), learningRate: lr, warmupSteps: num('warmup', o.warmup, 0),
         evalEvery: num('eval-every', o.evalEvery, 0), patience: num('patience', o.patience, 0), weighting: o.weighting as 'class' | 'none',
-        minSourceShare: fraction('source-share', o.sourceShare, 0, false), freezeEmbeddings: o.freezeEmbeddings as boolean, seed: num('seed', o.seed, 0),
+        minSourceShare: fraction('source-share', o.sourceShare, 0, false), freezeEmbeddings: o.freezeEmbeddings as boolean,
+        ema: fraction('ema', o.ema, 0, false), seed: num('seed', o.seed, 0),
         runDir: o.runDir as string | undefined, force: o.force as boolean, backend: o.backend as 'wasm',
       };
       if (o.labels === false && opts.data.length === 0) throw new UserError('--no-labels: give at least one --data <file.csv> to train on');

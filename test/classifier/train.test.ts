@@ -39,7 +39,7 @@ function toy(n: number, source = 'toy'): LabelledText[] {
 
 const HP: ClassifierHyperparameters = {
   epochs: 1, batchSize: 8, maxLength: 24, learningRate: 3e-3, warmupSteps: 0, weightDecay: 0, betas: [0.9, 0.999],
-  maxGradNorm: 1, weighting: 'class', minSourceShare: 0, freezeEmbeddings: false, evalEvery: 0, patience: 0, seed: 0,
+  maxGradNorm: 1, weighting: 'class', minSourceShare: 0, freezeEmbeddings: false, ema: 0, evalEvery: 0, patience: 0, seed: 0,
 };
 
 async function freshClassifier(): Promise<CausalSequenceClassifier> {
