@@ -107,6 +107,27 @@ test.serial('the loss falls on a separable toy set, and tensors stay flat across
   }
 });
 
+test.serial('with --ema the averaged weights are validated and saved, and tensors stay flat across steps', async (t) => {
+  const clf = await freshClassifier();
+  const counts: number[] = [];
+  const out = tmp('ema');
+  try {
+    const before = await clf.snapshot();
+    const result = await trainClassifier({
+      ...HP, epochs: 2, ema: 0.9, classifier: clf, tokenizer: clf.tokenizer!, train: toy(12), validation: toy(3), outDir: out,
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
+    t.is(result.status, 'completed');
+    t.deepEqual(new Set(counts.slice(1)).size, 1, `tensors per step: ${counts.join(',')}`);
+    const after = await clf.snapshot(); // the classifier is left with the saved (best averaged) weights
+    t.notDeepEqual(after[after.length - 1], before[before.length - 1]);
+    const info = JSON.parse(fs.readFileSync(path.join(out, 'train.json'), 'utf8')) as { hyperparameters: { ema: number } };
+    t.is(info.hyperparameters.ema, 0.9);
+  } finally {
+    clf.dispose();
+  }
+});
+
 test.serial('an abort (Ctrl-C) stops after the current step and saves the best weights, status interrupted', async (t) => {
   const clf = await freshClassifier();
   const ac = new AbortController();
