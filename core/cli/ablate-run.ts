@@ -19,7 +19,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { AblationPlan, PlannedArm } from '../config/ablate.js';
-import { writeResolvedConfig } from '../config/prepare.js';
+import { missingPaths, writeResolvedConfig } from '../config/prepare.js';
 import type { Json } from '../config/merge.js';
 import { markdownTable } from '../compare/markdown.js';
 import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal, readJson } from '../run/run-folder.js';
@@ -155,6 +155,11 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
       : d.action === 'resume' ? `resume from step ${d.resumeStep}`
           : d.moveAside ? `start again, moving the previous run aside (${d.moveAside})` : 'start';
   if (opts.dryRun) {
+    const missing = plan.arms.flatMap((arm) => missingPaths(arm.prepared).map((i) => `[${arm.name}] ${i.path}: ${i.message}`));
+    if (missing.length) {
+      for (const m of missing) err.write(`config error: ${m}\n`);
+      return EXIT.usage;
+    }
     out.write(`${markdownTable(['arm', 'settings', 'would', 'folder'], decisions.map(({ arm, decision }) => [arm.name, settingsText(arm), describe(decision), rel(arm.runDir)]))}\n`);
     err.write(`config is valid for every arm; nothing was run or written (drop --dry-run to run)\n`);
     return EXIT.ok;

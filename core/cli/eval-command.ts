@@ -101,7 +101,7 @@ export async function loadEvalSetup(
   const classifier = await asUsage('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
   const crossCheck: RewardModel[] = [];
   for (const [i, slot] of (cfg.eval.classifiers as SlotConfig[]).entries()) {
-    crossCheck.push(await asUsage(`eval.classifiers.${i}`, () => create(prepared.registry, 'reward-model', slot, ctx)));
+    crossCheck.push(await asUsage(`eval.classifiers.${i}`, () => create(prepared.registry, 'reward-model', slot, ctx, `eval.classifiers.${i}`)));
   }
   const initial = await asUsage('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
   let prompts: string[];

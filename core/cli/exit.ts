@@ -18,7 +18,9 @@ export async function asUsage<T>(what: string, f: () => Promise<T> | T): Promise
     return await f();
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${what}: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    // A plugin's error already starts with its slot (`reward.model (hf-classifier) create: ...`): not named twice.
+    throw new UserError(message.startsWith(`${what} (`) ? message : `${what}: ${message}`);
   }
 }
 

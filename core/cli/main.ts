@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { builtinPlugins } from '../../plugins/index.js';
-import { ConfigError, ConfigFileError, prepareExperiment, runDirOf } from '../config/prepare.js';
+import { ConfigError, ConfigFileError, missingPaths, prepareExperiment, runDirOf } from '../config/prepare.js';
 import { configSchema } from '../config/schema.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import { EXIT, UserError } from './exit.js';
@@ -114,6 +114,9 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
       const decision: FolderDecision = resumeDir ? { action: 'resume', step: 0 } : decideFolder(runDir, prepared.config, opts.fresh);
       if (opts.dryRun) {
+        // The files the plugins will open must exist: a dry run that says "valid" is a run that can start.
+        const missing = missingPaths(prepared);
+        if (missing.length) throw new ConfigError(missing, rel(prepared.raw.filepath));
         const would = decision.action === 'refuse' ? `be refused: ${decision.reason}`
           : decision.action === 'skip' ? `do nothing: ${rel(runDir)} holds a finished run`
             : decision.action === 'resume' ? `resume the run in ${rel(runDir)}`

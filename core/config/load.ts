@@ -23,6 +23,41 @@ export interface RawConfig {
    * experiments/ and the .detoxrc.json it imports mean the same files.
    */
   baseDir: string;
+  /**
+   * Which file wrote each value: config path (`policy.path`, `plugins`, `hooks`) → the file, or {@link SET_ORIGIN} for
+   * a `--set`. A value inside an array or a replaced object is found under the longest recorded prefix
+   * ({@link originOf}). Relative paths are resolved against the file that wrote them (see resolvePathValue).
+   */
+  origins: Map<string, string>;
+}
+
+/** The origin of a value given by `--set` (relative paths in it resolve against the project root, as always). */
+export const SET_ORIGIN = '--set';
+
+/** The file (or {@link SET_ORIGIN}) that wrote the value at `keys`, or undefined when no file did. */
+export function originOf(origins: ReadonlyMap<string, string>, keys: readonly (string | number)[]): string | undefined {
+  for (let n = keys.length; n > 0; n--) {
+    const hit = origins.get(keys.slice(0, n).join('.'));
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
+
+function setOrigin(origins: Map<string, string>, at: string, origin: string): void {
+  for (const k of [...origins.keys()]) if (k.startsWith(`${at}.`)) origins.delete(k);
+  origins.set(at, origin);
+}
+
+/** Records `file` as the writer of every value `own` sets on top of `base` (mirroring mergeConfig). */
+function recordOrigins(base: Json | undefined, own: JsonObject, prefix: string, file: string, origins: Map<string, string>): void {
+  for (const [k, v] of Object.entries(own)) {
+    const at = prefix ? `${prefix}.${k}` : k;
+    const under = isPlainObject(base) ? base[k] : undefined;
+    // An object merges key by key (mergeConfig), unless it is a plugin slot whose type changes: that replaces it whole.
+    const merges = isPlainObject(v) && !(isPlainObject(under) && 'type' in v && 'type' in under && v.type !== under.type);
+    if (merges) recordOrigins(under, v, at, file, origins);
+    else setOrigin(origins, at, file);
+  }
 }
 
 export class ConfigFileError extends Error {}
@@ -79,16 +114,18 @@ export async function loadRawConfig(opts: { file?: string; cwd?: string; set?: r
     filepath = found.filepath;
   }
   const files: string[] = [];
-  let config = await resolveFile(ex, filepath, [], files);
+  const origins = new Map<string, string>();
+  let config = await resolveFile(ex, filepath, [], files, origins);
   for (const assignment of opts.set ?? []) {
     try {
       const { path: p, value } = parseAssignment(assignment);
       config = setPath(config, p, value);
+      setOrigin(origins, p, SET_ORIGIN);
     } catch (err) {
       throw new ConfigFileError(`--set ${assignment}: ${(err as Error).message}`);
     }
   }
-  return { config, filepath, files, baseDir: projectRoot(path.dirname(filepath)) };
+  return { config, filepath, files, baseDir: projectRoot(path.dirname(filepath)), origins };
 }
 
 export function projectRoot(start: string): string {
@@ -99,7 +136,7 @@ export function projectRoot(start: string): string {
 }
 
 async function resolveFile(
-  ex: ReturnType<typeof explorer>, filepath: string, chain: string[], files: string[],
+  ex: ReturnType<typeof explorer>, filepath: string, chain: string[], files: string[], origins: Map<string, string>,
 ): Promise<JsonObject> {
   if (chain.includes(filepath)) {
     throw new ConfigFileError(`circular $import: ${[...chain, filepath].join(' → ')}`);
@@ -127,9 +164,10 @@ async function resolveFile(
     for (const rel of list) {
       const target = path.resolve(path.dirname(filepath), rel);
       if (!fs.existsSync(target)) throw new ConfigFileError(`${filepath}: $import "${rel}" not found (${target})`);
-      merged = mergeConfig(merged, await resolveFile(ex, target, [...chain, filepath], files));
+      merged = mergeConfig(merged, await resolveFile(ex, target, [...chain, filepath], files, origins));
     }
   }
   files.push(filepath);
+  recordOrigins(merged, own, '', filepath, origins);
   return mergeConfig(merged, own) as JsonObject;
 }

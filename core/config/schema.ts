@@ -67,6 +67,8 @@ export const dataSchema = z.strictObject({
 export const rewardSchema = z.strictObject({
   model: slot('reward-model'),
   transform: slot('reward-transform'),
+  zeroVarianceSteps: z.number().int().min(1).nullable().optional()
+    .describe('the run fails (exit 1, its steps checkpointed) when its first N steps all have rewards equal across the batch (zero variance: PPO learns from the KL penalty alone, e.g. a classifier whose score is on another logit than the transform reads); the first such step warns; once the reward has varied, equal batches (a policy that satisfies a coarse reward) only warn; absent = 10, null = never fail'),
 }).describe('the reward: a classifier scores the response text, a transform turns its logits into one number');
 
 export const trainSchema = z.strictObject({
@@ -104,8 +106,8 @@ export const configSchema = z.strictObject({
   matmul: z.enum(['auto', 'native', 'js']).default('auto')
     .describe("wasm backend's matrix products: auto (default) = native when its addon was built at install (needs libopenblas-dev), else js; native = the system OpenBLAS sgemm on the wasm heap (an error when the addon is missing: apt-get install libopenblas-dev && npm rebuild); js = the wasm SIMD GEMM. DETOX_MATMUL overrides auto"),
   runsDir: z.string().default('runs')
-    .describe('where run folders are written; relative to the project root (the nearest folder at or above the config file that holds package.json or .detoxrc.json), as are all paths in the config except $import'),
-  plugins: z.array(z.string()).default([]).describe('your plugin modules: paths relative to the project root, or package names'),
+    .describe('where run folders are written; relative to the project root (the nearest folder at or above the config file that holds package.json or .detoxrc.json), as are all paths in the config except $import: the project root of the file that sets the value, and a path written ./ or ../ starts from that file\'s own folder (--set values: the project root)'),
+  plugins: z.array(z.string()).default([]).describe('your plugin modules: paths relative to the project root, or package names; ./x.mjs and ../x.mjs start from the folder of the file that lists them'),
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto')
     .describe('data-parallel worker threads for sampling and the PPO forward/backward: auto = the machine cores, shared with the grid arms running beside it (1 on the tensorflow backends), 1 = the main thread only; results depend on the count (sampling streams and float summation order differ)'),
   policy: slot('policy'),

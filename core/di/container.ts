@@ -6,6 +6,7 @@ import type { SlotConfig } from '../config/schema.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { PluginContext, PluginKind, PluginKinds } from '../plugin/define.js';
 import { defaultMemoryPlan, type MemoryStrategy } from '../interfaces/memory.js';
+import { labelled, labelPluginInstance } from '../plugin/errors.js';
 
 /** Everything a run needs besides the config: where it writes and how it talks to the user. */
 export interface RunContext {
@@ -35,12 +36,12 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
   single(TOKENS.RewardTransform, 'reward-transform', cfg.reward.transform as SlotConfig);
   single(TOKENS.Dataset, 'dataset', cfg.data.dataset as SlotConfig);
   single(TOKENS.Optimiser, 'optimiser', cfg.optimiser as SlotConfig);
-  for (const slot of cfg.eval.classifiers as SlotConfig[]) {
-    container.bind(TOKENS.EvalClassifier).toDynamicValue(() => create(registry, 'reward-model', slot, ctx)).inSingletonScope();
-  }
-  for (const slot of cfg.hooks as SlotConfig[]) {
-    container.bind(TOKENS.Hook).toDynamicValue(() => create(registry, 'hook', slot, ctx)).inSingletonScope();
-  }
+  (cfg.eval.classifiers as SlotConfig[]).forEach((slot, i) => {
+    container.bind(TOKENS.EvalClassifier).toDynamicValue(() => create(registry, 'reward-model', slot, ctx, `eval.classifiers.${i}`)).inSingletonScope();
+  });
+  (cfg.hooks as SlotConfig[]).forEach((slot, i) => {
+    container.bind(TOKENS.Hook).toDynamicValue(() => create(registry, 'hook', slot, ctx, `hooks.${i}`)).inSingletonScope();
+  });
   return container;
 }
 
@@ -54,22 +55,35 @@ export async function buildPluginContext(
   const baseCtx = { configDir: run.configDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, log: run.log };
   const memoryPlan = defaultMemoryPlan();
   const strategies: MemoryStrategy[] = [];
-  for (const slot of cfg.memory as SlotConfig[]) {
-    const s = await create(registry, 'memory', slot, { ...baseCtx, memoryPlan });
+  for (const [i, slot] of (cfg.memory as SlotConfig[]).entries()) {
+    const s = await create(registry, 'memory', slot, { ...baseCtx, memoryPlan }, `memory.${i}`);
     s.apply(memoryPlan);
     strategies.push(s);
   }
   return { strategies, ctx: { ...baseCtx, memoryPlan } };
 }
 
-/** Creates one plugin instance from a validated slot. */
+/** The config slot of each single-slot kind (how errors name a plugin; list slots pass `memory.<i>` / `hooks.<i>`). */
+export const SLOT_OF_KIND: Record<PluginKind, string> = {
+  policy: 'policy', 'reward-model': 'reward.model', 'reward-transform': 'reward.transform', dataset: 'data.dataset',
+  optimiser: 'optimiser', memory: 'memory', hook: 'hooks',
+};
+
+/**
+ * Creates one plugin instance from a validated slot: the plugin boundary. Whatever the plugin throws, while being
+ * created or later from any method of what it created, names the slot, the plugin and the phase
+ * (`reward.model (my-plugin) classify: boom`; core/plugin/errors.ts). `slotPath` is the slot's config path
+ * (default: the kind's slot, see {@link SLOT_OF_KIND}).
+ */
 export async function create<K extends PluginKind>(
-  registry: PluginRegistry, kind: K, slot: SlotConfig, ctx: PluginContext,
+  registry: PluginRegistry, kind: K, slot: SlotConfig, ctx: PluginContext, slotPath: string = SLOT_OF_KIND[kind],
 ): Promise<PluginKinds[K]> {
   const def = registry.find(kind, slot.type);
   if (!def) throw new Error(`no ${kind} plugin "${slot.type}" (known: ${registry.names(kind).join(', ')})`);
   const { type: _type, ...options } = slot;
   // Options were validated up front; parsing again fills defaults for slots built outside validateConfig.
   const parsed = def.options.parse(options);
-  return (await def.create(parsed, ctx)) as PluginKinds[K];
+  const who = { slot: slotPath, type: slot.type };
+  const instance = await labelled(who, 'create', () => def.create(parsed, ctx));
+  return labelPluginInstance(instance as object, who) as PluginKinds[K];
 }

@@ -21,11 +21,47 @@ export const PLUGIN_KINDS: readonly PluginKind[] = [
   'policy', 'reward-model', 'reward-transform', 'dataset', 'optimiser', 'memory', 'hook',
 ];
 
+/** Options that name a file or folder (see {@link pathOption}). */
+export const PATH_OPTIONS = z.registry<{ pathKind: 'file' | 'folder' | 'file-or-folder' }>();
+
+/**
+ * A plugin option naming a file or folder: a non-empty string that, when relative, is resolved against the config
+ * file that wrote it (`./x` and `../x` against that file's folder, other relative paths against its project root) and
+ * that `detox-lab run --dry-run` checks exists. Plugins still read it with `path.resolve(ctx.configDir, value)`.
+ * (A string option named `path` is treated the same way even when declared with plain `z.string()`.)
+ *
+ * ```ts
+ * options: z.object({ path: pathOption('the model folder', 'folder') })
+ * ```
+ */
+export function pathOption(description: string, pathKind: 'file' | 'folder' | 'file-or-folder' = 'file-or-folder'): z.ZodString {
+  const s = z.string().min(1).describe(description);
+  PATH_OPTIONS.add(s, { pathKind });
+  return s;
+}
+
+/** Whether option `key` of a plugin schema names a file or folder ({@link pathOption}, or a string option named `path`). */
+export function isPathOption(options: z.ZodObject, key: string): boolean {
+  const shape = (options as { shape?: unknown } | undefined)?.shape;
+  if (key === 'type' || typeof shape !== 'object' || shape === null) return false; // not a zod object (a hand-written schema)
+  let s = (shape as Record<string, z.ZodType | undefined>)[key];
+  for (let i = 0; s && i < 8; i++) {
+    if ((s as { _zod?: unknown })._zod && PATH_OPTIONS.get(s)) return true;
+    const def = (s as unknown as { def?: { type: string; innerType?: z.ZodType } }).def;
+    if (!def) return false;
+    if (def.type === 'string') return key === 'path';
+    if (!def.innerType) return false;
+    s = def.innerType;
+  }
+  return false;
+}
+
 /** What a plugin's `create` receives besides its options. */
 export interface PluginContext {
   /**
    * The project root (the nearest folder at or above the config file holding package.json or .detoxrc.json):
-   * relative paths in options resolve against it.
+   * relative paths in options resolve against it (path options written by another file, e.g. an `$import`ed
+   * config in another folder, have already been rewritten relative to it, see {@link pathOption}).
    */
   configDir: string;
   /** The experiment's seed (plugins derive their own streams from it). */

@@ -14,6 +14,7 @@ import { LengthSampler } from './length-sampler.js';
 import { prepareQueries, QueryQueue } from './prompts.js';
 import { NonFiniteError, PpoStepper } from './step.js';
 import { envRewardStats } from './math.js';
+import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from './reward.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from '../run/checkpoint.js';
 import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
@@ -110,6 +111,7 @@ export class Trainer {
     const queue = new QueryQueue(queries, cfg.ppo.batchSize, cfg.seed);
     const rng = { generation: new Rng(cfg.seed).fork('generation'), ppo: new Rng(cfg.seed).fork('ppo') };
     const stepper = new PpoStepper(policy, this.optimiser, this.memory ?? [], cfg.ppo, rng.ppo, parallel);
+    const classifier = { name: this.classifier.name, labels: this.classifier.labels, neutralIndex: this.classifier.neutralIndex };
 
     // 2. Resume, or measure the initial policy.
     let step = 0;
@@ -118,6 +120,7 @@ export class Trainer {
     const ckpt = opts.resumeFrom ?? null;
     // The statistics of the last LAST_K steps (summary.json's final and last-K figures), carried across a resume.
     const history: Record<string, number>[] = [];
+    let rewardVaried: boolean | undefined;
     if (ckpt) {
       const { state, optimiser } = await readCheckpoint(ckpt);
       await policy.restore(`${ckpt}/policy`);
@@ -131,6 +134,7 @@ export class Trainer {
       evalBefore = state.evalBefore as EvalFigures | undefined;
       priorMs = state.elapsedMs;
       history.push(...(state.recentStats ?? []));
+      rewardVaried = state.rewardVaried;
       log(`resumed from ${ckpt} at step ${step}`);
     } else if (cfg.eval.enabled) {
       try {
@@ -146,7 +150,7 @@ export class Trainer {
       version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
       rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
       optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
-      recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown,
+      recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown, rewardVaried: zeroVariance.varied,
     });
     // Hooks make their output durable up to this step first, so a resume from the checkpoint loses nothing.
     const checkpoint = async (name?: string) => {
@@ -158,6 +162,13 @@ export class Trainer {
       return dir;
     };
 
+    const zeroVariance = new ZeroVarianceGuard(
+      cfg.reward.zeroVarianceSteps === undefined ? DEFAULT_ZERO_VARIANCE_STEPS : cfg.reward.zeroVarianceSteps,
+      { model: (cfg.reward.model as { type: string }).type, labels: classifier.labels, neutralIndex: classifier.neutralIndex,
+        transform: (cfg.reward.transform as { type: string }).type },
+      // A resumed run: as its checkpoint says (older checkpoints: whether the reward varied in their recent steps).
+      rewardVaried ?? history.some((h) => (h['env/reward_std'] ?? 0) > 0),
+    );
     // 3. The loop.
     const total = cfg.train.steps;
     for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
@@ -183,13 +194,28 @@ export class Trainer {
         const texts = responses.map((r) => policy.tokenizer.decode(r, { skipSpecialTokens: true }));
         const tr0 = performance.now();
         const logits = await (parallel ? parallel.classify(texts, this.classifier) : this.classifier.classify(texts));
-        const rawScores = this.transform.transform(logits, this.classifier.neutralIndex);
+        // The transform, then the hooks' onReward, with what was scored: on this thread whatever `workers` is.
+        const rewards = await batchRewards(this.transform, hooks, logits, {
+          prompts: batch.map((q) => q.text), responses: texts, promptTokens: batch.map((q) => q.ids.length),
+          responseTokens: responses.map((r) => r.length), logits, rewardModel: classifier, step: step + 1,
+        });
+        const rawScores = rewards.scores; // [B]
         const rewardSeconds = (performance.now() - tr0) / 1000;
+        const guard = zeroVariance.check(rawScores, step + 1);
+        if (guard.failure) {
+          if (guard.warning) log(`warning: ${guard.warning}`);
+          // The steps so far are sound: keep them as a normal, resumable checkpoint and stop.
+          status = 'failed';
+          error = guard.failure;
+          if (step > 0) lastCheckpoint = await checkpoint();
+          log(`stopped: ${error}${lastCheckpoint ? `; steps up to ${step} saved to ${lastCheckpoint}` : ''}`);
+          break;
+        }
         const result = await stepper.step(batch.map((q) => q.ids), responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])), rawScores);
         step++;
 
         const stats: Record<string, number> = {
-          ...envStats(rawScores), ...result.scalars,
+          ...envStats(rawScores), ...(rewards.shaped ? { 'env/transform_score_mean': mean(rewards.transformScores) } : {}), ...result.scalars,
           'env/toxicity_mean': mean(logits.map((l) => toxicProbability(l, this.classifier.neutralIndex))),
           'time/generate': genSeconds, 'time/reward': rewardSeconds, 'time/step': (performance.now() - t0) / 1000,
         };
@@ -198,10 +224,12 @@ export class Trainer {
         const samples: StepSample[] = batch.map((q, i) => ({
           prompt: q.text, response: texts[i]!, score: rawScores[i]!, reward: result.scores[i]!,
           toxicity: toxicProbability(logits[i]!, this.classifier.neutralIndex),
+          ...(rewards.shaped ? { transformScore: rewards.transformScores[i]! } : {}),
         }));
         const report: StepReport = {
           step, totalSteps: total, stats, rewards: rawScores, samples: samples.slice(0, 4), allSamples: samples,
-          distributions: result.arrays, warnings: result.warnings, elapsedMs: priorMs + (Date.now() - started),
+          distributions: result.arrays,
+          warnings: guard.warning ? [guard.warning, ...result.warnings] : result.warnings, elapsedMs: priorMs + (Date.now() - started),
         };
         for (const h of hooks) await h.onStep?.(report);
         if (parallel?.failure) {

@@ -26,6 +26,8 @@ export interface TrainerState {
   recentStats?: Record<string, number>[];
   /** The resolved config the run was trained with up to this step (a resume refuses a different one). */
   config?: unknown;
+  /** Whether some batch's rewards have varied so far (the zero-variance guard then never stops the run, core/ppo/reward.ts). */
+  rewardVaried?: boolean;
 }
 
 export const CHECKPOINTS = 'checkpoints';

@@ -20,14 +20,16 @@ export const LOCK_FILE = '.lock';
  * `matmul` change the float path (see README *Speed*), so the rest of such a run is not bit-identical to an
  * uninterrupted one.
  */
-export const RESUMABLE_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'workers', 'matmul'] as const;
+export const RESUMABLE_SETTINGS = [
+  'train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'reward.zeroVarianceSteps', 'workers', 'matmul',
+] as const;
 
 /**
  * Settings in which a re-run of an experiment may differ from the run in its folder and still be the same run (it goes
  * on from its checkpoint): the resumable settings that do not change what is computed. A different `workers` or
  * `matmul` is another run, continued only by an explicit `--resume`.
  */
-export const SAME_RUN_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints'] as const;
+export const SAME_RUN_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'reward.zeroVarianceSteps'] as const;
 
 
 /** Who holds a run folder. */

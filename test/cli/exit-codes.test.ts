@@ -61,7 +61,7 @@ const CASES: Case[] = [
   { args: ['run', '--set', 'x'], stderr: /config error: --set x: expected path=value, e\.g\. --set ppo\.batchSize=16/ },
   { args: ['run', '--set', 'ppo.batchSize=abc'], stderr: /^config error: --set ppo\.batchSize=abc: ppo\.batchSize: .*expected number.*\(got "abc"\)$/m },
   { args: ['run', '--set', 'workers=0'], stderr: /^config error: --set workers=0: workers: must be "auto" or integer in \[1, 64\] \(got 0\)$/m },
-  { args: ['run', 'empty-prompts.json'], stderr: /data\.dataset \(prompt-file\): no prompts left in .*empty\.txt/ },
+  { args: ['run', 'empty-prompts.json'], stderr: /data\.dataset \(prompt-file\) load: no prompts left in .*empty\.txt/ },
   { args: ['run', 'long-prompts.json'], stderr: /prompt long\.txt:\d+ has \d+ tokens, but the model's context \(64\) leaves room for \d+ .*data\.promptTokens/ },
   { args: ['eval', '--bogus'], stderr: /unknown option '--bogus'/ },
   { args: ['eval', '--prompts', 'empty.txt'], stderr: /--prompts empty\.txt: no prompts in .*empty\.txt/, not: /pass --prompts/ },
