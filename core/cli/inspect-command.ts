@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName, type BackendInfo } from '../model/backend.js';
 import { loadCausalLM, readHfConfig } from '../model/hf-io.js';
 import { loadSequenceClassifier } from '../model/roberta.js';
+import { isCausalClassifierConfig } from '../model/gpt2-classifier.js';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
 import { generate } from '../model/generate.js';
 import { readSafetensorsFolder, readSafetensorsHeader } from '../model/safetensors.js';
@@ -36,7 +37,7 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
   const info: BackendInfo = await initBackend(o.backend);
   if (!fs.existsSync(path.join(dir, 'config.json'))) throw new UserError(`${dir}: no config.json (not a Hugging Face model folder)`);
   const raw = await asUsage(`${dir}/config.json`, () => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string });
-  const isClassifier = raw.model_type === 'roberta';
+  const isClassifier = raw.model_type === 'roberta' || isCausalClassifierConfig(raw as Record<string, unknown>);
   let tokenizer: Tokenizer | null = null;
   try { tokenizer = await loadTokenizer(dir); } catch { tokenizer = null; }
   const ids = o.inputIds ? parseIds('--input-ids', o.inputIds) : null;
@@ -51,7 +52,7 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
     const cls = await asUsage(dir, () => loadSequenceClassifier(dir));
     try {
       const params = countParams(await readSafetensorsFolder(dir));
-      lines.push(`architecture: RobertaForSequenceClassification (${cls.config.numLayers ?? '?'} layers)`, `labels: ${cls.labels.join(', ')}`, `parameters: ${params.toLocaleString('en')}`);
+      lines.push(`architecture: ${'architecture' in cls.config ? cls.config.architecture : 'RobertaForSequenceClassification'} (${cls.config.numLayers ?? '?'} layers)`, `labels: ${cls.labels.join(', ')}`, `parameters: ${params.toLocaleString('en')}`);
       if (ids) {
         const logits = cls.classify(ids, mask!);
         const out = (await logits.array()) as number[][];

@@ -17,6 +17,7 @@ import { describeOptions } from './help.js';
 import { Interrupt } from './interrupt.js';
 import { decideFolder, moveAsideRefusal, RESUMABLE_SETTINGS, type FolderDecision } from '../run/run-folder.js';
 import { PRETRAIN_DEFAULTS } from '../pretrain/defaults.js';
+import { CLASSIFIER_DEFAULTS } from '../classifier/defaults.js';
 import { addQueueCommands } from './queue-commands.js';
 
 const pkg = JSON.parse(
@@ -299,6 +300,79 @@ The embedded policy (models/tiny-gpt2) was made with:
           learningRate: num('lr', o.lr, false), seed: Number(o.seed), backend: o.backend as 'wasm', signal: interrupt.signal,
         });
         if (interrupt.signal.aborted) process.exitCode = EXIT.interrupted;
+      } finally {
+        interrupt.uninstall();
+      }
+    });
+
+  program
+    .command('train-classifier')
+    .description('train a toxicity classifier (GPT2ForSequenceClassification, labels neutral/toxic) from a causal LM on labelled text, as a Hugging Face folder the hf-classifier reward model loads')
+    .requiredOption('-o, --out <dir>', 'output classifier folder (refused if it exists, unless --force)')
+    .option('--base <dir>', `causal LM folder the classifier starts from (its tokenizer is copied) (default: the project's ${CLASSIFIER_DEFAULTS.base})`)
+    .option('--labels <dir>', `labelled data folder: Davidson tweets CSV + ToxiGen statements (see its README) (default: ${CLASSIFIER_DEFAULTS.labels} beside the project)`)
+    .option('--no-labels', 'do not read the labelled data folder (train on --data files only)')
+    .option('--data <file.csv>', 'extra labelled CSV (labels 0/1 or neutral/toxic); repeatable', collect, [])
+    .option('--text-column <name>', 'text column of the --data files', 'text')
+    .option('--label-column <name>', 'label column of the --data files', 'label')
+    .option('--validation <fraction>', 'share of each source held out for validation, chosen by text hash (ToxiGen keeps 0.3: it has only ~670 distinct statements)', String(CLASSIFIER_DEFAULTS.validation))
+    .option('--epochs <n>', 'most passes over the training texts', String(CLASSIFIER_DEFAULTS.epochs))
+    .option('--batch-size <n>', 'texts per step', String(CLASSIFIER_DEFAULTS.batchSize))
+    .option('--max-length <n>', 'tokens kept per text (longer texts are truncated; at most the base\'s n_positions)', String(CLASSIFIER_DEFAULTS.maxLength))
+    .option('--lr <x>', 'peak learning rate (AdamW, linear warm-up then cosine decay)', String(CLASSIFIER_DEFAULTS.learningRate))
+    .option('--warmup <n>', 'warm-up steps', String(CLASSIFIER_DEFAULTS.warmupSteps))
+    .option('--eval-every <n>', 'validate every n steps (and at each epoch end; 0 = epoch ends only)', String(CLASSIFIER_DEFAULTS.evalEvery))
+    .option('--patience <n>', 'stop after n validations without a better mean AUC (0 = never)', String(CLASSIFIER_DEFAULTS.patience))
+    .addOption(new Option('--weighting <kind>', 'loss weights: class = both classes weigh the same within each source; none = plain cross-entropy').choices(['class', 'none']).default(CLASSIFIER_DEFAULTS.weighting))
+    .option('--source-share <fraction>', 'smaller sources are repeated to make up at least this share of an epoch (0 = no repetition)', String(CLASSIFIER_DEFAULTS.minSourceShare))
+    .option('--freeze-embeddings', 'keep the base\'s token and position embeddings (train the blocks and the head)', CLASSIFIER_DEFAULTS.freezeEmbeddings)
+    .option('--ema <decay>', 'validate and save a moving average of the weights with this decay per step (0 = off)', String(CLASSIFIER_DEFAULTS.ema))
+    .option('--seed <n>', 'seed of the score head and the data order', String(CLASSIFIER_DEFAULTS.seed))
+    .option('--run-dir <dir>', 'TensorBoard events and checkpoints/best (default runs/train-classifier/<name of --out>; replaced each run)')
+    .option('--force', 'replace an existing --out folder', false)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['wasm', 'cpu', 'tensorflow', 'tensorflow-gpu']).default('wasm'))
+    .addHelpText('after', `
+Example (how models/toxicity-gpt2 was made):
+  $ detox-lab train-classifier --out models/toxicity-gpt2 --seed 0
+  $ detox-lab train-classifier --out models/my-classifier --data my-labels.csv --text-column comment --label-column toxic
+
+The output folder holds config.json (GPT2ForSequenceClassification, id2label {0: neutral, 1: toxic}, pad_token_id),
+model.safetensors, tokenizer.json, tokenizer_config.json and train.json (settings, data counts and the validation
+report: ROC AUC, accuracy and F1 per source, false-positive rate per ToxiGen group). Use it as the reward model with
+  "reward": { "model": { "type": "hf-classifier", "path": "models/toxicity-gpt2", "neutralLabel": "neutral" } }
+Ctrl-C stops after the current step and saves the best weights so far (exit 130).`)
+    .action(async (o: Record<string, string | string[] | boolean>) => {
+      const num = (flag: string, v: unknown, min = 1) => numberOption(`--${flag}`, v, min);
+      const fraction = (flag: string, v: unknown, lo: number, loOpen: boolean) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || (loOpen ? n <= lo : n < lo) || n >= 1) {
+          throw new UserError(`--${flag}: expected a fraction in ${loOpen ? '(' : '['}${lo}, 1), got ${JSON.stringify(v)}`);
+        }
+        return n;
+      };
+      const lr = Number(o.lr);
+      if (!Number.isFinite(lr) || lr <= 0) throw new UserError(`--lr: expected a number > 0, got ${JSON.stringify(o.lr)}`);
+      const out = path.resolve(o.out as string);
+      const opts = {
+        outDir: out, base: o.base as string | undefined, labels: o.labels === false ? null : typeof o.labels === 'string' ? path.resolve(o.labels) : undefined,
+        data: (o.data as string[]).map((f) => ({ file: path.resolve(f), textColumn: o.textColumn as string, labelColumn: o.labelColumn as string })),
+        validation: fraction('validation', o.validation, 0, true), epochs: num('epochs', o.epochs), batchSize: num('batch-size', o.batchSize),
+        maxLength: num('max-length', o.maxLength), learningRate: lr, warmupSteps: num('warmup', o.warmup, 0),
+        evalEvery: num('eval-every', o.evalEvery, 0), patience: num('patience', o.patience, 0), weighting: o.weighting as 'class' | 'none',
+        minSourceShare: fraction('source-share', o.sourceShare, 0, false), freezeEmbeddings: o.freezeEmbeddings as boolean,
+        ema: fraction('ema', o.ema, 0, false), seed: num('seed', o.seed, 0),
+        runDir: o.runDir as string | undefined, force: o.force as boolean, backend: o.backend as 'wasm',
+      };
+      if (o.labels === false && opts.data.length === 0) throw new UserError('--no-labels: give at least one --data <file.csv> to train on');
+      const { checkOutDir, trainClassifierCommand } = await import('../classifier/command.js');
+      checkOutDir(out, opts.force);
+      const interrupt = new Interrupt().install();
+      try {
+        const tf = await import('@tensorflow/tfjs');
+        tf.env().set('PROD', true);
+        const command = `detox-lab ${process.argv.slice(2).join(' ')}`;
+        const result = await trainClassifierCommand({ ...opts, signal: interrupt.signal, command });
+        if (result.status === 'interrupted') process.exitCode = EXIT.interrupted;
       } finally {
         interrupt.uninstall();
       }

@@ -21,9 +21,18 @@ import * as path from 'node:path';
 import { initBackend, type BackendName } from './backend.js';
 import { readSafetensorsFolder, type HostTensor } from './safetensors.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
+import { SUPPORTED_MODEL_TYPES } from './hf-config.js';
+import { CausalSequenceClassifier, isCausalClassifierConfig, parseCausalClassifierConfig, type CausalClassifierConfig } from './gpt2-classifier.js';
 
-/** Model types this module implements. */
+/** Model types this module implements (RoBERTa here; causal-LM classifiers in gpt2-classifier.ts). */
 export const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
+
+/**
+ * Every classifier `loadSequenceClassifier` loads: `model_type` roberta, or a causal family with
+ * `architectures: ["<Family>ForSequenceClassification"]`.
+ */
+export const SUPPORTED_CLASSIFIERS = 'roberta (RobertaForSequenceClassification); gpt2, gpt_neo, gptj, opt, bloom with architectures ' +
+  '["GPT2ForSequenceClassification"] (or the family\'s own ForSequenceClassification class)';
 
 /** Architecture of a RoBERTa classifier, from config.json (HF RobertaConfig defaults fill missing fields). */
 export interface RobertaConfig {
@@ -58,7 +67,8 @@ export function parseRobertaConfig(raw: Record<string, unknown>): RobertaConfig 
   const modelType = raw.model_type;
   if (!(SUPPORTED_CLASSIFIER_MODEL_TYPES as readonly unknown[]).includes(modelType)) {
     throw new Error(
-      `config.json: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_CLASSIFIER_MODEL_TYPES.join(', ')}`,
+      `config.json: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_CLASSIFIER_MODEL_TYPES.join(', ')}` +
+        ` (classifiers: ${SUPPORTED_CLASSIFIERS})`,
     );
   }
   const act = raw.hidden_act ?? 'gelu';
@@ -333,11 +343,14 @@ export interface ClassifyTextsOptions {
   batchSize?: number;
 }
 
-/** A loaded sequence classifier. */
+/** Configuration of any loaded classifier (`modelType` tells which). */
+export type SequenceClassifierConfig = RobertaConfig | CausalClassifierConfig;
+
+/** A loaded sequence classifier (RoBERTa, or a causal LM with a score head: gpt2-classifier.ts). */
 export interface SequenceClassifier {
   /** Class names in logit order (config.json `id2label`), e.g. `["nothate", "hate"]`. */
   readonly labels: string[];
-  readonly config: RobertaConfig;
+  readonly config: SequenceClassifierConfig;
   /** The folder's tokenizer, or null when it has none (then only {@link classify} works). */
   readonly tokenizer: Tokenizer | null;
   /**
@@ -444,9 +457,11 @@ class RobertaSequenceClassifier implements SequenceClassifier {
 }
 
 /**
- * Load a Hugging Face RoBERTa sequence classifier folder: `config.json`, `model.safetensors` (or a sharded
+ * Load a Hugging Face sequence classifier folder: `config.json`, `model.safetensors` (or a sharded
  * `model.safetensors.index.json`), and — for {@link SequenceClassifier.classifyTexts} — a tokenizer
- * (tokenizer.json, or vocab.json + merges.txt; see core/model/tokenizer.ts).
+ * (tokenizer.json, or vocab.json + merges.txt; see core/model/tokenizer.ts). Dispatches on config.json:
+ * `model_type` roberta → RobertaForSequenceClassification (this module); a causal family (gpt2, gpt_neo, gptj, opt,
+ * bloom) with `architectures: ["…ForSequenceClassification"]` → core/model/gpt2-classifier.ts.
  */
 export async function loadSequenceClassifier(dir: string, opts: LoadSequenceClassifierOptions = {}): Promise<SequenceClassifier> {
   if (opts.backend) await initBackend(opts.backend);
@@ -457,18 +472,34 @@ export async function loadSequenceClassifier(dir: string, opts: LoadSequenceClas
   } catch (err) {
     throw new Error(`classifier ${dir}: cannot read config.json: ${(err as Error).message}`);
   }
-  const config = parseRobertaConfig(raw);
-  const tensors = await readSafetensorsFolder(dir);
-  const weights = robertaWeightsFromHost(tensors, config, `classifier ${dir}`);
   let tokenizer: Tokenizer | null = opts.tokenizer ?? null;
   let tokenizerProblem = '';
-  if (!tokenizer) {
+  const readTokenizer = async () => {
+    if (tokenizer) return;
     try {
       tokenizer = await loadTokenizer(dir);
     } catch (err) {
       tokenizerProblem = `the folder has no usable tokenizer (${(err as Error).message})`;
     }
+  };
+  if (isCausalClassifierConfig(raw)) {
+    const config = parseCausalClassifierConfig(raw);
+    const tensors = await readSafetensorsFolder(dir);
+    await readTokenizer();
+    if (tokenizer && (tokenizer as Tokenizer).vocabSize > config.vocabSize) {
+      throw new Error(`classifier ${dir}: tokenizer has ${(tokenizer as Tokenizer).vocabSize} ids but config.json vocab_size is ${config.vocabSize}`);
+    }
+    return CausalSequenceClassifier.fromHostTensors(config, tensors, `classifier ${dir}`, tokenizer, tokenizerProblem);
   }
+  if ((SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(raw.model_type)) {
+    const arch = Array.isArray(raw.architectures) ? JSON.stringify(raw.architectures) : 'none';
+    throw new Error(`classifier ${dir}: config.json describes a ${raw.model_type} model with architectures ${arch}, not a sequence ` +
+      `classifier (a causal LM?); supported: ${SUPPORTED_CLASSIFIERS}`);
+  }
+  const config = parseRobertaConfig(raw);
+  const tensors = await readSafetensorsFolder(dir);
+  const weights = robertaWeightsFromHost(tensors, config, `classifier ${dir}`);
+  await readTokenizer();
   if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
     for (const t of allTensors(weights)) t.dispose();
     throw new Error(`classifier ${dir}: tokenizer has ${tokenizer.vocabSize} ids but config.json vocab_size is ${config.vocabSize}`);
