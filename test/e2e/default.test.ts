@@ -5,8 +5,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ROOT } from '../helpers/tmp.js';
 
-// The embedded default, shortened: the shipped policy, the built-in prompts and the lexicon
-// classifier, two PPO steps, evaluation on a few held-out prompts.
+// The embedded default, shortened: the shipped policy, the built-in prompts, the shipped learned classifier as the
+// reward with the lexicon classifier as the evaluation's cross-check, two PPO steps, evaluation on a few held-out prompts.
 test('the embedded default runs end to end (shortened)', (t) => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'detox-default-'));
   const r = spawnSync(process.execPath, [
@@ -22,5 +22,8 @@ test('the embedded default runs end to end (shortened)', (t) => {
   t.true(summary.evalBefore.toxicity.mean > 0 && summary.evalBefore.toxicity.mean < 1);
   t.true(summary.evalBefore.perplexity > 1);
   t.regex(r.stdout, /\| toxicity \(mean\) \|/);
+  t.regex(r.stdout, /\| toxicity by lexicon-toxicity \(cross-check\) \|/);
+  t.is(summary.evalBefore.crossCheck[0].classifier, 'lexicon-toxicity');
+  t.regex(r.stderr, /arm "main"/);
   t.regex(r.stderr, /data: \d+ training and \d+ held-out prompts from npm text/);
 });
