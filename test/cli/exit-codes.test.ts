@@ -75,7 +75,7 @@ const CASES: Case[] = [
   { args: ['pretrain', '--out', 'out-model', '--corpus', 'empty.txt', '--backend', 'cpu'], stderr: /pretrain: the corpus has 0 non-blank line\(s\)/ },
   { args: ['train-classifier'], stderr: /required option '-o, --out <dir>' not specified/ },
   { args: ['train-classifier', '--out', 'clf', '--epochs', '0'], stderr: /--epochs: expected an integer ≥ 1, got "0"/ },
-  { args: ['train-classifier', '--out', 'clf', '--labels', 'nowhere'], stderr: /--labels nowhere: no such folder \(expected davidson-labeled_data\.csv and toxigen-prompts\/ inside\)/ },
+  { args: ['train-classifier', '--out', 'clf', '--labels', 'nowhere'], stderr: /--labels \S*nowhere: no such folder \(expected davidson-labeled_data\.csv and toxigen-prompts\/ inside\)/ },
   { args: ['eval-classifier'], stderr: /missing required argument 'classifier'/ },
   { args: ['eval-classifier', 'no-such-classifier'], stderr: /classifier no-such-classifier: neither a classifier folder nor a reward-model plugin; plugins: hf-classifier, lexicon-toxicity/ },
   { args: ['eval-classifier', 'lexicon-toxicity', '--data', 'prompts.txt'], stderr: /--data prompts\.txt: also give --text-column <name> and --label-column <name>/ },
