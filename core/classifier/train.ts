@@ -22,8 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
 import type { CausalSequenceClassifier } from '../model/gpt2-classifier.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import { AdamW } from '../optim/adam.js';
-import { clipGradNorm } from '../optim/clip.js';
+import { DecayGroupsAdamW } from '../optim/decay-groups.js';
 import { Progress } from '../logging/progress.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { Rng } from '../util/rng.js';
@@ -270,13 +269,9 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     `${stepsPerEpoch} steps × ${opts.epochs} epochs at most; loss weights ${[...weights].map(([s, [w0, w1]]) => `${s} ${w0.toFixed(2)}/${w1.toFixed(2)}`).join(', ')}`);
 
   const vars = classifier.trainableVariables({ freezeEmbeddings: opts.freezeEmbeddings });
-  const decayVars = vars.filter((v) => v.rank >= 2);
-  const plainVars = vars.filter((v) => v.rank < 2);
-  const ordered = [...decayVars, ...plainVars];
   const schedule = { kind: 'cosine' as const, warmupSteps: Math.min(opts.warmupSteps, totalSteps), totalSteps };
-  const common = { learningRate: opts.learningRate, betas: opts.betas, eps: 1e-8, schedule };
-  const decayOpt = new AdamW({ ...common, weightDecay: opts.weightDecay });
-  const plainOpt = new AdamW({ ...common, weightDecay: 0 });
+  const optimiser = new DecayGroupsAdamW(vars, { learningRate: opts.learningRate, betas: opts.betas, weightDecay: opts.weightDecay, schedule });
+  const ordered = optimiser.ordered;
 
   const tb = opts.runDir ? new TensorBoardWriter(opts.runDir) : undefined;
   const progress = new Progress('train-classifier', totalSteps, process.stderr, { enabled: opts.progress ?? false });
@@ -349,7 +344,7 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
           break training;
         }
         const ts = performance.now();
-        const lr = decayOpt.learningRate();
+        const lr = optimiser.learningRate();
         const rows = batch.map((i) => examples[i]!.ids);
         const { ids, mask } = batchTensors(rows, pad); // [B, T] each
         const tw = new Float32Array(batch.length * classifier.labels.length);
@@ -360,19 +355,7 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
         const targetWeights = tf.tensor2d(tw, [batch.length, classifier.labels.length]); // [B, L]
         const { value, grads } = tf.variableGrads(() => weightedCrossEntropy(classifier.logits(ids, mask), targetWeights), ordered); // [], per variable
         tf.dispose([ids, mask, targetWeights]);
-        let list = ordered.map((v) => grads[v.name]!);
-        let gradNorm = NaN;
-        if (opts.maxGradNorm !== null) {
-          const clipped = clipGradNorm(list, opts.maxGradNorm);
-          tf.dispose(list);
-          list = clipped.grads;
-          gradNorm = clipped.norm;
-        }
-        decayOpt.apply(decayVars, list.slice(0, decayVars.length));
-        plainOpt.apply(plainVars, list.slice(decayVars.length));
-        decayOpt.advanceSchedule();
-        plainOpt.advanceSchedule();
-        tf.dispose(list);
+        const gradNorm = optimiser.step(ordered.map((v) => grads[v.name]!), opts.maxGradNorm);
         if (ema) {
           const decay = Math.min(opts.ema, (2 + step) / (11 + step)); // step is the count before this one
           tf.tidy(() => vars.forEach((v, i) => ema[i]!.assign(tf.add(tf.mul(ema[i]!, decay), tf.mul(v, 1 - decay)))));
@@ -434,8 +417,7 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
   } finally {
     tb?.close();
     if (ema) tf.dispose(ema);
-    decayOpt.dispose();
-    plainOpt.dispose();
+    optimiser.dispose();
     if (!finished) log('train-classifier: stopped by an error; the output folder was not written');
   }
 }

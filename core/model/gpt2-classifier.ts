@@ -28,6 +28,7 @@ import { SeededRandom } from './seeded-random.js';
 import type { Tokenizer } from './tokenizer.js';
 import { LM_HEAD, LM_HEAD_BIAS, modelWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs } from './weight-names.js';
 import type { ClassifyTextsOptions, SequenceClassifier } from './roberta.js';
+import { classifyInBatches } from './classify-batches.js';
 import { replaceDir } from '../util/replace-dir.js';
 
 /** transformers' sequence-classification class of each causal family. */
@@ -258,18 +259,7 @@ export class CausalSequenceClassifier implements SequenceClassifier {
     if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > this.config.maxPositionEmbeddings) {
       throw new Error(`classifyTexts: maxLength must be an integer in [1, ${this.config.maxPositionEmbeddings}], got ${maxLength}`);
     }
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`classifyTexts: batchSize must be a positive integer, got ${batchSize}`);
-    const out: number[][] = [];
-    for (let start = 0; start < texts.length; start += batchSize) {
-      const enc = this.encode(texts.slice(start, start + batchSize), maxLength);
-      const logits = this.classify(enc.inputIds, enc.attentionMask); // [b, L]
-      try {
-        out.push(...((await logits.array()) as number[][]));
-      } finally {
-        logits.dispose();
-      }
-    }
-    return out;
+    return classifyInBatches(texts, batchSize, (chunk) => this.encode(chunk, maxLength), (ids, mask) => this.classify(ids, mask));
   }
 
   /** config.json of this classifier (the body's fields plus id2label, label2id, pad_token_id, architectures). */

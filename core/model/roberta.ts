@@ -23,6 +23,7 @@ import { readSafetensorsFolder, type HostTensor } from './safetensors.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { SUPPORTED_MODEL_TYPES } from './hf-config.js';
 import { CausalSequenceClassifier, isCausalClassifierConfig, parseCausalClassifierConfig, type CausalClassifierConfig } from './gpt2-classifier.js';
+import { classifyInBatches } from './classify-batches.js';
 
 /** Model types this module implements (RoBERTa here; causal-LM classifiers in gpt2-classifier.ts). */
 export const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
@@ -421,21 +422,8 @@ class RobertaSequenceClassifier implements SequenceClassifier {
     if (!Number.isInteger(maxLength) || maxLength < 3 || maxLength > this.maxSequenceLength) {
       throw new Error(`classifyTexts: maxLength must be an integer in [3, ${this.maxSequenceLength}], got ${maxLength}`);
     }
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new Error(`classifyTexts: batchSize must be a positive integer, got ${batchSize}`);
-    }
-    const out: number[][] = [];
-    for (let start = 0; start < texts.length; start += batchSize) {
-      const chunk = texts.slice(start, start + batchSize);
-      const enc = tok.encodeBatch(chunk, { padding: 'right', maxLength, truncation: true });
-      const logits = this.classify(enc.inputIds, enc.attentionMask); // [b, L]
-      try {
-        out.push(...((await logits.array()) as number[][]));
-      } finally {
-        logits.dispose();
-      }
-    }
-    return out;
+    return classifyInBatches(texts, batchSize, (chunk) => tok.encodeBatch(chunk, { padding: 'right', maxLength, truncation: true }),
+      (ids, mask) => this.classify(ids, mask));
   }
 
   dispose(): void {

@@ -14,8 +14,7 @@ import { generate } from '../model/generate.js';
 import { makeConfig, type TransformerConfig } from '../model/hf-config.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import { VHEAD_BIAS, VHEAD_WEIGHT } from '../model/weight-names.js';
-import { AdamW } from '../optim/adam.js';
-import { clipGradNorm } from '../optim/clip.js';
+import { DecayGroupsAdamW } from '../optim/decay-groups.js';
 import { Progress } from '../logging/progress.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { Rng } from '../util/rng.js';
@@ -187,18 +186,16 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const config = pretrainConfig(opts.model, tokenizer);
   const model = randomModel(config, opts.seed);
   const named = [...model.namedWeights()].filter(([name]) => !isValueHead(name));
-  const decayVars = named.filter(([, v]) => v.rank >= 2).map(([, v]) => v);
-  const plainVars = named.filter(([, v]) => v.rank < 2).map(([, v]) => v);
-  const vars = [...decayVars, ...plainVars];
+  const schedule = { kind: 'cosine' as const, warmupSteps: opts.warmupSteps, totalSteps: opts.steps };
+  const optimiser = new DecayGroupsAdamW(named.map(([, v]) => v), {
+    learningRate: opts.learningRate, betas: opts.betas, weightDecay: opts.weightDecay, schedule,
+  });
+  const vars = optimiser.ordered;
   const parameters = vars.reduce((n, v) => n + v.size, 0);
   const modelBytes = parameters * 4; // tied embeddings: model.safetensors holds exactly these weights
   log(`pretrain: GPT-2 ${config.nLayers} layers, d ${config.dModel}, ${config.nHeads} heads, context ${config.nPositions}, ` +
     `vocab ${config.vocabSize}: ${parameters} parameters (${(modelBytes / 2 ** 20).toFixed(2)} MiB float32), ` +
     `${opts.steps} steps × ${opts.batchSize} × ${opts.seqLen} tokens ≈ ${(opts.steps * opts.batchSize * opts.seqLen / trainWindows.tokensPerEpoch).toFixed(2)} epochs`);
-  const schedule = { kind: 'cosine' as const, warmupSteps: opts.warmupSteps, totalSteps: opts.steps };
-  const common = { learningRate: opts.learningRate, betas: opts.betas, eps: 1e-8, schedule };
-  const decayOpt = new AdamW({ ...common, weightDecay: opts.weightDecay });
-  const plainOpt = new AdamW({ ...common, weightDecay: 0 });
 
   const tb = opts.logDir ? new TensorBoardWriter(opts.logDir) : undefined;
   const progress = new Progress('pretrain', opts.steps, process.stderr, { enabled: opts.progress ?? false });
@@ -250,26 +247,14 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
         status = 'interrupted';
         break;
       }
-      const lr = decayOpt.learningRate();
+      const lr = optimiser.learningRate();
       const ts = performance.now();
       const { inputs, targets } = trainWindows.nextBatch(opts.batchSize);
       const x = tf.tensor2d(inputs, [opts.batchSize, opts.seqLen], 'int32'); // [B, T]
       const y = tf.tensor2d(targets, [opts.batchSize, opts.seqLen], 'int32'); // [B, T]
       const { value, grads } = tf.variableGrads(() => causalLmLoss(model, x, y), vars); // value [], grads[name] shaped as the variable
       tf.dispose([x, y]);
-      let list = vars.map((v) => grads[v.name]!);
-      let gradNorm = NaN;
-      if (opts.maxGradNorm !== null) {
-        const clipped = clipGradNorm(list, opts.maxGradNorm);
-        tf.dispose(list);
-        list = clipped.grads;
-        gradNorm = clipped.norm;
-      }
-      decayOpt.apply(decayVars, list.slice(0, decayVars.length));
-      plainOpt.apply(plainVars, list.slice(decayVars.length));
-      decayOpt.advanceSchedule();
-      plainOpt.advanceSchedule();
-      tf.dispose(list);
+      const gradNorm = optimiser.step(vars.map((v) => grads[v.name]!), opts.maxGradNorm);
       const loss = (await value.data())[0]!;
       value.dispose();
       const dt = performance.now() - ts;
@@ -300,8 +285,7 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     finished = true;
   } finally {
     tb?.close();
-    decayOpt.dispose();
-    plainOpt.dispose();
+    optimiser.dispose();
     if (!finished || !opts.keepModel) model.dispose();
   }
   return {
