@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import type { CausalSequenceClassifier } from '../model/gpt2-classifier.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 import { DecayGroupsAdamW } from '../optim/decay-groups.js';
+import { mean } from '../compare/stats.js';
 import { Progress } from '../logging/progress.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';
 import { Rng } from '../util/rng.js';
@@ -431,10 +432,6 @@ function counts(items: readonly LabelledText[]): Record<string, { neutral: numbe
     else c.neutral += 1;
   }
   return out;
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 }
 
 function hyperparameters(o: ClassifierHyperparameters): ClassifierHyperparameters {

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { loadLabelledCsv, loadToxicityLabels, splitByHash, describeCounts, type LabelledText } from '../classifier/data.js';
 import { classifierReport, formatClassifierReport, type ClassifierReport } from '../classifier/metrics.js';
@@ -14,19 +13,11 @@ import type { PluginContext } from '../plugin/define.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import { Progress } from '../logging/progress.js';
 import { asUsage, EXIT, UserError } from './exit.js';
+import { defaultPath } from '../classifier/command.js';
+import { CLASSIFIER_DEFAULTS } from '../classifier/defaults.js';
 
 /** Labels that name the non-toxic class in a classifier folder's id2label (the first found is used). */
 export const NEUTRAL_LABEL_NAMES = ['neutral', 'nothate', 'non-toxic', 'non_toxic', 'not_toxic', 'normal', 'clean', 'none'];
-
-/**
- * The labelled data shipped beside a checkout (`<project>/../shared/data/toxicity-labels`), or undefined when this
- * installation has none (then `--labels` or `--data` must be given).
- */
-export function defaultLabelsDir(): string | undefined {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-  const dir = path.resolve(root, '..', 'shared', 'data', 'toxicity-labels');
-  return fs.existsSync(dir) ? dir : undefined;
-}
 
 export interface ClassifierDataOptions {
   /** The toxicity-labels folder (Davidson + ToxiGen). */
@@ -43,29 +34,23 @@ export interface ClassifierDataOptions {
  * The labelled texts a classifier command reads: the labels folder (given, or the shipped default when neither it
  * nor `--data` is given) and the user's CSV, split by text hash. Errors name the flag.
  */
-export function readClassifierData(o: ClassifierDataOptions): { items: LabelledText[]; train: LabelledText[]; validation: LabelledText[] } {
+export async function readClassifierData(o: ClassifierDataOptions): Promise<{ items: LabelledText[]; train: LabelledText[]; validation: LabelledText[] }> {
   if (o.data && (!o.textColumn || !o.labelColumn)) {
     throw new UserError(`--data ${o.data}: also give --text-column <name> and --label-column <name> (the CSV's columns holding the text and its 0/1 or neutral/toxic label)`);
   }
-  const labels = o.labels ?? (o.data ? undefined : defaultLabelsDir());
+  // Without --labels and --data: the labelled data beside the checkout, when this installation has it.
+  const shipped = defaultPath(CLASSIFIER_DEFAULTS.labels);
+  const labels = o.labels ?? (o.data || !fs.existsSync(shipped) ? undefined : shipped);
   if (!labels && !o.data) {
     throw new UserError('no labelled data: give --labels <dir> (a folder with davidson-labeled_data.csv and/or toxigen-prompts/) or --data <file.csv> --text-column <name> --label-column <name>');
   }
   const items: LabelledText[] = [];
-  if (labels) items.push(...asUsageSync('--labels', () => loadToxicityLabels(path.resolve(labels))));
+  if (labels) items.push(...await asUsage('--labels', () => loadToxicityLabels(path.resolve(labels))));
   if (o.data) {
-    items.push(...asUsageSync('--data', () => loadLabelledCsv(path.resolve(o.data!), { textColumn: o.textColumn!, labelColumn: o.labelColumn! })));
+    items.push(...await asUsage('--data', () => loadLabelledCsv(path.resolve(o.data!), { textColumn: o.textColumn!, labelColumn: o.labelColumn! })));
   }
-  const split = asUsageSync('--validation', () => splitByHash(items, o.validation));
+  const split = await asUsage('--validation', () => splitByHash(items, o.validation));
   return { items, ...split };
-}
-
-function asUsageSync<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    throw new UserError(`${what}: ${(err as Error).message}`);
-  }
 }
 
 export interface EvalClassifierOptions extends ClassifierDataOptions {
@@ -119,7 +104,7 @@ export function classifierSlot(spec: string, registry: PluginRegistry): SlotConf
 export async function evalClassifierCommand(specs: string[], registry: PluginRegistry, o: EvalClassifierOptions): Promise<string> {
   if (specs.length === 0) throw new UserError('name at least one classifier: a model folder or a reward-model plugin (e.g. lexicon-toxicity)');
   const slots = specs.map((spec) => ({ spec, slot: classifierSlot(spec, registry) }));
-  const data = readClassifierData(o);
+  const data = await readClassifierData(o);
   const items = o.split === 'all' ? data.items : data[o.split];
   if (items.length === 0) throw new UserError(`--split ${o.split}: no texts in that split`);
   const counts = describeCounts(items).map((c) => `${c.source} ${c.n.toLocaleString('en-US')} (${((100 * c.toxic) / c.n).toFixed(1)}% toxic)`).join(', ');

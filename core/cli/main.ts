@@ -131,7 +131,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
         try {
           const done = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { checkpoint?: string };
           if (done.checkpoint) last = rel(done.checkpoint);
-        } catch { /* the hint keeps its placeholder */ }
+        } catch { /* no readable summary.json: the hint names the checkpoint folder pattern */ }
         process.stderr.write(`${rel(runDir)} already holds a finished run (summary.json): nothing to do; --fresh runs it again, ` +
           `detox-lab eval -m ${last}/policy measures it\n`);
         return;
