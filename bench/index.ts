@@ -10,6 +10,7 @@ import { benchParallel } from './parallel.js';
 import { benchNative } from './native.js';
 import { benchDefaultRun } from './default-run.js';
 import { benchSubnormals } from './subnormals.js';
+import { benchKernels } from './kernels.js';
 import { machineLines } from './machine.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
@@ -20,6 +21,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   native: () => benchNative(),
   default: () => benchDefaultRun(),
   subnormals: () => benchSubnormals(),
+  kernels: () => benchKernels(),
 };
 
 const args = process.argv.slice(2);

@@ -74,3 +74,40 @@ export class FusedAdam extends tf.AdamOptimizer {
     this.incrementIterations();
   }
 }
+
+/** The float32 scalars of one torch.optim.Adam/AdamW update (see core/optim/adam.ts), as JS numbers. */
+export interface TorchAdamScalars {
+  /** Adam's L2 penalty added to the gradient (0: none). */
+  l2: number;
+  /** AdamW's weight factor 1 − lr·wd applied before the update (1: none). */
+  decay: number;
+  beta1: number;
+  beta2: number;
+  /** √(1 − β₂ᵗ) */
+  bc2Sqrt: number;
+  eps: number;
+  /** lr / (1 − β₁ᵗ) */
+  stepSize: number;
+}
+
+/**
+ * torch.optim.Adam's update of one variable in one SIMD pass on the wasm heap, bit for bit what core/optim/adam.ts's
+ * tensor ops compute: m and v are updated in place (they must be the optimiser's private buffers) and the weight
+ * gets a new tensor (other tensors, e.g. a reference model's copy, may share its data). Returns false, doing
+ * nothing, when the wasm kernels cannot take it (another backend, kernels off, a non-float32 gradient); the caller
+ * then runs the tensor ops.
+ */
+export function torchAdamUpdate(p: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, s: TorchAdamScalars): boolean {
+  if (tf.getBackend() !== 'wasm' || grad.dtype !== 'float32' || p.dtype !== 'float32' || grad.size !== p.size) return false;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const k = wasmKernels(backend);
+  if (!k) return false;
+  const info = allocOutput(backend, [...p.shape], 'float32', `Adam update of ${p.name}`);
+  k.adam_torch(heapOffset(backend, p), heapOffset(backend, grad), heapOffset(backend, m), heapOffset(backend, v),
+    heapOffset(backend, info), p.size, s.l2 !== 0 ? 1 : 0, s.l2, s.decay, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2,
+    s.bc2Sqrt, s.eps, -s.stepSize);
+  const next = tf.engine().makeTensorFromTensorInfo(info);
+  p.assign(next);
+  next.dispose();
+  return true;
+}

@@ -109,6 +109,7 @@ export class FnBuilder {
   fsqrt(): this { this.code.push(0x91); return this; }
   fneg(): this { this.code.push(0x8c); return this; }
   fgt(): this { this.code.push(0x5e); return this; }
+  fne(): this { this.code.push(0x5c); return this; }
   flt(): this { this.code.push(0x5d); return this; }
   /** i32 → f32 (signed). */
   fFromI(): this { this.code.push(0xb2); return this; }

@@ -450,6 +450,60 @@ export function buildAdam(): FnBuilder {
   return f;
 }
 
+/**
+ * adam_torch(w, g, m, v, wOut, n, l2, wd, decay, b1, b1c, b2, b2c, bc2Sqrt, eps, negStep): torch.optim.Adam/AdamW's
+ * single-tensor update as core/optim/adam.ts writes it in tensor ops, the same float32 operations in the same order
+ * (so bit for bit the composite result; nothing is flushed):
+ *   g ← g + wd·w (l2 ≠ 0);  w ← w·decay (decay ≠ 1, AdamW);  m ← m·β1 + (1−β1)·g;  v ← v·β2 + ((1−β2)·g)·g;
+ *   wOut = w + (−step·m) / (sqrt(v) / √bc2 + eps)
+ * m and v in place; wOut may equal w. Every scalar arrives already rounded to float32 (as tf.scalar rounds it).
+ */
+export function buildAdamTorch(): FnBuilder {
+  const f = new FnBuilder('adam_torch', [I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32, F32]);
+  const [w, g, m, v, wo, n, l2, wd, decay, b1, b1c, b2, b2c, bc2s, eps, neg] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const jb = f.local(I32), nB = f.local(I32), nB4 = f.local(I32), useDecay = f.local(I32);
+  const vg = f.local(V128), vm = f.local(V128), vv = f.local(V128), vw = f.local(V128);
+  const splats = [wd, decay, b1, b1c, b2, b2c, bc2s, eps, neg].map((p) => {
+    const l = f.local(V128);
+    f.get(p).vsplat().set(l);
+    return l;
+  });
+  const [vwd, vdecay, vb1, vb1c, vb2, vb2c, vbc2s, veps, vneg] = splats as [number, number, number, number, number, number, number, number, number];
+  f.get(n).i32(4).mul().set(nB);
+  f.get(n).i32(~3).and().i32(4).mul().set(nB4);
+  f.get(decay).f32(1).fne().set(useDecay);
+  /** With vg, vm, vv, vw loaded: updates vm, vv and leaves the new w on the stack. */
+  const update = () => {
+    f.get(l2).if(() => { f.get(vg).get(vwd).get(vw).vmul().vadd().set(vg); });
+    f.get(useDecay).if(() => { f.get(vw).get(vdecay).vmul().set(vw); });
+    f.get(vm).get(vb1).vmul().get(vb1c).get(vg).vmul().vadd().set(vm);
+    f.get(vv).get(vb2).vmul().get(vb2c).get(vg).vmul().get(vg).vmul().vadd().set(vv);
+    f.get(vw).get(vneg).get(vm).vmul().get(vv).vsqrt().get(vbc2s).vdiv().get(veps).vadd().vdiv().vadd();
+  };
+  rowLoop(f, jb, nB4, nB, () => {
+    f.get(g).get(jb).add().vload().set(vg);
+    f.get(m).get(jb).add().vload().set(vm);
+    f.get(v).get(jb).add().vload().set(vv);
+    f.get(w).get(jb).add().vload().set(vw);
+    f.get(wo).get(jb).add();
+    update();
+    f.vstore();
+    f.get(m).get(jb).add().get(vm).vstore();
+    f.get(v).get(jb).add().get(vv).vstore();
+  }, () => {
+    f.get(g).get(jb).add().loadF().vsplat().set(vg);
+    f.get(m).get(jb).add().loadF().vsplat().set(vm);
+    f.get(v).get(jb).add().loadF().vsplat().set(vv);
+    f.get(w).get(jb).add().loadF().vsplat().set(vw);
+    f.get(wo).get(jb).add();
+    update();
+    f.vextract(0).storeF();
+    f.get(m).get(jb).add().get(vm).vextract(0).storeF();
+    f.get(v).get(jb).add().get(vv).vextract(0).storeF();
+  });
+  return f;
+}
+
 /** add_inplace(y, x, n): y[i] += x[i]. */
 export function buildAddInplace(): FnBuilder {
   const f = new FnBuilder('add_inplace', [I32, I32, I32]);
@@ -468,5 +522,5 @@ export function buildAddInplace(): FnBuilder {
 /** Every fused kernel builder, in module order. */
 export function fusedKernelBuilders(): FnBuilder[] {
   return [buildSoftmaxRows(), buildSoftmaxBwdRows(), buildLayerNormFwd(), buildLayerNormBwd(), buildGeluFwd(), buildGeluBwd(),
-    buildRowMaxSumExp(), buildRowsScaledExp(), buildColSum(), buildAdam(), buildAddInplace()];
+    buildRowMaxSumExp(), buildRowsScaledExp(), buildColSum(), buildAdam(), buildAddInplace(), buildAdamTorch()];
 }

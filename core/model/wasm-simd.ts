@@ -36,6 +36,8 @@ export interface KernelExports {
   add_inplace(y: number, x: number, n: number): void;
   adam(w: number, g: number, m: number, v: number, wOut: number, n: number, lr: number, beta1: number, beta2: number,
     eps: number, bc1: number, bc2: number): void;
+  adam_torch(w: number, g: number, m: number, v: number, wOut: number, n: number, l2: number, wd: number, decay: number,
+    b1: number, b1c: number, b2: number, b2c: number, bc2Sqrt: number, eps: number, negStep: number): void;
 }
 
 // ------------------------------------------------------------------------------------------------ gemm ---

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Optimiser, OptimiserState } from '../interfaces/optimiser.js';
 import { scheduleMultiplier, validateSchedule, type ScheduleOptions } from './schedule.js';
+import { torchAdamUpdate } from '../model/fused-adam.js';
 
 /** Settings shared by Adam and AdamW (PyTorch's names, camelCased). */
 export interface AdamOptions {
@@ -100,6 +101,10 @@ export class Adam implements Optimiser {
       const t = slot.step;
       const stepSize = lr / (1 - beta1 ** t);
       const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
+      // The wasm backend runs the same float32 operations in one pass (bit-identical; ~10x less memory traffic).
+      const l2 = !this.decoupled ? wd : 0;
+      const decay = this.decoupled && lr * wd !== 0 ? 1 - lr * wd : 1;
+      if (torchAdamUpdate(p, grads[i]!, slot.m, slot.v, { l2, decay, beta1, beta2, bc2Sqrt, eps, stepSize })) return;
       tf.tidy(() => {
         let g = grads[i]!.asType('float32'); // [S]
         let theta: tf.Tensor = p; // [S]
