@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from './causal-lm.js';
 import { MASKED_SCORE } from './transformer.js';
 import { blockWeightNames, BASE_PREFIX } from './weight-names.js';
-import { heapOffset, wasmOomMessage, type WasmBackendLike } from './wasm-kernels.js';
+import { allocOutput, heapOffset, wasmOomMessage, type WasmBackendLike } from './wasm-kernels.js';
 import { gemmPanel, PACK_B_MIN_ROWS, wasmKernels, type KernelExports } from './wasm-simd.js';
 
 /** A weight matrix [K, N]: row-major original and a copy in the GEMM's packed-B layout (packed once). */
@@ -80,9 +80,16 @@ export class FastDecoder {
       this.owned.push(tf.keep(t));
       return heapOffset(this.backend, t);
     };
+    /** A heap buffer of n floats, zeroed unless `fill` is false (then every value is written before it is read). */
+    const buffer = (n: number, fill = true): number => {
+      const info = allocOutput(this.backend, [n], 'float32', 'decoder buffer');
+      const at = keep(tf.engine().makeTensorFromTensorInfo(info));
+      if (fill) new Float32Array(this.backend.wasm.HEAPU8.buffer, at, n).fill(0);
+      return at;
+    };
     /** A [K, N] matrix and its panel copy. */
     const mat = (w: number, K: number, N: number): Mat => {
-      const panels = keep(tf.zeros([K * N]));
+      const panels = buffer(K * N, false); // pack_panels writes all of it
       this.k.pack_panels(w, panels, K, N);
       return { w, panels };
     };
@@ -90,12 +97,12 @@ export class FastDecoder {
       for (let i = 0; i < cfg.nLayers; i++) {
         const n = blockWeightNames(cfg, i);
         const qkvW = mat(n.qkvW ? ptr(n.qkvW) : keep(tf.tidy(() => model.blockWeights(i).qkvW.clone())), d, 3 * d);
-        const qkvB = n.qkvB ? ptr(n.qkvB) : keep(tf.zeros([3 * d]));
+        const qkvB = n.qkvB ? ptr(n.qkvB) : buffer(3 * d);
         this.layers.push({
           ln1G: ptr(n.ln1G), ln1B: ptr(n.ln1B), qkvW, qkvB, outW: mat(ptr(n.outW), d, d), outB: ptr(n.outB!),
           ln2G: ptr(n.ln2G!), ln2B: ptr(n.ln2B!), fcW: mat(ptr(n.fcW), d, cfg.dInner), fcB: ptr(n.fcB!),
           projW: mat(ptr(n.projW), cfg.dInner, d), projB: ptr(n.projB!),
-          k: keep(tf.zeros([batch, capacity, d])), v: keep(tf.zeros([batch, capacity, d])), local: cfg.attentionTypes[i] === 'local',
+          k: buffer(batch * capacity * d), v: buffer(batch * capacity * d), local: cfg.attentionTypes[i] === 'local',
         });
       }
       // [d, Vp]: transposed, zero-padded to a multiple of 8 columns (the packed layout needs n % 4 == 0).
@@ -105,10 +112,10 @@ export class FastDecoder {
         x: R * d, h: R * d, qkv: R * 3 * d, att: R * d, f: R * cfg.dInner, stats: R * 2, logits: batch * this.vocabPadded,
         work: maxRows * capacity, bias: batch * maxRows * capacity, biasLocal: batch * maxRows * capacity,
       };
-      for (const [name, n] of Object.entries(sizes)) this.bufs[name] = keep(tf.zeros([Math.max(4, n)]));
+      for (const [name, n] of Object.entries(sizes)) this.bufs[name] = buffer(Math.max(4, n));
       // Packed A (rows × inner) plus one packed B panel (≤ 32768 floats, or 8 columns × inner).
       const packElems = Math.max(R, capacity) * Math.max(cfg.dInner, capacity, d) + Math.max(32768, 8 * Math.max(cfg.dInner, d)) + 64;
-      this.bufs.pack = keep(tf.zeros([packElems]));
+      this.bufs.pack = buffer(packElems, false); // scratch: written before read
     } catch (e) {
       this.dispose();
       if (/memory|allocat/i.test(String(e))) throw new Error(wasmOomMessage(`decoder buffers for batch ${batch} × ${capacity} positions`));

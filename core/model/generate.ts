@@ -104,8 +104,7 @@ export function pickToken(logits: Float32Array, suppress: number, opts: Omit<Gen
   if (temp !== 1) for (let i = 0; i < V; i++) s[i] = s[i]! / temp;
   if (k > 0 && k < V) {
     // Threshold = k-th largest score; scores below it are removed (ties at the threshold stay, as in HF).
-    const sorted = Array.from(s.subarray(0, V)).sort((a, b) => b - a);
-    const thr = sorted[k - 1]!;
+    const thr = kthLargest(s, V, k);
     for (let i = 0; i < V; i++) if (s[i]! < thr) s[i] = -Infinity;
   }
   let max = -Infinity;
@@ -142,6 +141,43 @@ export function pickToken(logits: Float32Array, suppress: number, opts: Omit<Gen
     if (u < acc) return i;
   }
   return last; // u ≥ the accumulated total by rounding: the last token with mass
+}
+
+/**
+ * The k-th largest of s[0..n) counting repeats (what a descending sort puts at index k − 1), for 1 ≤ k ≤ n: a
+ * min-heap of the k largest seen, O(n log k) with no comparator calls.
+ */
+export function kthLargest(s: ArrayLike<number>, n: number, k: number): number {
+  const heap = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    // Sift up.
+    let j = i;
+    const x = s[i]!;
+    while (j > 0) {
+      const parent = (j - 1) >> 1;
+      if (heap[parent]! <= x) break;
+      heap[j] = heap[parent]!;
+      j = parent;
+    }
+    heap[j] = x;
+  }
+  for (let i = k; i < n; i++) {
+    const x = s[i]!;
+    if (!(x > heap[0]!)) continue;
+    // Replace the minimum and sift down.
+    let j = 0;
+    for (;;) {
+      const l = 2 * j + 1;
+      if (l >= k) break;
+      const r = l + 1;
+      const c = r < k && heap[r]! < heap[l]! ? r : l;
+      if (heap[c]! >= x) break;
+      heap[j] = heap[c]!;
+      j = c;
+    }
+    heap[j] = x;
+  }
+  return heap[0]!;
 }
 
 /** One forward per call: logits of each row's last new position, [B * V] on the host. */

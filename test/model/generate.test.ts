@@ -5,7 +5,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/model/backend.js';
-import { generate, pickToken } from '../../core/model/generate.js';
+import { generate, kthLargest, pickToken } from '../../core/model/generate.js';
 import { loadCausalLM } from '../../core/model/hf-io.js';
 import { KVCache } from '../../core/model/kv-cache.js';
 import { FastDecoder, fastDecoderAvailable } from '../../core/model/decode.js';
@@ -210,4 +210,13 @@ test('pickToken: greedy, temperature, top-k and top-p follow Hugging Face semant
   const z = Array.from(logits, (x) => Math.exp(x / 2));
   const sum = z.reduce((a, b) => a + b, 0);
   for (let i = 0; i < 5; i++) t.true(Math.abs(counts[i] / n - z[i]! / sum) < 0.015, `token ${i}`);
+});
+
+test('kthLargest equals a descending sort at k − 1, repeats and -Infinity included', (t) => {
+  const rng = new SeededRandom(5);
+  for (const [n, k] of [[1, 1], [7, 3], [4096, 50], [100, 100], [33, 1]] as const) {
+    const s = Float64Array.from({ length: n }, (_, i) => (i % 11 === 0 ? -Infinity : i % 5 === 0 ? 0.5 : Math.round(rng.next() * 40) / 4));
+    const sorted = Array.from(s).sort((a, b) => b - a);
+    t.is(kthLargest(s, n, k), sorted[k - 1]!, `n ${n}, k ${k}`);
+  }
 });
