@@ -10,8 +10,12 @@ import { MASKED_SCORE } from './transformer.js';
 import { blockWeightNames, BASE_PREFIX } from './weight-names.js';
 import { allocOutput, heapOffset, wasmOomMessage, type WasmBackendLike } from './wasm-kernels.js';
 import { gemmPanel, PACK_B_MIN_ROWS, wasmKernels, type KernelExports } from './wasm-simd.js';
+import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
 
-/** A weight matrix [K, N]: row-major original and a copy in the GEMM's packed-B layout (packed once). */
+/**
+ * A weight matrix [K, N]: row-major original and, once a short product on the SIMD GEMM first needs it, a copy in
+ * the GEMM's packed-B layout (0 until then; products on the native sgemm never need it).
+ */
 interface Mat {
   w: number;
   panels: number;
@@ -56,6 +60,8 @@ export class FastDecoder {
   /** Vocabulary rounded up to a multiple of 8 (columns of the padded head). */
   private readonly vocabPadded: number;
   private readonly bufs: Record<string, number> = {};
+  /** Allocates a kept heap buffer of n floats (zeroed unless fill is false); set by the constructor. */
+  private readonly buffer: (n: number, fill?: boolean) => number;
   private disposed = false;
 
   /**
@@ -87,26 +93,22 @@ export class FastDecoder {
       if (fill) new Float32Array(this.backend.wasm.HEAPU8.buffer, at, n).fill(0);
       return at;
     };
-    /** A [K, N] matrix and its panel copy. */
-    const mat = (w: number, K: number, N: number): Mat => {
-      const panels = buffer(K * N, false); // pack_panels writes all of it
-      this.k.pack_panels(w, panels, K, N);
-      return { w, panels };
-    };
+    this.buffer = buffer;
+    const mat = (w: number): Mat => ({ w, panels: 0 });
     try {
       for (let i = 0; i < cfg.nLayers; i++) {
         const n = blockWeightNames(cfg, i);
-        const qkvW = mat(n.qkvW ? ptr(n.qkvW) : keep(tf.tidy(() => model.blockWeights(i).qkvW.clone())), d, 3 * d);
+        const qkvW = mat(n.qkvW ? ptr(n.qkvW) : keep(tf.tidy(() => model.blockWeights(i).qkvW.clone())));
         const qkvB = n.qkvB ? ptr(n.qkvB) : buffer(3 * d);
         this.layers.push({
-          ln1G: ptr(n.ln1G), ln1B: ptr(n.ln1B), qkvW, qkvB, outW: mat(ptr(n.outW), d, d), outB: ptr(n.outB!),
-          ln2G: ptr(n.ln2G!), ln2B: ptr(n.ln2B!), fcW: mat(ptr(n.fcW), d, cfg.dInner), fcB: ptr(n.fcB!),
-          projW: mat(ptr(n.projW), cfg.dInner, d), projB: ptr(n.projB!),
+          ln1G: ptr(n.ln1G), ln1B: ptr(n.ln1B), qkvW, qkvB, outW: mat(ptr(n.outW)), outB: ptr(n.outB!),
+          ln2G: ptr(n.ln2G!), ln2B: ptr(n.ln2B!), fcW: mat(ptr(n.fcW)), fcB: ptr(n.fcB!),
+          projW: mat(ptr(n.projW)), projB: ptr(n.projB!),
           k: buffer(batch * capacity * d), v: buffer(batch * capacity * d), local: cfg.attentionTypes[i] === 'local',
         });
       }
       // [d, Vp]: transposed, zero-padded to a multiple of 8 columns (the packed layout needs n % 4 == 0).
-      this.head = mat(keep(tf.tidy(() => tf.pad(tf.transpose(model.outputEmbedding()), [[0, 0], [0, this.vocabPadded - cfg.vocabSize]]))), d, this.vocabPadded);
+      this.head = mat(keep(tf.tidy(() => tf.pad(tf.transpose(model.outputEmbedding()), [[0, 0], [0, this.vocabPadded - cfg.vocabSize]]))));
       const R = batch * maxRows;
       const sizes: Record<string, number> = {
         x: R * d, h: R * d, qkv: R * 3 * d, att: R * d, f: R * cfg.dInner, stats: R * 2, logits: batch * this.vocabPadded,
@@ -127,8 +129,18 @@ export class FastDecoder {
     return new Float32Array(this.backend.wasm.HEAPU8.buffer);
   }
 
-  /** C[m, n] = A[m, kk] · W[kk, n] + bias (+ C when accumulate): packed panels for tall A, 8-row tiles else. */
+  /**
+   * C[m, n] = A[m, kk] · W[kk, n] + bias (+ C when accumulate): the native sgemm when selected, else the SIMD GEMM
+   * with packed panels for tall A and the pre-packed weights for short A.
+   */
   private linear(a: number, w: Mat, bias: number, c: number, m: number, kk: number, n: number, accumulate: boolean): void {
+    const blas = activeNativeBlas();
+    if (blas && m * n * kk >= nativeMinMacs()) {
+      // The native matmul when it is selected (as every other product of the engine: native-matmul.ts).
+      blas.sgemmHeap(this.backend.wasm.HEAPU8.buffer as ArrayBuffer, false, false, m, n, kk, a, kk, 0, w.w, n, 0, c, n, 0, 1,
+        bias ? bias : -1, accumulate);
+      return;
+    }
     const nb = gemmPanel(kk, n);
     const pack = this.bufs.pack!;
     const acc = accumulate ? 1 : 0;
@@ -136,7 +148,12 @@ export class FastDecoder {
       this.k.gemm(a, w.w, c, bias, m, kk, n, kk, 1, n, n, pack, nb, pack + 4 * ((m & ~3) * kk), 0, acc);
       return;
     }
-    // Short A (decode steps): weights pre-packed as one panel of all n columns.
+    // Short A (decode steps): weights pre-packed as one panel of all n columns (packed on first use; the
+    // allocation may grow the heap, which forward() allows for by taking fresh views after each linear()).
+    if (!w.panels) {
+      w.panels = this.buffer(kk * n, false); // pack_panels writes all of it
+      this.k.pack_panels(w.w, w.panels, kk, n);
+    }
     this.k.gemm(a, w.w, c, bias, m, kk, n, kk, 1, n, n, pack, n + (8 - (n % 8)) % 8, w.panels, 2, acc);
   }
 

@@ -17,6 +17,7 @@ import { initBackend } from '../../core/model/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
 import { setFusedBlockEnabled } from '../../core/model/fused-block.js';
 import { makeConfig } from '../../core/model/hf-config.js';
+import { FastDecoder } from '../../core/model/decode.js';
 import {
   NATIVE_ADDON_PATH, nativeMatmulAvailable, setNativeLoader, setNativeMinMacs, type NativeBlasAddon,
 } from '../../core/model/native-matmul.js';
@@ -297,4 +298,36 @@ test.serial('native addon: sgemm on Float32Arrays and the heap checks extents', 
   t.throws(() => addon.sgemmHeap(heap, false, false, 4, 4, 4, 0, 4, 0, 0, 4, 0, 8, 4, 0, 1, -1, false), { message: /past the end of the heap/ });
   const cfg = addon.getConfig();
   t.regex(cfg.config, /OpenBLAS/);
+});
+
+test.serial('native matmul: the fast decoder (prefill and 8-row steps) equals its js path and calls the addon', async (t) => {
+  if (!(await nativeOrFallback(t))) return;
+  const cfg = makeConfig({ vocabSize: 101, nPositions: 32, dModel: 32, nHeads: 4, nLayers: 2 });
+  const model = CausalLM.random(cfg, { seed: 3, std: 0.1 });
+  const [B, P] = [8, 5];
+  const logitsOf = () => {
+    const dec = new FastDecoder(model, B, P, P + 3);
+    const out = [dec.forward(Int32Array.from({ length: B * P }, (_, i) => (i * 7) % 101), new Int32Array(B * P).fill(1), P)];
+    for (let s = 0; s < 3 - 1; s++) out.push(dec.forward(Int32Array.from({ length: B }, (_, i) => (i * 3 + s) % 101), new Int32Array(B * (P + s + 1)).fill(1), 1));
+    dec.dispose();
+    return out;
+  };
+  const prevMin = setNativeMinMacs(0);
+  try {
+    await initBackend('wasm', { matmul: 'js' });
+    nativeCalls = 0;
+    const js = logitsOf();
+    t.is(nativeCalls, 0, 'the js decoder called the addon');
+    await initBackend('wasm', { matmul: 'native', blasThreads: 1 });
+    const native = logitsOf();
+    t.true(nativeCalls > 0, 'the native decoder did not call the addon');
+    js.forEach((ref, i) => {
+      const e = relErr(native[i]!, ref);
+      t.true(e <= TOL, `decoder logits of call ${i}: relative error ${e.toExponential(2)} > ${TOL}`);
+    });
+  } finally {
+    setNativeMinMacs(prevMin);
+    await initBackend('wasm', { matmul: 'js' });
+    model.dispose();
+  }
 });
