@@ -9,15 +9,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { initBackend } from '../core/model/backend.js';
+import { initBackend } from '../core/model/wasm/backend.js';
 import { CausalLM } from '../core/model/causal-lm.js';
-import { FusedAdam } from '../core/model/fused-adam.js';
+import { FusedAdam } from '../core/model/wasm/fused-adam.js';
 import { generate } from '../core/model/generate.js';
-import { makeConfig } from '../core/model/hf-config.js';
+import { makeConfig } from '../core/model/arch/hf-config.js';
 import { SeededRandom } from '../core/model/seeded-random.js';
 import { tokenLogProbs } from '../core/model/log-probs.js';
-import { kernelsUseFma } from '../core/model/wasm-simd.js';
-import { disableGemmThreads } from '../core/model/wasm-threads.js';
+import { kernelsUseFma } from '../core/model/wasm/simd.js';
+import { disableGemmThreads } from '../core/model/wasm/threads.js';
 
 /** Benchmark shapes, identical to peer.py's. */
 const CONFIGS = {

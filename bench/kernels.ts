@@ -9,8 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { initBackend } from '../core/model/backend.js';
-import { nativeMatmulAvailable } from '../core/model/native-matmul.js';
+import { initBackend } from '../core/model/wasm/backend.js';
+import { nativeMatmulAvailable } from '../core/model/wasm/native-matmul.js';
 import { SeededRandom } from '../core/model/seeded-random.js';
 import { cpuDescription } from './machine.js';
 import { median } from './engine.js';

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { nativeMatmulAvailable } from '../core/model/native-matmul.js';
-import { kernelModuleBytes } from '../core/model/wasm-simd.js';
+import { nativeMatmulAvailable } from '../core/model/wasm/native-matmul.js';
+import { kernelModuleBytes } from '../core/model/wasm/simd.js';
 import v8 from 'node:v8';
 
 const FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_bf16', 'amx_tile', 'neon', 'asimd'];

@@ -10,18 +10,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '../core/model/backend.js';
+import { initBackend } from '../core/model/wasm/backend.js';
 import { CausalLM } from '../core/model/causal-lm.js';
-import { FusedAdam } from '../core/model/fused-adam.js';
-import { makeConfig, parseHfConfig, type TransformerConfig } from '../core/model/hf-config.js';
+import { FusedAdam } from '../core/model/wasm/fused-adam.js';
+import { makeConfig, parseHfConfig, type TransformerConfig } from '../core/model/arch/hf-config.js';
 import { applyMemoryPlan } from '../core/model/policy.js';
-import { roundVariablesToBf16 } from '../core/model/memory-bf16.js';
+import { roundVariablesToBf16 } from '../core/model/memory/bf16.js';
 import { SeededRandom } from '../core/model/seeded-random.js';
 import { KNOWN_CONFIGS } from '../core/memory/known-configs.js';
 import { estimateMemory, formatBytes, strategyPlans } from '../core/memory/estimate.js';
 import type { MemoryPlan } from '../core/interfaces/memory.js';
 import { logitsEntropy, tokenLogprobs } from '../core/ppo/batch.js';
-import { leanTokenStats } from '../core/model/memory-loss-head.js';
+import { leanTokenStats } from '../core/model/memory/loss-head.js';
 import { measurePeakBytes } from '../core/memory/peak-bytes.js';
 
 /** One benchmark shape. */

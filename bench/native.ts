@@ -8,9 +8,9 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { initBackend, type BackendOptions } from '../core/model/backend.js';
+import { initBackend, type BackendOptions } from '../core/model/wasm/backend.js';
 import { setFusedBlockEnabled } from '../core/model/fused-block.js';
-import { nativeMatmulAvailable } from '../core/model/native-matmul.js';
+import { nativeMatmulAvailable } from '../core/model/wasm/native-matmul.js';
 import { benchSampling, benchTrainStep, median, runPeer } from './engine.js';
 
 interface Variant {

@@ -7,10 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, type BackendName } from '../core/model/backend.js';
+import { initBackend, type BackendName } from '../core/model/wasm/backend.js';
 import { CausalLM } from '../core/model/causal-lm.js';
-import { makeConfig } from '../core/model/hf-config.js';
-import { VHEAD_BIAS, VHEAD_WEIGHT } from '../core/model/weight-names.js';
+import { makeConfig } from '../core/model/arch/hf-config.js';
+import { VHEAD_BIAS, VHEAD_WEIGHT } from '../core/model/arch/weight-names.js';
 import { AdamW } from '../core/optim/adam.js';
 import { causalLmLoss } from '../core/pretrain/lm-loss.js';
 import { PRETRAIN_DEFAULTS as D } from '../core/pretrain/command.js';

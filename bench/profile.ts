@@ -2,7 +2,7 @@
  * `npm run bench -- profile <section>`: runs one bench section in a child process under V8's sampling CPU profiler
  * (`node --cpu-prof`), writes `bench-profiles/<section>-<time>.cpuprofile` and prints the 15 functions with the
  * most self time, so a slowdown on some CPU is located in minutes. wasm functions show as `wasm-function[i]`
- * of the kernel module: index i follows the builder order in core/model/wasm-simd.ts (kernelModuleBytes).
+ * of the kernel module: index i follows the builder order in core/model/wasm/simd.ts (kernelModuleBytes).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

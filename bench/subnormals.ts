@@ -2,7 +2,7 @@
  * How many of the values the matrix products read are subnormal floats (which many x86-64 CPUs, Intel's in
  * particular, process with a microcode assist of ~100 cycles per operation; WebAssembly cannot switch them off).
  * Runs `train.steps` = 2 of the embedded default on one thread with the JS matmul and evaluation off, in a fresh
- * process with DETOX_COUNT_SUBNORMALS set (core/model/subnormal-count.ts), and prints the totals and the shapes with
+ * process with DETOX_COUNT_SUBNORMALS set (core/model/wasm/subnormal-count.ts), and prints the totals and the shapes with
  * the most. Run: `npm run bench -- subnormals` (about a minute).
  */
 import { spawnSync } from 'node:child_process';

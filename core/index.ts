@@ -41,10 +41,10 @@ export { getField, isFieldPath, jsonType } from './data/field-path.js';
 export { CausalLMPolicy } from './model/policy.js';
 export { loadSequenceClassifier } from './model/roberta.js';
 export type { SequenceClassifier, ClassifyTextsOptions, LoadSequenceClassifierOptions } from './model/roberta.js';
-export { loadTokenizer } from './model/tokenizer.js';
-export type { Tokenizer as HfTokenizer } from './model/tokenizer.js';
-export { loadCausalLM } from './model/hf-io.js';
+export { loadTokenizer } from './model/io/tokenizer.js';
+export type { Tokenizer as HfTokenizer } from './model/io/tokenizer.js';
+export { loadCausalLM } from './model/io/hf-io.js';
 // Optimisers and memory: Adam/AdamW from options (TRL's defaults), bf16 rounding.
 export { adamOptionsSchema, createAdamFromOptions } from './optim/plugin-options.js';
 export type { AdamPluginOptions } from './optim/plugin-options.js';
-export { roundVariablesToBf16, packBf16, unpackBf16 } from './model/memory-bf16.js';
+export { roundVariablesToBf16, packBf16, unpackBf16 } from './model/memory/bf16.js';

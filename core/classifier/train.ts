@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
 import type { CausalSequenceClassifier } from '../model/gpt2-classifier.js';
-import type { Tokenizer } from '../model/tokenizer.js';
+import type { Tokenizer } from '../model/io/tokenizer.js';
 import { DecayGroupsAdamW } from '../optim/decay-groups.js';
 import { mean } from '../compare/stats.js';
 import { Progress } from '../logging/progress.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { compareExperiment, comparePlot } from '../compare/compare.js';
 import { formatCsv, formatJson, formatMarkdown } from '../compare/format.js';
-import { UserError } from './exit.js';
+import { UserError } from '../exit.js';
 
 /** Options of the command (as commander parses them). */
 export interface CompareOptions {

@@ -8,11 +8,11 @@ import type { SlotConfig } from '../config/schema.js';
 import { create } from '../di/container.js';
 import { defaultMemoryPlan } from '../interfaces/memory.js';
 import type { RewardModel } from '../interfaces/reward.js';
-import { initBackend, type BackendName } from '../model/backend.js';
+import { initBackend, type BackendName } from '../model/wasm/backend.js';
 import type { PluginContext } from '../plugin/define.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import { Progress } from '../logging/progress.js';
-import { asUsage, EXIT, UserError } from './exit.js';
+import { asUsage, EXIT, UserError } from '../exit.js';
 import { defaultPath } from '../classifier/command.js';
 import { CLASSIFIER_DEFAULTS } from '../classifier/defaults.js';
 

@@ -8,12 +8,12 @@ import { defaultMemoryPlan } from '../interfaces/memory.js';
 import type { Policy } from '../interfaces/policy.js';
 import type { PluginContext } from '../plugin/define.js';
 import type { RewardModel } from '../interfaces/reward.js';
-import { initBackend } from '../model/backend.js';
+import { initBackend } from '../model/wasm/backend.js';
 import { CausalLMPolicy } from '../model/policy.js';
 import { evaluate, sameTokenizer, type EvalResult } from '../eval/evaluate.js';
 import { evalCsv, type EvalRow } from '../eval/csv.js';
 import { Progress } from '../logging/progress.js';
-import { asUsage, EXIT, UserError } from './exit.js';
+import { asUsage, EXIT, UserError } from '../exit.js';
 
 export interface EvalCommandOptions {
   /** Model folders, or "initial" for the experiment's own policy. */

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendName, type BackendInfo } from '../model/backend.js';
-import { loadCausalLM, readHfConfig } from '../model/hf-io.js';
+import { initBackend, type BackendName, type BackendInfo } from '../model/wasm/backend.js';
+import { loadCausalLM, readHfConfig } from '../model/io/hf-io.js';
 import { loadSequenceClassifier } from '../model/roberta.js';
 import { isCausalClassifierConfig } from '../model/gpt2-classifier.js';
-import { loadTokenizer, type Tokenizer } from '../model/tokenizer.js';
+import { loadTokenizer, type Tokenizer } from '../model/io/tokenizer.js';
 import { generate } from '../model/generate.js';
-import { readSafetensorsFolder, readSafetensorsHeader } from '../model/safetensors.js';
-import { asUsage, UserError } from './exit.js';
+import { readSafetensorsFolder, readSafetensorsHeader } from '../model/io/safetensors.js';
+import { asUsage, UserError } from '../exit.js';
 
 export interface InspectOptions {
   text?: string;

@@ -11,11 +11,11 @@ import { builtinPlugins } from '../../plugins/index.js';
 import { ConfigError, ConfigFileError, missingPaths, prepareExperiment, runDirOf } from '../config/prepare.js';
 import { configSchema } from '../config/schema.js';
 import { PluginRegistry } from '../plugin/registry.js';
-import { EXIT, UserError } from './exit.js';
+import { EXIT, UserError } from '../exit.js';
 import { InputError } from '../errors.js';
 import { describeOptions } from './help.js';
-import { Interrupt } from './interrupt.js';
-import { decideFolder, moveAsideRefusal, RESUMABLE_SETTINGS, type FolderDecision } from '../run/run-folder.js';
+import { Interrupt } from '../util/interrupt.js';
+import { decideFolder, moveAsideRefusal, RESUMABLE_SETTINGS, type FolderDecision } from '../training/run-folder.js';
 import { PRETRAIN_DEFAULTS } from '../pretrain/defaults.js';
 import { CLASSIFIER_DEFAULTS } from '../classifier/defaults.js';
 import { addQueueCommands } from './queue-commands.js';
@@ -95,7 +95,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
         const { planAblation } = await import('../config/ablate.js');
         const plan = await planAblation({ file: experiment, set: opts.set, builtins: builtinPlugins });
         if (plan) {
-          const { runGrid } = await import('./ablate-run.js');
+          const { runGrid } = await import('../training/arm-process.js');
           process.exitCode = await runGrid(plan, { parallel, fresh: opts.fresh, keepOld: opts.keepOld, dryRun: opts.dryRun });
           return;
         }
@@ -141,7 +141,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
         if (refusal) throw new UserError(refusal);
       }
       if (!resumeDir && decision.action === 'resume') process.stderr.write(`${rel(runDir)} holds a run of this experiment: resuming it from step ${decision.step} (--fresh starts over)\n`);
-      const { runExperiment } = await import('../run/run-experiment.js');
+      const { runExperiment } = await import('../training/run-experiment.js');
       process.exitCode = await runExperiment(prepared, runDir, {
         resume: decision.action === 'resume', moveAside: decision.action === 'start' && Boolean(decision.moveAside),
       });

@@ -10,11 +10,11 @@ import { prepareExperiment } from '../config/prepare.js';
 import type { SlotConfig } from '../config/schema.js';
 import { defaultMemoryPlan, type MemoryPlan, type MemoryStrategy } from '../interfaces/memory.js';
 import fs from 'node:fs';
-import { readHfConfig } from '../model/hf-io.js';
-import { parseHfConfig } from '../model/hf-config.js';
+import { readHfConfig } from '../model/io/hf-io.js';
+import { parseHfConfig } from '../model/arch/hf-config.js';
 import { knownConfig } from '../memory/known-configs.js';
 import { estimateMemory, formatBytes, parseBytes, strategyPlans, WASM_HEAP_LIMIT, type MemoryEstimate } from '../memory/estimate.js';
-import { UserError } from './exit.js';
+import { UserError } from '../exit.js';
 
 /** Tokens per row assumed when the config does not bound prompt length (`data.promptTokens: null`). */
 const UNBOUNDED_PROMPT_TOKENS = 64;

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { AnyPluginDefinition } from '../plugin/define.js';
-import { UserError } from './exit.js';
+import { UserError } from '../exit.js';
 
 const QUEUE_HELP = 'Redis holding the queue: redis://host[:port][/db] (rediss:// for TLS; default $DETOX_LAB_QUEUE, then redis://127.0.0.1:6379)';
 
@@ -35,7 +35,7 @@ export async function enqueueCommand(
   const { planArms } = await import('../queue/jobs.js');
   const plan = await planArms({ file: experiment, set: o.set, builtins });
   if (o.dryRun) {
-    const { runGrid } = await import('./ablate-run.js');
+    const { runGrid } = await import('../training/arm-process.js');
     return runGrid(plan, { fresh: o.fresh, keepOld: o.keepOld, dryRun: true });
   }
   const { enqueueGrid } = await import('../queue/enqueue.js');

@@ -11,7 +11,7 @@ import type { SlotConfig } from '../config/schema.js';
 import { create } from '../di/container.js';
 import type { RewardModel } from '../interfaces/reward.js';
 import { buildServer, type ServedModel } from '../serve/server.js';
-import { EXIT, UserError } from './exit.js';
+import { EXIT, UserError } from '../exit.js';
 import { loadEvalSetup } from './eval-command.js';
 
 export interface ServeCommandOptions {

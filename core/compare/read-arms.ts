@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Json } from '../config/merge.js';
 import { listEventFiles, readScalars, type ScalarPoint } from '../logging/tfevents.js';
 
-/** The parts of summary.json (core/run/run-experiment.ts RunSummary) that compare reads. */
+/** The parts of summary.json (core/training/run-experiment.ts RunSummary) that compare reads. */
 export interface SummaryFigures {
   status?: string;
   step?: number;

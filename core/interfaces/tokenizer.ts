@@ -1,4 +1,4 @@
-/** Text ⇄ token ids. Implemented by core/model/tokenizer.ts (Hugging Face tokenizer.json). */
+/** Text ⇄ token ids. Implemented by core/model/io/tokenizer.ts (Hugging Face tokenizer.json). */
 export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosTokenId: number | null;

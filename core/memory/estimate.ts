@@ -5,10 +5,10 @@
  * checkpointing, plus one block's worth while it is recomputed), and the loss head: one chunk of logits with the lean
  * head, or the trainer's full [tokens, vocab] path. Constants were fitted to bench/memory.ts's measurements.
  */
-import type { TransformerConfig } from '../model/hf-config.js';
-import { sharedWeightNames, weightSpecs } from '../model/weight-names.js';
+import type { TransformerConfig } from '../model/arch/hf-config.js';
+import { sharedWeightNames, weightSpecs } from '../model/arch/weight-names.js';
 import { defaultMemoryPlan, type MemoryPlan } from '../interfaces/memory.js';
-import { DEFAULT_HEAD_CHUNK_ROWS } from '../model/memory-loss-head.js';
+import { DEFAULT_HEAD_CHUNK_ROWS } from '../model/memory/loss-head.js';
 
 /** Byte figures of one estimate. */
 export interface MemoryEstimate {

@@ -9,14 +9,14 @@
  * [B*T, V] logits).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TransformerConfig } from './hf-config.js';
+import type { TransformerConfig } from './arch/hf-config.js';
 import type { KVCache } from './kv-cache.js';
 import { SeededRandom } from './seeded-random.js';
 import { attentionContext, blockForward, embed, layerNorm, linear, positionIdsFromMask, type BlockWeights } from './transformer.js';
-import { blockWeightNames, LM_HEAD, LM_HEAD_BIAS, modelWeightNames, sharedWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
-import { withWasmMemoryGuard } from './backend.js';
-import { expandBf16, packTensorBf16, type PackedBf16 } from './memory-bf16.js';
-import { checkpointedBlock } from './memory-checkpoint.js';
+import { blockWeightNames, LM_HEAD, LM_HEAD_BIAS, modelWeightNames, sharedWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './arch/weight-names.js';
+import { withWasmMemoryGuard } from './wasm/backend.js';
+import { expandBf16, packTensorBf16, type PackedBf16 } from './memory/bf16.js';
+import { checkpointedBlock } from './memory/checkpoint.js';
 
 /** How to initialise a value head that the checkpoint does not carry. */
 export type VHeadInit = 'default' | 'normal';

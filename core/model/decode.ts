@@ -7,10 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from './causal-lm.js';
 import { MASKED_SCORE } from './transformer.js';
-import { blockWeightNames, BASE_PREFIX } from './weight-names.js';
-import { allocOutput, heapOffset, wasmOomMessage, type WasmBackendLike } from './wasm-kernels.js';
-import { gemmPanel, PACK_B_MIN_ROWS, wasmKernels, type KernelExports } from './wasm-simd.js';
-import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
+import { blockWeightNames, BASE_PREFIX } from './arch/weight-names.js';
+import { allocOutput, heapOffset, wasmOomMessage, type WasmBackendLike } from './wasm/kernels.js';
+import { gemmPanel, PACK_B_MIN_ROWS, wasmKernels, type KernelExports } from './wasm/simd.js';
+import { activeNativeBlas, nativeMinMacs } from './wasm/native-matmul.js';
 
 /**
  * A weight matrix [K, N]: row-major original and, once a short product on the SIMD GEMM first needs it, a copy in

@@ -6,11 +6,11 @@
  * activations autodiff would; the block boundary is where activation recomputation can later hook in.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TransformerConfig } from './hf-config.js';
+import type { TransformerConfig } from './arch/hf-config.js';
 import type { AttentionContext, BlockWeights } from './transformer.js';
-import { activeKernels, attentionBackwardRaw, attentionForwardRaw, customOp, newTensor, onHeap, rawAttention } from './fused-ops.js';
-import { heapOffset } from './wasm-kernels.js';
-import { fastColSum, fastGemm, fastGemmNT } from './wasm-simd.js';
+import { activeKernels, attentionBackwardRaw, attentionForwardRaw, customOp, newTensor, onHeap, rawAttention } from './wasm/fused-ops.js';
+import { heapOffset } from './wasm/kernels.js';
+import { fastColSum, fastGemm, fastGemmNT } from './wasm/simd.js';
 
 const GELU_ACTIVATIONS = new Set(['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast']);
 let enabled = true;

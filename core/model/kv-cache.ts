@@ -7,7 +7,7 @@
  * - composite (other backends): per layer [B, H, T, hd] tensors extended by concatenation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset, type WasmBackendLike } from './wasm-kernels.js';
+import { heapOffset, type WasmBackendLike } from './wasm/kernels.js';
 
 /** Keys and values of one layer (composite layout). */
 export interface LayerKV {

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from './causal-lm.js';
-import { fusedLogProbs } from './fused-ops.js';
-import { withWasmMemoryGuard } from './backend.js';
+import { fusedLogProbs } from './wasm/fused-ops.js';
+import { withWasmMemoryGuard } from './wasm/backend.js';
 
 /**
  * Log-probability of each target token.

@@ -5,11 +5,11 @@ import type { Policy, GenerateOptions } from '../interfaces/policy.js';
 import type { MemoryPlan } from '../interfaces/memory.js';
 import { CausalLM, type VHeadInit } from './causal-lm.js';
 import { generate } from './generate.js';
-import { hfTensorsToEngine, loadCausalLM, readHfConfig, saveCausalLM, VALUE_HEAD_FILE } from './hf-io.js';
-import { readSafetensors, readSafetensorsFolder } from './safetensors.js';
-import { roundVariablesToBf16 } from './memory-bf16.js';
-import { leanTokenStats } from './memory-loss-head.js';
-import { loadTokenizer, type Tokenizer } from './tokenizer.js';
+import { hfTensorsToEngine, loadCausalLM, readHfConfig, saveCausalLM, VALUE_HEAD_FILE } from './io/hf-io.js';
+import { readSafetensors, readSafetensorsFolder } from './io/safetensors.js';
+import { roundVariablesToBf16 } from './memory/bf16.js';
+import { leanTokenStats } from './memory/loss-head.js';
+import { loadTokenizer, type Tokenizer } from './io/tokenizer.js';
 
 /**
  * The policy the trainer sees: a GPT-2 / GPT-Neo / GPT-J / OPT / BLOOM causal LM with TRL's value head, its tokenizer,

@@ -12,16 +12,16 @@
  * - classification head on position 0 (the `<s>` token of right-padded input): `out_proj(tanh(dense(x[:, 0])))`.
  *   Like HF, the head reads position 0 whatever it holds, so inputs must be right-padded (classifyTexts does this).
  *
- * Weights come from `model.safetensors` (or a sharded index) via core/model/safetensors.ts; the unused pooler and
+ * Weights come from `model.safetensors` (or a sharded index) via core/model/io/safetensors.ts; the unused pooler and
  * the `position_ids` buffer some checkpoints carry are ignored. Linear weights are stored transposed to `[in, out]`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { initBackend, type BackendName } from './backend.js';
-import { readSafetensorsFolder, type HostTensor } from './safetensors.js';
-import { loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { SUPPORTED_MODEL_TYPES } from './hf-config.js';
+import { initBackend, type BackendName } from './wasm/backend.js';
+import { readSafetensorsFolder, type HostTensor } from './io/safetensors.js';
+import { loadTokenizer, type Tokenizer } from './io/tokenizer.js';
+import { SUPPORTED_MODEL_TYPES } from './arch/hf-config.js';
 import { CausalSequenceClassifier, isCausalClassifierConfig, parseCausalClassifierConfig, type CausalClassifierConfig } from './gpt2-classifier.js';
 import { classifyInBatches } from './classify-batches.js';
 
@@ -447,7 +447,7 @@ class RobertaSequenceClassifier implements SequenceClassifier {
 /**
  * Load a Hugging Face sequence classifier folder: `config.json`, `model.safetensors` (or a sharded
  * `model.safetensors.index.json`), and — for {@link SequenceClassifier.classifyTexts} — a tokenizer
- * (tokenizer.json, or vocab.json + merges.txt; see core/model/tokenizer.ts). Dispatches on config.json:
+ * (tokenizer.json, or vocab.json + merges.txt; see core/model/io/tokenizer.ts). Dispatches on config.json:
  * `model_type` roberta → RobertaForSequenceClassification (this module); a causal family (gpt2, gpt_neo, gptj, opt,
  * bloom) with `architectures: ["…ForSequenceClassification"]` → core/model/gpt2-classifier.ts.
  */

@@ -10,9 +10,9 @@
  *   features of every query and key head (pairs (2i, 2i+1) rotated by position·10000^(-2i/rotary_dim), Hugging
  *   Face's rotate_every_two), no learned positions, scores scaled by 1/sqrt(head_dim), and the parallel block
  *   x + attn(ln_1(x)) + mlp(ln_1(x)); the untied lm_head has a bias.
- * - OPT (arch-opt.ts): q/k/v/out with biases, ReLU, learned positions at row p + 2, optional post-LN blocks
+ * - OPT (opt.ts): q/k/v/out with biases, ReLU, learned positions at row p + 2, optional post-LN blocks
  *   ln_1(x + attn(x)) → ln_2(· + mlp(·)), optional project_in / project_out around the blocks.
- * - BLOOM (arch-bloom.ts): ALiBi (slope_h · key position added to head h's scores; the attention bias is then per
+ * - BLOOM (bloom.ts): ALiBi (slope_h · key position added to head h's scores; the attention bias is then per
  *   head, [B, H, T, Tk]), a LayerNorm on the token embedding, no position embeddings.
  * - Pre-LayerNorm blocks, learned positions (GPT-2, GPT-Neo), final LayerNorm; float32 throughout (attention
  *   included).
@@ -23,11 +23,11 @@
  * backward) or hand in weights expanded on the fly (packed frozen weights).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Activation, TransformerConfig } from './hf-config.js';
+import type { Activation, TransformerConfig } from './arch/hf-config.js';
 import type { KVCache } from './kv-cache.js';
-import { fusedCachedAttention, fusedGelu, fusedLayerNorm, fusedOpsAvailable, fusedSelfAttention } from './fused-ops.js';
+import { fusedCachedAttention, fusedGelu, fusedLayerNorm, fusedOpsAvailable, fusedSelfAttention } from './wasm/fused-ops.js';
 import { fusedBlock } from './fused-block.js';
-import { alibiSlopes } from './arch-bloom.js';
+import { alibiSlopes } from './arch/bloom.js';
 
 /** Weight tensors of one block, in the engine's [in, out] layout. */
 export interface BlockWeights {

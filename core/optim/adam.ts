@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Optimiser, OptimiserState } from '../interfaces/optimiser.js';
 import { scheduleMultiplier, validateSchedule, type ScheduleOptions } from './schedule.js';
-import { torchAdamUpdate } from '../model/fused-adam.js';
+import { torchAdamUpdate } from '../model/wasm/fused-adam.js';
 
 /** Settings shared by Adam and AdamW (PyTorch's names, camelCased). */
 export interface AdamOptions {

@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedConfig } from '../config/validate.js';
-import type { BackendOptions } from '../model/backend.js';
+import type { BackendOptions } from '../model/wasm/backend.js';
 import type { GenerateOptions, Policy } from '../interfaces/policy.js';
 import type { RewardModel } from '../interfaces/reward.js';
 import type { PpoConfig } from '../config/schema.js';
@@ -31,7 +31,7 @@ import { coresForThisProcess } from '../util/cores.js';
 import { varLayout, weightsChecksum, writeVars, type VarLayout } from './layout.js';
 import { WorkerPool } from './pool.js';
 import type { WorkerFault, WorkerInit } from './protocol.js';
-import { shardGradients, shardRollout, splitRows, type GradShardHost, type GradShardInput, type ShardRollout, type ShardRows } from './shard.js';
+import { shardGradients, shardRollout, splitRows, type GradShardHost, type GradShardInput, type ShardRollout, type ShardRows } from '../ppo/shard.js';
 
 /**
  * `workers` of the config → a thread count: 'auto' = this process's cores (core/util/cores.ts: the machine's, shared

@@ -5,9 +5,9 @@
 import type { ResolvedConfig } from '../config/validate.js';
 import type { PpoLossConfig } from '../ppo/math.js';
 import type { GenerateOptions } from '../interfaces/policy.js';
-import type { BackendOptions } from '../model/backend.js';
+import type { BackendOptions } from '../model/wasm/backend.js';
 import type { VarLayout } from './layout.js';
-import type { GradShardInput, ShardRollout, ShardRows } from './shard.js';
+import type { GradShardInput, ShardRollout, ShardRows } from '../ppo/shard.js';
 
 /** Test-only fault injection: the worker fails on its `after`-th request of kind `op` (1-based). */
 export interface WorkerFault {

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../model/backend.js';
+import { initBackend } from '../model/wasm/backend.js';
 import { builtinRegistry } from '../cli/builtins.js';
 import { buildPluginContext, create } from '../di/container.js';
 import type { SlotConfig } from '../config/schema.js';
@@ -14,7 +14,7 @@ import type { Policy } from '../interfaces/policy.js';
 import type { RewardModel } from '../interfaces/reward.js';
 import { Rng } from '../util/rng.js';
 import { layoutMismatch, readVars, weightsChecksum, writeVars } from './layout.js';
-import { shardGradients, shardRollout } from './shard.js';
+import { shardGradients, shardRollout } from '../ppo/shard.js';
 import type { WorkerInit, WorkerMessage, WorkerRequest } from './protocol.js';
 
 const init = workerData as WorkerInit;

@@ -11,7 +11,7 @@ import { processScores, RunningMoments, type RunningMomentsState } from './runni
 import { createKLController, klControllerFromState, type KLController, type KLControllerState } from './kl-controller.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { startPeakTracking } from '../memory/peak-bytes.js';
-import { shardRollout } from '../parallel/shard.js';
+import { shardRollout } from './shard.js';
 
 /** A reward or loss became NaN/Inf: training cannot go on meaningfully. */
 export class NonFiniteError extends Error {}

@@ -16,9 +16,9 @@
  * fresh entry, so the heap always holds each pair's true count and the top is exact).
  *
  * The result is a standard `tokenizer.json` (ByteLevel pre-tokenizer / post-processor / decoder, BPE model with vocab
- * and merges) that core/model/tokenizer.ts loads and encodes with, token for token, the merges learned here.
+ * and merges) that core/model/io/tokenizer.ts loads and encodes with, token for token, the merges learned here.
  */
-import { buildGpt2TokenizerJson, type HfTokenizerJson } from '../model/gpt2-tokenizer-files.js';
+import { buildGpt2TokenizerJson, type HfTokenizerJson } from '../model/io/gpt2-tokenizer-files.js';
 
 /** The end-of-text token appended to every trained vocabulary (bos, eos and pad of the model). */
 export const END_OF_TEXT = '<|endoftext|>';

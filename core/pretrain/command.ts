@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { getBackend } from '@tensorflow/tfjs';
-import { initBackend, type BackendName } from '../model/backend.js';
-import { loadTokenizer, tokenizerFromJson, type Tokenizer, type TokenizerJson } from '../model/tokenizer.js';
+import { initBackend, type BackendName } from '../model/wasm/backend.js';
+import { loadTokenizer, tokenizerFromJson, type Tokenizer, type TokenizerJson } from '../model/io/tokenizer.js';
 import { trainBpe, countPieces } from './bpe.js';
 import { readCorpusFiles, splitCorpus } from './corpus.js';
 import { PRETRAIN_DEFAULTS } from './defaults.js';

@@ -11,9 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { CausalLM } from '../model/causal-lm.js';
 import { generate } from '../model/generate.js';
-import { makeConfig, type TransformerConfig } from '../model/hf-config.js';
-import type { Tokenizer } from '../model/tokenizer.js';
-import { VHEAD_BIAS, VHEAD_WEIGHT } from '../model/weight-names.js';
+import { makeConfig, type TransformerConfig } from '../model/arch/hf-config.js';
+import type { Tokenizer } from '../model/io/tokenizer.js';
+import { VHEAD_BIAS, VHEAD_WEIGHT } from '../model/arch/weight-names.js';
 import { DecayGroupsAdamW } from '../optim/decay-groups.js';
 import { Progress } from '../logging/progress.js';
 import { TensorBoardWriter } from '../logging/tensorboard.js';

@@ -9,7 +9,7 @@ import { replaceDir } from '../util/replace-dir.js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { CausalLM } from '../model/causal-lm.js';
-import { saveCausalLM } from '../model/hf-io.js';
+import { saveCausalLM } from '../model/io/hf-io.js';
 
 /** File holding the pretraining record (options, figures) inside a saved folder. */
 export const PRETRAIN_INFO_FILE = 'pretrain.json';

@@ -7,7 +7,7 @@
  * Without `--queue`, the commands use DETOX_LAB_QUEUE, then redis://127.0.0.1:6379.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import { EXIT, UserError } from '../cli/exit.js';
+import { EXIT, UserError } from '../exit.js';
 
 /** Environment variable naming the queue when `--queue` is not given. */
 export const QUEUE_ENV = 'DETOX_LAB_QUEUE';

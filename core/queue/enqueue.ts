@@ -6,9 +6,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { FlowProducer, Queue } from 'bullmq';
-import { inspectArm, prepareFolder } from '../cli/ablate-run.js';
-import { moveAside } from '../run/run-folder.js';
-import { EXIT, UserError } from '../cli/exit.js';
+import { inspectArm, prepareFolder } from '../training/arm-process.js';
+import { moveAside } from '../training/run-folder.js';
+import { EXIT, UserError } from '../exit.js';
 import type { AblationPlan } from '../config/ablate.js';
 import { markdownTable } from '../compare/markdown.js';
 import { checkReachable, QUEUE_NAME, QUEUE_PREFIX, redisOptions, type QueueAddress } from './connection.js';

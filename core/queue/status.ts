@@ -5,7 +5,7 @@
  */
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { EXIT, UserError } from '../cli/exit.js';
+import { EXIT, UserError } from '../exit.js';
 import { markdownTable } from '../compare/markdown.js';
 import { checkReachable, QUEUE_NAME, QUEUE_PREFIX, redisOptions, type QueueAddress } from './connection.js';
 import { UNFINISHED } from './enqueue.js';

@@ -11,7 +11,7 @@
  *
  * Locks: the worker renews its jobs' locks every lock-timeout / 4; a worker that stops renewing (killed, frozen,
  * cut off from Redis) loses the job after the lock timeout and another worker's stalled-job check puts it back in
- * the queue. The arm process stops at once when its worker is gone (core/queue/arm-channel.ts), and a worker that
+ * the queue. The arm process stops at once when its worker is gone (core/training/arm-channel.ts), and a worker that
  * learns it lost a lock kills that arm, so a folder has one writer.
  *
  * Ctrl-C: no new arm starts; running arms stop after their current step and save, and their jobs go back to the
@@ -23,14 +23,14 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CLI_PATH, inspectArm, recordArmConfig, startArmProcess, writeArmJson, type ArmResult } from '../cli/ablate-run.js';
-import { assertNotInUse, diffPaths, LOCK_FILE, lockState } from '../run/run-folder.js';
-import { EXIT } from '../cli/exit.js';
+import { CLI_PATH, inspectArm, recordArmConfig, startArmProcess, writeArmJson, type ArmResult } from '../training/arm-process.js';
+import { assertNotInUse, diffPaths, LOCK_FILE, lockState } from '../training/run-folder.js';
+import { EXIT } from '../exit.js';
 import { projectRoot } from '../config/load.js';
 import { ConfigError } from '../config/prepare.js';
 import type { AnyPluginDefinition } from '../plugin/define.js';
 import { GRID_PARALLEL_ENV } from '../util/cores.js';
-import { ARM_CHANNEL_ENV, type ArmMessage } from './arm-channel.js';
+import { ARM_CHANNEL_ENV, type ArmMessage } from '../training/arm-channel.js';
 import { checkReachable, QUEUE_NAME, QUEUE_PREFIX, redisOptions, type QueueAddress } from './connection.js';
 import { UNFINISHED } from './enqueue.js';
 import { armConfig, configHash, resolveArmHere, type ArmJobData, type ArmJobResult, type ArmProgress, type GridJobData } from './jobs.js';

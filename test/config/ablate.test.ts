@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { definePlugin, type AnyPluginDefinition } from '../../core/plugin/define.js';
 import { ConfigError } from '../../core/config/prepare.js';
 import { armName, expandGrid, gridArms, parseAblate, planAblation, settingKeys, slugValue } from '../../core/config/ablate.js';
-import { gridExitCode, inspectArm, statusTable } from '../../core/cli/ablate-run.js';
-import { diffPaths } from '../../core/run/run-folder.js';
+import { gridExitCode, inspectArm, statusTable } from '../../core/training/arm-process.js';
+import { diffPaths } from '../../core/training/run-folder.js';
 import { tmpProject } from '../helpers/tmp.js';
 
 // Small plugins of every slot kind, so the grid machinery is tested on its own (nothing is built).

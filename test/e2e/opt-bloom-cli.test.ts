@@ -8,10 +8,10 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { makeConfig } from '../../core/model/hf-config.js';
+import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { ROOT, fixture, tmpProject } from '../helpers/tmp.js';
 import { byteTokenizerJson, TINY_PROMPTS, tinyExperiment, tinyProject, writeTinyModel } from '../helpers/tiny-project.js';
-import { readSafetensors, readSafetensorsFolder } from '../../core/model/safetensors.js';
+import { readSafetensors, readSafetensorsFolder } from '../../core/model/io/safetensors.js';
 import { fixturePath, maxAbsDiffMasked, references } from '../fixtures/model/helpers.js';
 
 const CLI = path.join(ROOT, 'bin', 'detox-lab.js');

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readEventFile, readScalars } from '../../core/logging/tfevents.js';
-import { readSafetensors } from '../../core/model/safetensors.js';
+import { readSafetensors } from '../../core/model/io/safetensors.js';
 import { ROOT } from '../helpers/tmp.js';
 import { interruptRun, tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { makeConfig, type TransformerConfig } from '../../core/model/hf-config.js';
-import { saveCausalLM } from '../../core/model/hf-io.js';
+import { makeConfig, type TransformerConfig } from '../../core/model/arch/hf-config.js';
+import { saveCausalLM } from '../../core/model/io/hf-io.js';
 import { fixture, tmpProject } from './tmp.js';
 
 /** GPT-2's byte → printable-character map (bytes_to_unicode). */

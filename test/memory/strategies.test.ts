@@ -5,13 +5,13 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { makeConfig, type TransformerConfig } from '../../core/model/hf-config.js';
+import { makeConfig, type TransformerConfig } from '../../core/model/arch/hf-config.js';
 import { tokenLogProbs } from '../../core/model/log-probs.js';
 import { applyMemoryPlan } from '../../core/model/policy.js';
-import { packBf16, roundToBf16InPlace, unpackBf16 } from '../../core/model/memory-bf16.js';
-import { f32ToBf16 } from '../../core/model/safetensors.js';
+import { packBf16, roundToBf16InPlace, unpackBf16 } from '../../core/model/memory/bf16.js';
+import { f32ToBf16 } from '../../core/model/io/safetensors.js';
 import { defaultMemoryPlan, type MemoryStrategy } from '../../core/interfaces/memory.js';
 import { measurePeakBytes } from '../../core/memory/peak-bytes.js';
 import sharedLayers from '../../plugins/memory/shared-layers.js';

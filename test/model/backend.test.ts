@@ -3,8 +3,8 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, isWasmOom, withWasmMemoryGuard } from '../../core/model/backend.js';
-import { stockWasmBatchMatMul } from '../../core/model/wasm-kernels.js';
+import { initBackend, isWasmOom, withWasmMemoryGuard } from '../../core/model/wasm/backend.js';
+import { stockWasmBatchMatMul } from '../../core/model/wasm/kernels.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 import { maxAbsDiff } from '../fixtures/model/helpers.js';
 

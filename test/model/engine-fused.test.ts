@@ -5,16 +5,16 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { FusedAdam } from '../../core/model/fused-adam.js';
-import { fusedOpsAvailable } from '../../core/model/fused-ops.js';
-import { makeConfig } from '../../core/model/hf-config.js';
+import { FusedAdam } from '../../core/model/wasm/fused-adam.js';
+import { fusedOpsAvailable } from '../../core/model/wasm/fused-ops.js';
+import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { KVCache } from '../../core/model/kv-cache.js';
 import { tokenLogProbs } from '../../core/model/log-probs.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 import { activate, layerNorm } from '../../core/model/transformer.js';
-import { disableGemmThreads, gemmThreadsEnabled } from '../../core/model/wasm-threads.js';
+import { disableGemmThreads, gemmThreadsEnabled } from '../../core/model/wasm/threads.js';
 import { maxAbsDiff } from '../fixtures/model/helpers.js';
 
 function host(shape: number[], seed: number, std = 1): tf.Tensor {

@@ -4,10 +4,10 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { expandAttentionTypes, makeConfig, parseHfConfig, toHfConfig } from '../../core/model/hf-config.js';
-import { loadCausalLM } from '../../core/model/hf-io.js';
+import { expandAttentionTypes, makeConfig, parseHfConfig, toHfConfig } from '../../core/model/arch/hf-config.js';
+import { loadCausalLM } from '../../core/model/io/hf-io.js';
 import { KVCache } from '../../core/model/kv-cache.js';
 import { maxAbsDiff, fixturePath } from '../fixtures/model/helpers.js';
 

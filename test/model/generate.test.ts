@@ -4,13 +4,13 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { generate, kthLargest, pickToken } from '../../core/model/generate.js';
-import { loadCausalLM } from '../../core/model/hf-io.js';
+import { loadCausalLM } from '../../core/model/io/hf-io.js';
 import { KVCache } from '../../core/model/kv-cache.js';
 import { FastDecoder, fastDecoderAvailable } from '../../core/model/decode.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { makeConfig } from '../../core/model/hf-config.js';
+import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 import { fixturePath, maxAbsDiff, references } from '../fixtures/model/helpers.js';
 

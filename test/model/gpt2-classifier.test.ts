@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { loadSequenceClassifier } from '../../core/model/roberta.js';
 import { CausalSequenceClassifier, lastNonPadIndex, SCORE_WEIGHT } from '../../core/model/gpt2-classifier.js';
-import { readSafetensors, writeSafetensors } from '../../core/model/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../core/model/io/safetensors.js';
 import { defaultMemoryPlan } from '../../core/interfaces/memory.js';
 import type { PluginContext } from '../../core/plugin/define.js';
 import hfClassifier from '../../plugins/reward-models/hf-classifier.js';
@@ -147,7 +147,7 @@ for (const [family, dir, pad, arch] of [
 ] as const) {
   test.serial(`${family}: a score head on the causal LM reads the last non-pad hidden state, and saves/loads as ${arch}`, async (t) => {
     await initBackend('cpu');
-    const { loadCausalLM } = await import('../../core/model/hf-io.js');
+    const { loadCausalLM } = await import('../../core/model/io/hf-io.js');
     const lmDir = path.resolve(process.cwd(), 'test/fixtures/model', dir);
     const clf = CausalSequenceClassifier.fromCausalLM(await loadCausalLM(lmDir), { labels: ['neutral', 'toxic'], padTokenId: pad, seed: 3 });
     const lm = await loadCausalLM(lmDir);

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
-import { loadCausalLM, saveCausalLM, unusedTensorNames } from '../../core/model/hf-io.js';
-import { parseHfConfig } from '../../core/model/hf-config.js';
-import { readSafetensorsFolder } from '../../core/model/safetensors.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
+import { loadCausalLM, saveCausalLM, unusedTensorNames } from '../../core/model/io/hf-io.js';
+import { parseHfConfig } from '../../core/model/arch/hf-config.js';
+import { readSafetensorsFolder } from '../../core/model/io/safetensors.js';
 import { fixturePath, leanVsFullHead } from '../fixtures/model/helpers.js';
 
 const GPTJ = { model_type: 'gptj', vocab_size: 50, n_positions: 32, n_embd: 16, n_layer: 1, n_head: 2, rotary_dim: 4 };

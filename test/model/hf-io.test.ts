@@ -7,13 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
-import { makeConfig } from '../../core/model/hf-config.js';
-import { loadCausalLM, saveCausalLM } from '../../core/model/hf-io.js';
+import { makeConfig } from '../../core/model/arch/hf-config.js';
+import { loadCausalLM, saveCausalLM } from '../../core/model/io/hf-io.js';
 import {
   f16ToF32, f32ToBf16, f32ToF16, readSafetensors, readSafetensorsFolder, readSafetensorsHeader, writeSafetensors, type HostTensor,
-} from '../../core/model/safetensors.js';
+} from '../../core/model/io/safetensors.js';
 import { fixturePath } from '../fixtures/model/helpers.js';
 
 async function tmpDir(): Promise<string> {

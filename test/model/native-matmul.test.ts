@@ -13,14 +13,14 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
 import { setFusedBlockEnabled } from '../../core/model/fused-block.js';
-import { makeConfig } from '../../core/model/hf-config.js';
+import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { FastDecoder } from '../../core/model/decode.js';
 import {
   NATIVE_ADDON_PATH, nativeMatmulAvailable, setNativeLoader, setNativeMinMacs, type NativeBlasAddon,
-} from '../../core/model/native-matmul.js';
+} from '../../core/model/wasm/native-matmul.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 
 const TOL = 1e-5;
@@ -219,7 +219,7 @@ test.serial('native matmul: works in a worker thread with its own BLAS thread co
   const [m, k, n] = [65, 130, 66];
   const a = new SeededRandom(21).normalArray(m * k, 1);
   const b = new SeededRandom(22).normalArray(k * n, 1);
-  const backendUrl = pathToFileURL(path.resolve(process.cwd(), 'dist/core/model/backend.js')).href;
+  const backendUrl = pathToFileURL(path.resolve(process.cwd(), 'dist/core/model/wasm/backend.js')).href;
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     (async () => {

@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { loadSequenceClassifier, parseRobertaConfig } from '../../core/model/roberta.js';
-import { readSafetensors, writeSafetensors } from '../../core/model/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../core/model/io/safetensors.js';
 
 const DIR = path.resolve(process.cwd(), 'test/fixtures/roberta');
 

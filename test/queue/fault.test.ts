@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSafetensors } from '../../core/model/safetensors.js';
+import { readSafetensors } from '../../core/model/io/safetensors.js';
 import { tinyExperiment, tinyProject } from '../helpers/tiny-project.js';
 import { startRedis } from '../helpers/redis.js';
 import { missing, pauseHook, queueRows, skipQueueTests, SMALL, writePauseHook } from '../helpers/queue.js';

@@ -7,7 +7,7 @@ import { missing, queueRows, skipQueueTests, SMALL } from '../helpers/queue.js';
 import { runCli } from '../helpers/procs.js';
 import { ROOT } from '../helpers/tmp.js';
 import { buildProgram } from '../../core/cli/main.js';
-import type { UserError } from '../../core/cli/exit.js';
+import type { UserError } from '../../core/exit.js';
 import { parseQueueUrl } from '../../core/queue/connection.js';
 import { planArms } from '../../core/queue/jobs.js';
 import { enqueueGrid } from '../../core/queue/enqueue.js';

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { TensorBoardWriter } from '../../core/logging/tensorboard.js';
 import { listEventFiles, readScalars } from '../../core/logging/tfevents.js';
-import { acquireRunLock, lockState, LOCK_FILE, RunFolderError, truncateRunOutputs } from '../../core/run/run-folder.js';
-import { checkpointProblem, MANIFEST, pruneCheckpoints, stepCheckpoints } from '../../core/run/checkpoint.js';
+import { acquireRunLock, lockState, LOCK_FILE, RunFolderError, truncateRunOutputs } from '../../core/training/run-folder.js';
+import { checkpointProblem, MANIFEST, pruneCheckpoints, stepCheckpoints } from '../../core/training/checkpoint.js';
 import { tmpProject } from '../helpers/tmp.js';
 
 /** The pid of a process that has exited. */

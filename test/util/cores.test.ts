@@ -1,7 +1,7 @@
 import test from 'ava';
 import { coresForThisProcess, GRID_PARALLEL_ENV } from '../../core/util/cores.js';
 import { resolveWorkers } from '../../core/parallel/parallel-compute.js';
-import { defaultBlasThreads } from '../../core/model/native-matmul.js';
+import { defaultBlasThreads } from '../../core/model/wasm/native-matmul.js';
 
 test('cores: grid arms side by side share the machine; at least 1; a bad value is named', (t) => {
   t.is(coresForThisProcess({}, 8), 8);

@@ -1,10 +1,10 @@
 /**
  * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, for GPT-2, GPT-Neo and GPT-J
- * (here), OPT (arch-opt.ts) and BLOOM (arch-bloom.ts), and back (for saving).
+ * (here), OPT (opt.ts) and BLOOM (bloom.ts), and back (for saving).
  */
 import { activation, num, posInt, tail, type Activation } from './config-fields.js';
-import { optConfigToHf, parseOptConfig } from './arch-opt.js';
-import { bloomConfigToHf, parseBloomConfig } from './arch-bloom.js';
+import { optConfigToHf, parseOptConfig } from './opt.js';
+import { bloomConfigToHf, parseBloomConfig } from './bloom.js';
 
 export { SUPPORTED_ACTIVATIONS, type Activation } from './config-fields.js';
 

@@ -1,6 +1,6 @@
 /**
- * Fused row-wise and element-wise SIMD kernels for the transformer (built with wasm-asm.ts, assembled with the
- * GEMM kernels in wasm-simd.ts): masked softmax and its backward, LayerNorm forward/backward, tanh-GELU
+ * Fused row-wise and element-wise SIMD kernels for the transformer (built with asm.ts, assembled with the
+ * GEMM kernels in simd.ts): masked softmax and its backward, LayerNorm forward/backward, tanh-GELU
  * forward/backward, and the row statistics of a log-softmax. Each replaces a chain of 4-10 tfjs ops (several
  * of which take slow broadcasting or libm paths on the wasm backend) with one pass over memory.
  *
@@ -15,7 +15,7 @@
  * gate far in the negative tail, Adam's second moment. Each is flushed to +0 with integer operations
  * (FnBuilder.vftz) before it is stored or summed; values that small change no float32 sum of normal numbers.
  */
-import { F32, FnBuilder, I32, V128 } from './wasm-asm.js';
+import { F32, FnBuilder, I32, V128 } from './asm.js';
 
 const LOG2E = 1.4426950408889634;
 const LN2_HI = 0.693359375;

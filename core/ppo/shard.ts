@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../interfaces/policy.js';
-import type { PpoLossConfig } from '../ppo/math.js';
-import { fullKl, logitsEntropy, tokenLogprobs } from '../ppo/batch.js';
-import { ppoLossTf } from '../ppo/loss.js';
+import type { PpoLossConfig } from './math.js';
+import { fullKl, logitsEntropy, tokenLogprobs } from './batch.js';
+import { ppoLossTf } from './loss.js';
 
 /** Rows of a PPO batch (`cat(query, response)`, right-padded to L), plain data. */
 export interface ShardRows {

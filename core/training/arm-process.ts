@@ -22,8 +22,8 @@ import type { AblationPlan, PlannedArm } from '../config/ablate.js';
 import { missingPaths, writeResolvedConfig } from '../config/prepare.js';
 import type { Json } from '../config/merge.js';
 import { markdownTable } from '../compare/markdown.js';
-import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal, readJson } from '../run/run-folder.js';
-import { EXIT } from './exit.js';
+import { assertNotInUse, decideFolder, moveAside, moveAsideRefusal, readJson } from './run-folder.js';
+import { EXIT } from '../exit.js';
 
 /** The CLI entry the arms run with. */
 export const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/detox-lab.js');

@@ -1,5 +1,5 @@
 /**
- * Readers of Hugging Face config.json fields shared by every architecture's parser (hf-config.ts, arch-*.ts):
+ * Readers of Hugging Face config.json fields shared by every architecture's parser (hf-config.ts, the architectures' files):
  * each names the field, the value and what is allowed when it rejects one.
  */
 

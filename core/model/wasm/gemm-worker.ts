@@ -1,5 +1,5 @@
 /**
- * Worker thread of the parallel GEMM (wasm-threads.ts): instantiates the GEMM on the shared memory and runs the
+ * Worker thread of the parallel GEMM (threads.ts): instantiates the GEMM on the shared memory and runs the
  * row blocks the main thread hands it through a shared control block, until told to stop.
  */
 import { parentPort, workerData } from 'node:worker_threads';

@@ -7,8 +7,8 @@
  * nn.Linear weights are [out, in] in the checkpoint and are transposed on load and save.
  */
 import type { TransformerConfig } from './hf-config.js';
-import { optBlockWeightNames, optModelWeightNames, optWeightSpecs } from './arch-opt.js';
-import { bloomBlockWeightNames, bloomModelWeightNames, bloomWeightSpecs } from './arch-bloom.js';
+import { optBlockWeightNames, optModelWeightNames, optWeightSpecs } from './opt.js';
+import { bloomBlockWeightNames, bloomModelWeightNames, bloomWeightSpecs } from './bloom.js';
 
 /** One expected weight. */
 export interface WeightSpec {

@@ -5,8 +5,8 @@
  * implementation on other backends.
  */
 import * as tf from '@tensorflow/tfjs';
-import { allocOutput, heapOffset, type WasmBackendLike } from './wasm-kernels.js';
-import { wasmKernels } from './wasm-simd.js';
+import { allocOutput, heapOffset, type WasmBackendLike } from './kernels.js';
+import { wasmKernels } from './simd.js';
 
 /** A named gradient (tfjs's NamedTensor). */
 interface NamedGrad {

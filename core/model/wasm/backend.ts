@@ -2,15 +2,15 @@
  * Choosing and initialising the TensorFlow.js backend the engine runs on.
  *
  * 'wasm' (default) is @tensorflow/tfjs-backend-wasm, single-threaded under Node, with the kernel fixes of
- * wasm-kernels.ts registered before initialisation; its matmul is the SIMD GEMM ('js') or, when the optional addon
+ * kernels.ts registered before initialisation; its matmul is the SIMD GEMM ('js') or, when the optional addon
  * is built, the system OpenBLAS ('native', native-matmul.ts). 'cpu' is the pure-JS reference backend. 'tensorflow' and
  * 'tensorflow-gpu' are the optional native bindings (@tensorflow/tfjs-node / -gpu), loaded only when asked for.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { patchWasmKernels, wasmOomMessage, type WasmBackendLike } from './wasm-kernels.js';
-import { kernelsUseFma, wasmKernels } from './wasm-simd.js';
-import { disableGemmThreads, enableGemmThreads, gemmThreadsEnabled } from './wasm-threads.js';
+import { patchWasmKernels, wasmOomMessage, type WasmBackendLike } from './kernels.js';
+import { kernelsUseFma, wasmKernels } from './simd.js';
+import { disableGemmThreads, enableGemmThreads, gemmThreadsEnabled } from './threads.js';
 import { selectMatmul, type MatmulMode } from './native-matmul.js';
 
 /** Backends the engine can run on. */
@@ -37,7 +37,7 @@ export interface BackendInfo {
 
 /** Options of {@link initBackend}. */
 export interface BackendOptions {
-  /** wasm only: 1 (default) or 2 — large SIMD GEMMs split with a worker thread (wasm-threads.ts); DETOX_WASM_THREADS=2 sets the default. */
+  /** wasm only: 1 (default) or 2 — large SIMD GEMMs split with a worker thread (threads.ts); DETOX_WASM_THREADS=2 sets the default. */
   threads?: number;
   /**
    * wasm only: 'auto' (default) = DETOX_MATMUL when set, else the native OpenBLAS matmul when its addon is built,

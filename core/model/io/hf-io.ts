@@ -2,14 +2,14 @@
  * Loading and saving causal LMs in Hugging Face folder layout: config.json + model.safetensors (or shards with
  * model.safetensors.index.json; F32/F16/BF16) + TRL's value head in value_head.safetensors.
  */
-import { replaceDir } from '../util/replace-dir.js';
+import { replaceDir } from '../../util/replace-dir.js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { CausalLM, type CausalLMOptions, type HostWeight } from './causal-lm.js';
-import { parseHfConfig, toHfConfig, type TransformerConfig } from './hf-config.js';
+import { CausalLM, type CausalLMOptions, type HostWeight } from '../causal-lm.js';
+import { parseHfConfig, toHfConfig, type TransformerConfig } from '../arch/hf-config.js';
 import { readSafetensors, readSafetensorsFolder, writeSafetensors, type HostTensor } from './safetensors.js';
-import { LM_HEAD, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './weight-names.js';
-import { reorderQkvColumns } from './arch-bloom.js';
+import { LM_HEAD, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from '../arch/weight-names.js';
+import { reorderQkvColumns } from '../arch/bloom.js';
 
 /**
  * Prefixes of base-model weights (`transformer.` for GPT-2 / GPT-Neo / GPT-J / BLOOM, `model.` for OPT): a checkpoint

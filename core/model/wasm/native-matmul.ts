@@ -1,15 +1,15 @@
 /**
  * The optional native matmul of the wasm backend: the system OpenBLAS's `cblas_sgemm`, reached through a small
  * N-API addon (native/blas.c, built at install time by native/build.mjs when libopenblas-dev is present) and run
- * directly on the wasm heap (no copies). wasm-kernels.ts sends `BatchMatMul` / `_FusedMatMul` here when it is
- * selected; the SIMD GEMM of wasm-simd.ts stays the fallback.
+ * directly on the wasm heap (no copies). kernels.ts sends `BatchMatMul` / `_FusedMatMul` here when it is
+ * selected; the SIMD GEMM of simd.ts stays the fallback.
  *
  * Everything here is per thread: each worker thread that calls `initBackend` loads the addon (lazily, once) and
  * sets its own BLAS thread count.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { coresForThisProcess } from '../util/cores.js';
+import { coresForThisProcess } from '../../util/cores.js';
 
 /** Matmul implementations the wasm backend can use: 'auto' = native when the addon loads, else js. */
 export const MATMUL_MODES = ['auto', 'native', 'js'] as const;
@@ -41,7 +41,7 @@ export const NATIVE_BUILD_HINT = 'build it with `apt-get install libopenblas-dev
   "matmul 'js' and 'auto' need nothing extra";
 
 /** Where native/build.mjs puts the addon (relative to this file's compiled location, dist/core/model/). */
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/detox_blas.node', import.meta.url));
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../../native/build/Release/detox_blas.node', import.meta.url));
 
 /**
  * Products with fewer multiply-adds than this stay on the SIMD kernel when it takes the shape: measured on a

@@ -1,11 +1,11 @@
 /**
- * Differentiable fused ops for the transformer on the wasm backend (kernels of wasm-fused.ts / wasm-simd.ts,
+ * Differentiable fused ops for the transformer on the wasm backend (kernels of fused.ts / simd.ts,
  * gradients through tf.customGrad). Each op has the same math as its composite counterpart in transformer.ts,
  * which the model uses on other backends or when {@link fusedOpsAvailable} is false.
  */
 import * as tf from '@tensorflow/tfjs';
-import { allocOutput, heapOffset, type WasmBackendLike } from './wasm-kernels.js';
-import { kernelScratch, wasmKernels, type KernelExports } from './wasm-simd.js';
+import { allocOutput, heapOffset, type WasmBackendLike } from './kernels.js';
+import { kernelScratch, wasmKernels, type KernelExports } from './simd.js';
 
 /** The wasm backend with its kernel module, when the active backend can run fused ops. */
 export function activeKernels(): { backend: WasmBackendLike; k: KernelExports } | undefined {

@@ -5,8 +5,8 @@
  * bit-identical to those of the plain block.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TransformerConfig } from './hf-config.js';
-import { blockForward, type AttentionContext, type BlockWeights } from './transformer.js';
+import type { TransformerConfig } from '../arch/hf-config.js';
+import { blockForward, type AttentionContext, type BlockWeights } from '../transformer.js';
 
 const WEIGHT_KEYS = ['ln1G', 'ln1B', 'qkvW', 'qkvB', 'outW', 'outB', 'ln2G', 'ln2B', 'fcW', 'fcB', 'projW', 'projB'] as const;
 

@@ -10,13 +10,13 @@ import type { Optimiser } from '../interfaces/optimiser.js';
 import type { MemoryStrategy } from '../interfaces/memory.js';
 import type { Hook, StepReport, StepSample } from '../interfaces/hook.js';
 import { Rng } from '../util/rng.js';
-import { LengthSampler } from './length-sampler.js';
-import { prepareQueries, QueryQueue } from './prompts.js';
-import { NonFiniteError, PpoStepper } from './step.js';
-import { envRewardStats } from './math.js';
-import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from './reward.js';
+import { LengthSampler } from '../ppo/length-sampler.js';
+import { prepareQueries, QueryQueue } from '../ppo/prompts.js';
+import { NonFiniteError, PpoStepper } from '../ppo/step.js';
+import { envRewardStats } from '../ppo/math.js';
+import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from '../ppo/reward.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
-import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from '../run/checkpoint.js';
+import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
 
 /** Evaluation figures without the samples (what summaries and checkpoints keep). */

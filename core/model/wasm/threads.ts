@@ -1,13 +1,13 @@
 /**
  * Optional second thread for large GEMMs on the wasm backend. The tfjs heap is not shared memory, so a product
  * is copied into a shared WebAssembly memory, split by rows between the main thread and one worker running the
- * same SIMD kernel (wasm-gemm-worker.ts), and the result copied back. Worth it for products of several MFLOP
+ * same SIMD kernel (gemm-worker.ts), and the result copied back. Worth it for products of several MFLOP
  * (the copies are O(mk + kn + mn) against O(mkn) work); smaller ones stay single-threaded.
  *
  * Off by default; enable with `initBackend('wasm', { threads: 2 })` or DETOX_WASM_THREADS=2.
  */
 import { Worker } from 'node:worker_threads';
-import { gemmPanel, kernelsUseFma, sharedGemmModuleBytes } from './wasm-simd.js';
+import { gemmPanel, kernelsUseFma, sharedGemmModuleBytes } from './simd.js';
 
 /** Largest shared memory, in 64 KiB pages (1 GiB). */
 const MAX_PAGES = 16384;
@@ -49,7 +49,7 @@ export async function enableGemmThreads(): Promise<void> {
   const bytes = sharedGemmModuleBytes(MAX_PAGES);
   const instance = new W.Instance(new W.Module(bytes), { env: { memory } });
   const control = new SharedArrayBuffer(32 * 4);
-  const worker = new Worker(new URL('./wasm-gemm-worker.js', import.meta.url), { workerData: { bytes, memory, control }, execArgv: [] });
+  const worker = new Worker(new URL('./gemm-worker.js', import.meta.url), { workerData: { bytes, memory, control }, execArgv: [] });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(`GEMM worker: unexpected message ${String(m)}`))));
     worker.once('error', (e) => reject(new Error(`GEMM worker failed to start: ${e.message}`)));

@@ -7,7 +7,7 @@ import type { RngState } from '../util/rng.js';
 import type { QueueState } from '../ppo/prompts.js';
 import type { PpoStepperState } from '../ppo/step.js';
 import { replaceDir } from '../util/replace-dir.js';
-import { readSafetensors, writeSafetensors, type HostTensor } from '../model/safetensors.js';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../model/io/safetensors.js';
 
 /** Everything besides weights that a resumed run needs to continue exactly where it stopped. */
 export interface TrainerState {

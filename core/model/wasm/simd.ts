@@ -9,13 +9,13 @@
  * XNNPACK (the stock fast path) re-packs its weight operand on every new tensor and only takes untransposed,
  * unbatched products; these kernels cover every other product the engine runs.
  */
-import { assembleModule, FnBuilder, I32, V128 } from './wasm-asm.js';
-import { fusedKernelBuilders } from './wasm-fused.js';
+import { assembleModule, FnBuilder, I32, V128 } from './asm.js';
+import { fusedKernelBuilders } from './fused.js';
 import v8 from 'node:v8';
-import { gemmThreadsEnabled, parallelGemm } from './wasm-threads.js';
+import { gemmThreadsEnabled, parallelGemm } from './threads.js';
 import { countingSubnormals, countProduct } from './subnormal-count.js';
 import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
-import type { WasmBackendLike } from './wasm-kernels.js';
+import type { WasmBackendLike } from './kernels.js';
 
 /** Raw exports of the kernel module (heap byte offsets; strides in elements). */
 export interface KernelExports {

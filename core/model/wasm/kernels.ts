@@ -5,7 +5,7 @@
  *   neither operand is transposed AND both have batch size 1; everything else runs a naive loop (~1-2 GFLOP/s),
  *   and a rank-3 × rank-2 product (e.g. [B, T, d] × [d, n]) is ~40x slower than the same product flattened to
  *   2-D. The override runs every layout (Aᵀ·B and A·Bᵀ natively, batched, a's batch folded into rows, fused
- *   bias) on the SIMD GEMM of wasm-simd.ts (~45-50 GFLOP/s with FMA); shapes it does not take fall back to
+ *   bias) on the SIMD GEMM of simd.ts (~45-50 GFLOP/s with FMA); shapes it does not take fall back to
  *   explicit transposes + XNNPACK (per batch entry on zero-copy views of the heap). Every `tf.matMul` goes
  *   through it, including the ones autodiff emits for gradients (which set transpose flags). When the native
  *   matmul is selected (native-matmul.ts), products of at least NATIVE_MIN_MACS multiply-adds (and every one
@@ -22,7 +22,7 @@
  * - `Identity` shares data instead of copying (autodiff clones every tensor it saves for backward).
  */
 import * as tf from '@tensorflow/tfjs';
-import { fastColSum, fastGemm, fastGemmNT, fastKernelsAvailable, fastTranspose } from './wasm-simd.js';
+import { fastColSum, fastGemm, fastGemmNT, fastKernelsAvailable, fastTranspose } from './simd.js';
 import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
 
 type TensorInfo = tf.TensorInfo;

@@ -4,14 +4,14 @@ import path from 'node:path';
 import { TOKENS } from '../tokens.js';
 import { buildContainer } from '../di/container.js';
 import type { PreparedExperiment } from '../config/prepare.js';
-import { initBackend, type BackendInfo } from '../model/backend.js';
-import { Trainer, type EvalFigures, type TrainOutcome } from '../ppo/trainer.js';
+import { initBackend, type BackendInfo } from '../model/wasm/backend.js';
+import { Trainer, type EvalFigures, type TrainOutcome } from './trainer.js';
 import { resolveWorkers } from '../parallel/parallel-compute.js';
 import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.js';
-import { Interrupt } from '../cli/interrupt.js';
-import { EXIT, UserError } from '../cli/exit.js';
+import { Interrupt } from '../util/interrupt.js';
+import { EXIT, UserError } from '../exit.js';
 import { writeResolvedConfig } from '../config/prepare.js';
-import { armChannelHooks } from '../queue/arm-channel.js';
+import { armChannelHooks } from './arm-channel.js';
 import { pickCheckpoint, readTrainerState, removeCheckpointLeftovers } from './checkpoint.js';
 import {
   acquireRunLock, assertNotInUse, diffPaths, folderUsed, moveAside, RESUMABLE_SETTINGS, RunFolderError, truncateRunOutputs, type RunLock,

@@ -19,7 +19,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import type { Tokenizer as TokenizerContract } from '../interfaces/tokenizer.js';
+import type { Tokenizer as TokenizerContract } from '../../interfaces/tokenizer.js';
 import { buildGpt2TokenizerJson, buildRobertaTokenizerJson } from './gpt2-tokenizer-files.js';
 
 /** Options of {@link Tokenizer.encode}. */

@@ -1,5 +1,5 @@
 /**
- * A diagnostic for CPUs that slow down on subnormal floats (see wasm-fused.ts): with `DETOX_COUNT_SUBNORMALS=<file>`
+ * A diagnostic for CPUs that slow down on subnormal floats (see fused.ts): with `DETOX_COUNT_SUBNORMALS=<file>`
  * in the environment, every matrix product counts how many of the values it reads (A and B) are subnormal, by
  * shape, and the counts are written to <file> as JSON when the process exits. `npm run bench -- subnormals` runs two
  * PPO steps of the embedded default this way and prints them. Off (one boolean test per product) otherwise.
