@@ -69,7 +69,7 @@ async function buildArm(label: string, prepared: PreparedExperiment, dir: string
   const optimiser = await create(prepared.registry, 'optimiser', cfg.optimiser as SlotConfig, ctx);
   const classifier = await create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx);
   const parallel = workers > 1
-    ? await ParallelCompute.start({ config: cfg, configDir: dir, policy, workers, backendOptions: { matmul: cfg.matmul } })
+    ? await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, rewardModel: classifier, policy, workers, backendOptions: { matmul: cfg.matmul } })
     : undefined;
   return { label, policy, optimiser, classifier, compute: parallel ?? new LocalCompute(policy, cfg.ppo), ...(parallel ? { parallel } : {}) };
 }

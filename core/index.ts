@@ -1,8 +1,8 @@
 /** detox-lab's public API: what plugin authors and embedding code import. */
 export { z } from 'zod';
 export { TOKENS } from './tokens.js';
-export { definePlugin, PLUGIN_KINDS, pathOption, isPathOption } from './plugin/define.js';
-export type { PluginDefinition, AnyPluginDefinition, PluginContext, PluginKind, PluginKinds } from './plugin/define.js';
+export { definePlugin, pluginList, PLUGIN_KINDS, pathOption, isPathOption } from './plugin/define.js';
+export type { PluginDefinition, AnyPluginDefinition, PluginContext, PluginKind, PluginKinds, PluginList } from './plugin/define.js';
 export { PluginRegistry } from './plugin/registry.js';
 export type { Policy, GenerateOptions } from './interfaces/policy.js';
 export type { RewardModel, RewardTransform, RewardContext } from './interfaces/reward.js';

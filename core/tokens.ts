@@ -6,6 +6,8 @@
 export const TOKENS = {
   /** The resolved, validated experiment config (`ResolvedConfig`). */
   Config: Symbol.for('detox-lab.Config'),
+  /** The plugin registry the run's plugins were built from (`PluginRegistry`; worker threads rebuild it). */
+  Registry: Symbol.for('detox-lab.Registry'),
   /** Where the run writes (`RunContext`). */
   Run: Symbol.for('detox-lab.Run'),
   Policy: Symbol.for('detox-lab.Policy'),

@@ -1,4 +1,4 @@
-import type { AnyPluginDefinition } from '../core/plugin/define.js';
+import { pluginList, type PluginList } from '../core/index.js';
 import hfCausalLm from './policies/hf-causal-lm.js';
 import hfClassifier from './reward-models/hf-classifier.js';
 import lexiconToxicity from './reward-models/lexicon-toxicity.js';
@@ -15,11 +15,14 @@ import bf16 from './memory/bf16.js';
 import checkpointing from './memory/checkpointing.js';
 
 /** The built-in plugins, explicitly listed (no directory scanning): what `"type"` can name out of the box. */
-export const builtinPlugins: AnyPluginDefinition[] = [
+export const builtinPlugins: PluginList = pluginList([
   hfCausalLm,
   hfClassifier, lexiconToxicity,
   rawLogit, softmax, log,
   realToxicityPrompts, promptFile, builtinToxicPrompts,
   adam, adamw,
   sharedLayers, bf16, checkpointing,
-];
+], import.meta.url);
+
+/** The embedded default's npm text corpus (also what `detox-lab pretrain --builtin-corpus` trains on). */
+export { loadBuiltinCorpus } from './datasets/builtin/corpus.js';

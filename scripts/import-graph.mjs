@@ -74,7 +74,8 @@ export function cycles(graph) {
 export function folderOf(file) {
   const parts = file.split('/');
   if (parts[0] === 'plugins') return 'plugins';
-  if (parts.length === 2) return 'core';        // core/index.ts, core/tokens.ts, core/errors.ts
+  if (file === 'core/index.ts') return 'core/index'; // the public door: re-exports, imported by plugins/ only
+  if (parts.length === 2) return 'core';        // core/tokens.ts, core/errors.ts, core/exit.ts
   if (parts[1] === 'model' && parts.length > 3) return `core/model/${parts[2]}`;
   return `core/${parts[1]}`;
 }

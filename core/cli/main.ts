@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { builtinPlugins } from '../../plugins/index.js';
+import { builtinPlugins } from './builtins.js';
 import { ConfigError, ConfigFileError, missingPaths, prepareExperiment, runDirOf } from '../config/prepare.js';
 import { configSchema } from '../config/schema.js';
 import { PluginRegistry } from '../plugin/registry.js';
@@ -284,7 +284,7 @@ The embedded policy (models/tiny-gpt2) was made with:
       if (!corpusFiles.length && !o.builtinCorpus) throw new UserError('give --corpus <file> (repeatable) or --builtin-corpus');
       let lines: string[] | undefined;
       if (o.builtinCorpus) {
-        const { loadBuiltinCorpus } = await import('../../plugins/datasets/builtin/corpus.js');
+        const { loadBuiltinCorpus } = await import('./builtins.js');
         lines = loadBuiltinCorpus().pretrainText;
       }
       const { pretrainCommand } = await import('../pretrain/command.js');

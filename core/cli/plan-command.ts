@@ -5,7 +5,7 @@
  * Reads only the policy's config.json, so it works for recipes whose weights are not downloaded.
  */
 import path from 'node:path';
-import { builtinPlugins } from '../../plugins/index.js';
+import { builtinPlugins } from './builtins.js';
 import { prepareExperiment } from '../config/prepare.js';
 import type { SlotConfig } from '../config/schema.js';
 import { defaultMemoryPlan, type MemoryPlan, type MemoryStrategy } from '../interfaces/memory.js';

@@ -28,6 +28,7 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
 
   container.bind(TOKENS.Config).toConstantValue(cfg);
   container.bind(TOKENS.Run).toConstantValue(run);
+  container.bind(TOKENS.Registry).toConstantValue(registry);
   for (const s of strategies) container.bind(TOKENS.MemoryStrategy).toConstantValue(s);
   const single = <K extends PluginKind>(token: symbol, kind: K, slot: SlotConfig) =>
     container.bind(token).toDynamicValue(() => create(registry, kind, slot, ctx)).inSingletonScope();

@@ -10,6 +10,13 @@ export interface RewardModel {
   readonly neutralIndex: number;
   /** Logits for each text: `[texts.length][labels.length]`. */
   classify(texts: string[]): Promise<number[][]>;
+  /**
+   * Set it to `true` when scoring is heavy tensor work worth a replica per worker thread (a TensorFlow.js model):
+   * with `workers` > 1 each worker then builds its own instance from the same `reward.model` slot and scores its
+   * share of each batch. Leave it unset for cheap host code (a word list) or anything that must run once: the main
+   * thread then scores every text.
+   */
+  readonly scoresOnWorkers?: boolean;
   dispose?(): void;
 }
 

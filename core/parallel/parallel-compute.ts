@@ -21,6 +21,7 @@ import type { ResolvedConfig } from '../config/validate.js';
 import type { BackendOptions } from '../model/wasm/backend.js';
 import type { GenerateOptions, Policy } from '../interfaces/policy.js';
 import type { RewardModel } from '../interfaces/reward.js';
+import type { PluginRegistry } from '../plugin/registry.js';
 import type { PpoConfig } from '../config/schema.js';
 import { takeRows, type PpoBatch } from '../ppo/batch.js';
 import { maskedMean, ppoLoss, type Float64BT, type PpoLossConfig } from '../ppo/math.js';
@@ -46,12 +47,6 @@ export function resolveWorkers(workers: 'auto' | number, backend = 'wasm'): numb
 
 const TWO_POW_53 = 2 ** 53;
 
-/**
- * Reward-model plugins whose scoring is split between the threads: TensorFlow.js classifiers, worth a replica per
- * worker. Others (lexicon-toxicity: cheap host code, or a user's own) score on the main thread.
- */
-export const SPLIT_SCORING_TYPES: readonly string[] = ['hf-classifier'];
-
 /** Environment variable of the test-only fault injection: `<rank>:<op>:<after>:<throw|exit>`, e.g. `1:gradients:2:throw`. */
 export const WORKER_FAULT_ENV = 'DETOX_LAB_TEST_WORKER_FAULT';
 
@@ -74,6 +69,17 @@ export interface ParallelComputeOptions {
   configDir: string;
   /** Main's policy (rank 0), built from the same config. */
   policy: Policy;
+  /**
+   * The registry main built its plugins from: each worker rebuilds it from its module URLs
+   * ({@link PluginRegistry.moduleUrls}: the built-in list and the config's plugin modules), so a worker loads the
+   * same plugins as main, a user's included, and nothing else.
+   */
+  plugins: PluginRegistry;
+  /**
+   * Main's reward model: when it declares {@link RewardModel.scoresOnWorkers}, every worker builds one from the
+   * `reward.model` slot and scores its share of each batch; otherwise main scores alone.
+   */
+  rewardModel?: Pick<RewardModel, 'scoresOnWorkers'>;
   /** Ranks including the main thread (≥ 2). */
   workers: number;
   /** initBackend options besides the name, as main used them (e.g. `{ matmul: 'native' }`). */
@@ -98,7 +104,7 @@ export class ParallelCompute implements PpoCompute {
     private readonly layout: VarLayout,
     private readonly pool: WorkerPool,
     buffers: { weights: SharedArrayBuffer; grads: SharedArrayBuffer },
-    /** Whether the workers hold the reward model (see {@link SPLIT_SCORING_TYPES}). */
+    /** Whether the workers hold the reward model (see {@link ParallelComputeOptions.rewardModel}). */
     readonly splitsScoring: boolean,
   ) {
     this.local = new LocalCompute(policy, cfg);
@@ -116,13 +122,14 @@ export class ParallelCompute implements PpoCompute {
       throw new RangeError(`ParallelCompute: workers must be an integer ≥ 2 (1 = the main thread alone); got ${opts.workers}`);
     }
     const fault = opts.fault ?? faultFromEnv();
-    const scoring = SPLIT_SCORING_TYPES.includes((opts.config.reward.model as { type: string }).type);
+    const scoring = opts.rewardModel?.scoresOnWorkers === true;
+    const pluginModules = [...opts.plugins.moduleUrls()];
     const layout = varLayout(opts.policy.trainableVariables());
     const weights = new SharedArrayBuffer(layout.size * 4);
     const grads = new SharedArrayBuffer(layout.size * 4 * (opts.workers - 1));
     const inits: WorkerInit[] = Array.from({ length: opts.workers - 1 }, (_, i) => ({
       rank: i + 1, config: opts.config, configDir: opts.configDir, backendOptions: opts.backendOptions ?? {},
-      layout, weights, grads, scoring,
+      pluginModules, layout, weights, grads, scoring,
       ...(fault && fault.rank === i + 1 ? { fault: { op: fault.op, after: fault.after, mode: fault.mode } } : {}),
     }));
     const pool = await WorkerPool.start(inits);

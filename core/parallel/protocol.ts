@@ -24,6 +24,11 @@ export interface WorkerInit {
   config: ResolvedConfig;
   /** Base folder of relative paths and user plugin modules (RunContext.configDir). */
   configDir: string;
+  /**
+   * Module URLs the worker rebuilds main's plugin registry from, in order (PluginRegistry.fromModuleUrls): the
+   * built-in list and the config's plugin modules.
+   */
+  pluginModules: string[];
   /** Options for initBackend besides the name (e.g. matmul), as main used them; the worker adds threads 1, blasThreads 1. */
   backendOptions: BackendOptions;
   layout: VarLayout;
@@ -31,7 +36,7 @@ export interface WorkerInit {
   weights: SharedArrayBuffer;
   /** Float32 gradients: `layout.size` floats per worker rank (rank r writes at `(r - 1) · layout.size`). */
   grads: SharedArrayBuffer;
-  /** Also build the `reward.model` slot and answer 'classify' requests (TF-based classifiers). */
+  /** Also build the `reward.model` slot and answer 'classify' requests (its plugin declared `scoresOnWorkers`). */
   scoring: boolean;
   fault?: WorkerFault;
 }

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/wasm/backend.js';
-import { builtinRegistry } from '../cli/builtins.js';
+import { PluginRegistry } from '../plugin/registry.js';
 import { buildPluginContext, create } from '../di/container.js';
 import type { SlotConfig } from '../config/schema.js';
 import type { Policy } from '../interfaces/policy.js';
@@ -25,8 +25,7 @@ async function buildReplica(): Promise<{ policy: Policy; vars: tf.Variable[]; cl
   tf.env().set('PROD', true);
   // One GEMM thread and one BLAS thread per worker: the workers are the parallelism.
   await initBackend(init.config.backend, { ...init.backendOptions, threads: 1, blasThreads: 1 });
-  const registry = builtinRegistry();
-  if (init.config.plugins.length) await registry.loadModules(init.config.plugins, init.configDir);
+  const registry = await PluginRegistry.fromModuleUrls(init.pluginModules);
   const { ctx } = await buildPluginContext(init.config, registry, { configDir: init.configDir, log: () => {} });
   const policy = await create(registry, 'policy', init.config.policy as SlotConfig, ctx);
   const vars = policy.trainableVariables();

@@ -88,6 +88,17 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
   create(options: z.output<S>, ctx: PluginContext): PluginKinds[K] | Promise<PluginKinds[K]>;
 }
 
+/** A list of plugin definitions that knows the URL of the module exporting it (see {@link pluginList}). */
+export type PluginList = readonly AnyPluginDefinition[] & { readonly moduleUrl: string };
+
+/**
+ * Marks a module's exported plugin list with that module's URL (`pluginList([...], import.meta.url)`), so that a
+ * registry built from it can be rebuilt in a worker thread by importing the module (PluginRegistry.moduleUrls).
+ */
+export function pluginList(definitions: readonly AnyPluginDefinition[], moduleUrl: string): PluginList {
+  return Object.freeze(Object.assign([...definitions], { moduleUrl }));
+}
+
 /** Any plugin definition, whatever its kind and options (what registries and module lists hold). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPluginDefinition = PluginDefinition<PluginKind, any>;

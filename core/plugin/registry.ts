@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PLUGIN_KINDS, type AnyPluginDefinition, type PluginKind } from './define.js';
+import { PLUGIN_KINDS, type AnyPluginDefinition, type PluginKind, type PluginList } from './define.js';
 
 /** Plugins by kind and name. A second plugin of the same kind and name is an error. */
 export class PluginRegistry {
@@ -10,9 +10,35 @@ export class PluginRegistry {
   );
   /** Where each plugin came from ('built-in' or a module path), for error messages. */
   private readonly origin = new Map<AnyPluginDefinition, string>();
+  /** URLs of the modules the definitions came from, in load order (see {@link moduleUrls}). */
+  private readonly urls: string[] = [];
 
-  constructor(definitions: readonly AnyPluginDefinition[] = [], origin = 'built-in') {
+  /**
+   * `moduleUrl` (by default the list's own, see {@link pluginList}): the module whose `builtinPlugins` (or default)
+   * export is `definitions`, so that another thread can rebuild this registry with {@link fromModuleUrls}.
+   */
+  constructor(definitions: readonly AnyPluginDefinition[] | PluginList = [], origin = 'built-in', moduleUrl?: string) {
     for (const d of definitions) this.register(d, origin);
+    const url = moduleUrl ?? (definitions as PluginList).moduleUrl;
+    if (url) this.urls.push(url);
+  }
+
+  /**
+   * A registry built from module URLs alone (what a worker thread receives): each module's `builtinPlugins`
+   * export, or else its default export, is registered in order.
+   */
+  static async fromModuleUrls(urls: readonly string[]): Promise<PluginRegistry> {
+    const registry = new PluginRegistry();
+    for (const url of urls) await registry.importModule(url, url, true);
+    return registry;
+  }
+
+  /**
+   * The module URLs this registry's definitions came from, in order. Plugins registered one by one with
+   * {@link register} are not among them: a worker thread rebuilt from these URLs does not know them.
+   */
+  moduleUrls(): readonly string[] {
+    return this.urls;
   }
 
   register(def: AnyPluginDefinition, origin = 'built-in'): void {
@@ -52,23 +78,25 @@ export class PluginRegistry {
    * A module's default export is a plugin definition or a list of them.
    */
   async loadModules(specs: readonly string[], baseDir: string): Promise<void> {
-    for (const spec of specs) {
-      const url = resolveModule(spec, baseDir);
-      let mod: { default?: unknown };
-      try {
-        mod = (await import(url)) as { default?: unknown };
-      } catch (err) {
-        throw new Error(`cannot load "${spec}" (${url}): ${(err as Error).message}`);
-      }
-      const exported = mod.default;
-      const defs = Array.isArray(exported) ? exported : [exported];
-      if (exported === undefined || defs.some((d) => !isPluginDefinition(d))) {
-        throw new Error(
-          `"${spec}" must default-export a plugin definition (definePlugin({...})) or a list of them`,
-        );
-      }
-      for (const d of defs as AnyPluginDefinition[]) this.register(d, spec);
+    for (const spec of specs) await this.importModule(resolveModule(spec, baseDir), spec, false);
+  }
+
+  private async importModule(url: string, spec: string, listExport: boolean): Promise<void> {
+    let mod: { default?: unknown; builtinPlugins?: unknown };
+    try {
+      mod = (await import(url)) as { default?: unknown; builtinPlugins?: unknown };
+    } catch (err) {
+      throw new Error(`cannot load "${spec}" (${url}): ${(err as Error).message}`);
     }
+    const exported = listExport && mod.builtinPlugins !== undefined ? mod.builtinPlugins : mod.default;
+    const defs = Array.isArray(exported) ? exported : [exported];
+    if (exported === undefined || defs.some((d) => !isPluginDefinition(d))) {
+      throw new Error(
+        `"${spec}" must default-export a plugin definition (definePlugin({...})) or a list of them`,
+      );
+    }
+    for (const d of defs as AnyPluginDefinition[]) this.register(d, spec);
+    this.urls.push(url);
   }
 }
 

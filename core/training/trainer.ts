@@ -2,6 +2,7 @@ import { inject, injectable, multiInject, optional } from 'inversify';
 import { TOKENS } from '../tokens.js';
 import type { ResolvedConfig } from '../config/validate.js';
 import type { RunContext } from '../di/container.js';
+import type { PluginRegistry } from '../plugin/registry.js';
 import type { Policy } from '../interfaces/policy.js';
 import type { RewardModel, RewardTransform } from '../interfaces/reward.js';
 import { toxicProbability } from '../interfaces/reward.js';
@@ -60,6 +61,7 @@ export class Trainer {
   constructor(
     @inject(TOKENS.Config) private readonly cfg: ResolvedConfig,
     @inject(TOKENS.Run) private readonly run: RunContext,
+    @inject(TOKENS.Registry) private readonly plugins: PluginRegistry,
     @inject(TOKENS.Policy) private readonly policy: Policy,
     @inject(TOKENS.RewardModel) private readonly classifier: RewardModel,
     @inject(TOKENS.RewardTransform) private readonly transform: RewardTransform,
@@ -83,6 +85,7 @@ export class Trainer {
       const t0 = Date.now();
       parallel = await ParallelCompute.start({
         config: this.cfg, configDir: this.run.configDir, policy: this.policy, workers, backendOptions: { matmul: this.cfg.matmul },
+        plugins: this.plugins, rewardModel: this.classifier,
       });
       opts.sinks.log(`workers: ${workers} threads, data parallel (replicas built in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import type { Dataset, PromptRecord } from '../../core/interfaces/dataset.js';
+import { definePlugin, type Dataset, type PromptRecord } from '../../core/index.js';
 import { HELD_OUT_SHARE, loadBuiltinCorpus, type BuiltinPrompt } from './builtin/corpus.js';
 
 const record = (p: BuiltinPrompt, text = p.text): PromptRecord => ({ id: p.id, text, meta: { toxicity: p.toxicity, source: p.source } });

@@ -1,15 +1,22 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import type { Dataset, DatasetSplits } from '../../core/interfaces/dataset.js';
-import { buildSplits, type KeyedPrompt } from '../../core/data/build-splits.js';
-import { readCsv } from '../../core/data/csv-reader.js';
-import { commonDatasetOptions } from '../../core/data/dataset-options.js';
-import { getField, isFieldPath, jsonType } from '../../core/data/field-path.js';
-import { readJsonl } from '../../core/data/jsonl-reader.js';
-import { describeReport, LoadReportBuilder } from '../../core/data/load-report.js';
-import { assertReadableFile } from '../../core/data/open-lines.js';
-import { readTextLines } from '../../core/data/text-reader.js';
+import {
+  definePlugin,
+  buildSplits,
+  readCsv,
+  commonDatasetOptions,
+  getField,
+  isFieldPath,
+  jsonType,
+  readJsonl,
+  describeReport,
+  LoadReportBuilder,
+  assertReadableFile,
+  readTextLines,
+  type Dataset,
+  type DatasetSplits,
+  type KeyedPrompt,
+} from '../../core/index.js';
 
 const NAME = 'prompt-file';
 const WHO = `data.dataset (${NAME})`;

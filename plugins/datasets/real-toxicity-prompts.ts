@@ -1,13 +1,18 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import type { Dataset, DatasetSplits } from '../../core/interfaces/dataset.js';
-import { buildSplits, type KeyedPrompt } from '../../core/data/build-splits.js';
-import { commonDatasetOptions } from '../../core/data/dataset-options.js';
-import { readJsonl } from '../../core/data/jsonl-reader.js';
-import { describeReport, LoadReportBuilder } from '../../core/data/load-report.js';
-import { assertReadableFile } from '../../core/data/open-lines.js';
-import { jsonType } from '../../core/data/field-path.js';
+import {
+  definePlugin,
+  buildSplits,
+  commonDatasetOptions,
+  readJsonl,
+  describeReport,
+  LoadReportBuilder,
+  assertReadableFile,
+  jsonType,
+  type Dataset,
+  type DatasetSplits,
+  type KeyedPrompt,
+} from '../../core/index.js';
 
 const NAME = 'real-toxicity-prompts';
 const WHO = `data.dataset (${NAME})`;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import { roundVariablesToBf16 } from '../../core/model/memory/bf16.js';
+import { definePlugin, roundVariablesToBf16 } from '../../core/index.js';
 
 /**
  * `{ "type": "bf16" }` — the study's bfloat16 regime on an engine without a bfloat16 dtype: frozen weights (the

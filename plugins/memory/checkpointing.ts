@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
+import { definePlugin } from '../../core/index.js';
 
 /**
  * `{ "type": "checkpointing" }` — gradient checkpointing: each transformer block keeps only its input during the

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
+import { definePlugin } from '../../core/index.js';
 
 /**
  * `{ "type": "shared-layers", "numSharedLayers": N }` — TRL's `create_reference_model(model,

@@ -1,5 +1,4 @@
-import { definePlugin } from '../../core/plugin/define.js';
-import { adamOptionsSchema, createAdamFromOptions } from '../../core/optim/plugin-options.js';
+import { definePlugin, adamOptionsSchema, createAdamFromOptions } from '../../core/index.js';
 
 /**
  * `"optimiser": { "type": "adam", ... }` — torch.optim.Adam (TRL's optimiser: lr 1.41e-5,

@@ -1,5 +1,4 @@
-import { definePlugin } from '../../core/plugin/define.js';
-import { adamOptionsSchema, createAdamFromOptions } from '../../core/optim/plugin-options.js';
+import { definePlugin, adamOptionsSchema, createAdamFromOptions } from '../../core/index.js';
 
 /**
  * `"optimiser": { "type": "adamw", ... }` — torch.optim.AdamW: decoupled weight decay

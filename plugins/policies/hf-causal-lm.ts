@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import { CausalLMPolicy } from '../../core/model/policy.js';
+import { definePlugin, CausalLMPolicy } from '../../core/index.js';
 
 /**
  * `"policy": { "type": "hf-causal-lm", "path": "models/gpt-neo-125M" }` — a GPT-2, GPT-Neo, GPT-J, OPT or

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import { loadSequenceClassifier } from '../../core/model/roberta.js';
+import { definePlugin, loadSequenceClassifier } from '../../core/index.js';
 
 /**
  * `"model": { "type": "hf-classifier", "path": "models/roberta-hate-speech-dynabench-r4-target" }` —
@@ -36,6 +35,7 @@ export default definePlugin({
       name: `hf-classifier:${path.basename(dir)}`,
       labels: cls.labels,
       neutralIndex,
+      scoresOnWorkers: true,
       classify: (texts: string[]) => cls.classifyTexts(texts, { ...(o.maxLength === null ? {} : { maxLength: o.maxLength }), batchSize: o.batchSize }),
       dispose: () => cls.dispose(),
     };

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import type { RewardModel } from '../../core/interfaces/reward.js';
+import { definePlugin, type RewardModel } from '../../core/index.js';
 import { DEFAULT_BIAS, DEFAULT_DECAY, DEFAULT_TARGET_BONUS, LexiconScorer, type LexiconScore } from './lexicon/scorer.js';
 import { DEFAULT_TIER_WEIGHTS, type Tier } from './lexicon/terms.js';
 

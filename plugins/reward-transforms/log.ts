@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
+import { definePlugin } from '../../core/index.js';
 import { checkLogits } from './raw-logit.js';
 import { logSumExp } from './softmax.js';
 

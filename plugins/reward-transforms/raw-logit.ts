@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
+import { definePlugin } from '../../core/index.js';
 
 /**
  * Checks a transform's input: `neutralIndex` an integer inside every row, each row at least

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
+import { definePlugin } from '../../core/index.js';
 import { checkLogits } from './raw-logit.js';
 
 /** ln Σ exp(xᵢ), shifted by the maximum so it neither overflows nor underflows to −∞ for finite input. */

@@ -25,7 +25,7 @@ for (const { name, ranks, over, skipped = 0 } of [
     const one = await buildMain(prepared, dir);
     const many = await buildMain(prepared, dir);
     const fresh = await buildMain(prepared, dir);
-    const compute = await ParallelCompute.start({ config: cfg, configDir: dir, policy: many.policy, workers: ranks });
+    const compute = await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, policy: many.policy, workers: ranks });
     try {
       t.is(compute.ranks, ranks);
       const a = new PpoStepper(one.policy, one.optimiser, one.memory, cfg.ppo, new Rng(5));

@@ -16,7 +16,7 @@ for (const mode of ['throw', 'exit'] as const) {
     const many = await buildMain(prepared, dir);
     // Rank 1 fails on its second gradient request: the first mini-batch was already applied from both ranks.
     const compute = await ParallelCompute.start({
-      config: cfg, configDir: dir, policy: many.policy, workers: 2, fault: { rank: 1, op: 'gradients', after: 2, mode },
+      config: cfg, configDir: dir, plugins: prepared.registry, policy: many.policy, workers: 2, fault: { rank: 1, op: 'gradients', after: 2, mode },
     });
     try {
       const a = new PpoStepper(one.policy, one.optimiser, one.memory, cfg.ppo, new Rng(2));
@@ -54,7 +54,7 @@ test.serial('a replica that cannot be built fails the start with a message namin
   const path = await import('node:path');
   fs.rmSync(path.join(dir, 'models/policy/model.safetensors'));
   const before = liveWorkerThreads();
-  const err = await t.throwsAsync(ParallelCompute.start({ config: prepared.config, configDir: dir, policy: main.policy, workers: 3 }));
+  const err = await t.throwsAsync(ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, policy: main.policy, workers: 3 }));
   t.true(err instanceof WorkerCrashError);
   t.regex(err!.message, /^worker thread [12] failed: could not build its policy replica: .*model\.safetensors/);
   t.is(liveWorkerThreads(), before, 'both started threads were terminated');
@@ -64,7 +64,7 @@ test('requests to a failed worker reject at once instead of waiting', async (t) 
   const { dir, prepared } = await tinySetup();
   const main = await buildMain(prepared, dir);
   const compute = await ParallelCompute.start({
-    config: prepared.config, configDir: dir, policy: main.policy, workers: 2, fault: { rank: 1, op: 'checksum', after: 1, mode: 'exit' },
+    config: prepared.config, configDir: dir, plugins: prepared.registry, policy: main.policy, workers: 2, fault: { rank: 1, op: 'checksum', after: 1, mode: 'exit' },
   });
   try {
     const err = await t.throwsAsync(compute.checksums());

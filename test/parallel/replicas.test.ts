@@ -1,4 +1,9 @@
 import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { prepareExperiment } from '../../core/config/prepare.js';
+import { builtinPlugins } from '../../plugins/index.js';
 import * as tf from '@tensorflow/tfjs';
 import { PpoStepper } from '../../core/ppo/step.js';
 import { ParallelCompute } from '../../core/parallel/parallel-compute.js';
@@ -13,7 +18,7 @@ test.serial('every replica holds exactly main\'s weights after each step, and no
   const { dir, prepared } = await tinySetup();
   const cfg = prepared.config;
   const main = await buildMain(prepared, dir);
-  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, policy: main.policy, workers: 3 });
+  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, policy: main.policy, workers: 3 });
   try {
     const initial = weightsChecksum(main.policy.trainableVariables());
     const stepper = new PpoStepper(main.policy, main.optimiser, main.memory, cfg.ppo, new Rng(1), compute);
@@ -38,7 +43,7 @@ test.serial('every replica holds exactly main\'s weights after each step, and no
 test('split sampling is deterministic for a worker count and returns one response per prompt, in order', async (t) => {
   const { dir, prepared } = await tinySetup();
   const main = await buildMain(prepared, dir);
-  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, policy: main.policy, workers: 2 });
+  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, policy: main.policy, workers: 2 });
   try {
     const prompts = fixedBatch(5).queries;
     const run = async () => {
@@ -65,7 +70,7 @@ test('memory strategies: bf16 rounding and shared layers run on main before the 
   const { dir, prepared } = await tinySetup({ memory: [{ type: 'shared-layers', numSharedLayers: 1 }, { type: 'bf16' }] });
   const cfg = prepared.config;
   const main = await buildMain(prepared, dir);
-  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, policy: main.policy, workers: 2 });
+  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, policy: main.policy, workers: 2 });
   try {
     const stepper = new PpoStepper(main.policy, main.optimiser, main.memory, cfg.ppo, new Rng(1), compute);
     const { queries, responses, scores } = fixedBatch(cfg.ppo.batchSize);
@@ -90,7 +95,7 @@ test('TF-based scoring (hf-classifier) is split between the threads and equals m
   const main = await buildMain(prepared, dir);
   const { ctx } = await buildPluginContext(prepared.config, prepared.registry, { configDir: dir, log: () => {} });
   const classifier = await create(prepared.registry, 'reward-model', prepared.config.reward.model as SlotConfig, ctx);
-  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, policy: main.policy, workers: 3 });
+  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, rewardModel: classifier, policy: main.policy, workers: 3 });
   try {
     t.true(compute.splitsScoring);
     const texts = ['you are an idiot', 'what a lovely day', 'shut up', 'thanks for the help, friend', 'go to hell'];
@@ -102,5 +107,56 @@ test('TF-based scoring (hf-classifier) is split between the threads and equals m
   } finally {
     await compute.close();
     classifier.dispose?.();
+  }
+});
+
+// A reward model of the user's own, loaded from the config's `plugins` list: workers rebuild main's registry from its
+// module URLs, so they build it too, and it scores on the workers only because it declares `scoresOnWorkers`.
+async function userScorerSetup(scoresOnWorkers: boolean) {
+  const { dir } = await tinySetup();
+  const door = pathToFileURL(path.resolve('dist/core/index.js')).href;
+  fs.writeFileSync(path.join(dir, 'thread-scorer.mjs'), `import { threadId } from 'node:worker_threads';
+import { definePlugin, z } from ${JSON.stringify(door)};
+export default definePlugin({
+  kind: 'reward-model', name: 'thread-scorer', description: 'scores each text with the id of the thread that scored it',
+  options: z.object({}),
+  create: () => ({
+    name: 'thread-scorer', labels: ['neutral', 'toxic'], neutralIndex: 0, ${scoresOnWorkers ? 'scoresOnWorkers: true,' : ''}
+    classify: async (texts) => texts.map(() => [threadId, 0]),
+  }),
+});
+`);
+  const rc = JSON.parse(fs.readFileSync(path.join(dir, '.detoxrc.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify({ ...rc, plugins: ['./thread-scorer.mjs'], reward: { ...rc.reward, model: { type: 'thread-scorer' } } }));
+  const prepared = await prepareExperiment({ file: path.join(dir, '.detoxrc.json'), builtins: builtinPlugins });
+  const main = await buildMain(prepared, dir);
+  const { ctx } = await buildPluginContext(prepared.config, prepared.registry, { configDir: dir, log: () => {} });
+  const scorer = await create(prepared.registry, 'reward-model', prepared.config.reward.model as SlotConfig, ctx);
+  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, rewardModel: scorer, policy: main.policy, workers: 2 });
+  return { prepared, scorer, compute };
+}
+
+test('a user plugin that declares scoresOnWorkers is built on the workers from the config\'s plugin modules and scores there', async (t) => {
+  const { prepared, scorer, compute } = await userScorerSetup(true);
+  try {
+    t.deepEqual(prepared.registry.moduleUrls().map((u) => path.basename(u)), ['index.js', 'thread-scorer.mjs'], 'built-ins, then the user module');
+    t.true(compute.splitsScoring);
+    const rows = await compute.classify(['a', 'b', 'c', 'd'], scorer);
+    const threads = new Set(rows.map((r) => r[0]));
+    t.true(threads.has(0), 'main scored its share');
+    t.true([...threads].some((id) => id !== 0), `a worker scored its share (threads ${[...threads].join(', ')})`);
+  } finally {
+    await compute.close();
+  }
+});
+
+test('a reward model that does not declare scoresOnWorkers scores on the main thread only', async (t) => {
+  const { scorer, compute } = await userScorerSetup(false);
+  try {
+    t.false(compute.splitsScoring);
+    const rows = await compute.classify(['a', 'b', 'c', 'd'], scorer);
+    t.deepEqual(rows.map((r) => r[0]), [0, 0, 0, 0]);
+  } finally {
+    await compute.close();
   }
 });

@@ -13,7 +13,7 @@ test('wasm backend: 2 ranks equal 1, replicas stay bit-identical to main, tensor
   const one = await buildMain(prepared, dir);
   t.is(tf.getBackend(), 'wasm');
   const many = await buildMain(prepared, dir);
-  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, policy: many.policy, workers: 2, backendOptions: { matmul: 'js' } });
+  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, policy: many.policy, workers: 2, backendOptions: { matmul: 'js' } });
   try {
     const a = new PpoStepper(one.policy, one.optimiser, one.memory, cfg.ppo, new Rng(7));
     const b = new PpoStepper(many.policy, many.optimiser, many.memory, cfg.ppo, new Rng(7), compute);
