@@ -12,8 +12,7 @@
  * float32 softmax; the engine computes everything in float32.
  */
 import { num, posInt, tail } from './config-fields.js';
-import type { TransformerConfig } from './hf-config.js';
-import type { BlockWeightNames, ModelWeightNames, WeightSpec } from './weight-names.js';
+import type { BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 
 /** Prefix of every BLOOM base-model weight. */
 export const BLOOM_PREFIX = 'transformer.';

@@ -3,76 +3,14 @@
  * (here), OPT (opt.ts) and BLOOM (bloom.ts), and back (for saving).
  */
 import { activation, num, posInt, tail, type Activation } from './config-fields.js';
+import { SUPPORTED_MODEL_TYPES, type AttentionType, type ModelType, type TransformerConfig } from './types.js';
 import { optConfigToHf, parseOptConfig } from './opt.js';
 import { bloomConfigToHf, parseBloomConfig } from './bloom.js';
 
 export { SUPPORTED_ACTIVATIONS, type Activation } from './config-fields.js';
+/** The config types live in types.ts (the architectures' files name them without importing this dispatcher). */
+export { SUPPORTED_MODEL_TYPES, type AttentionType, type ModelType, type TransformerConfig } from './types.js';
 
-/** Model families the engine implements. */
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gptj', 'opt', 'bloom'] as const;
-export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
-
-/** Attention pattern of one layer: 'global' = causal over all keys, 'local' = causal within `windowSize`. */
-export type AttentionType = 'global' | 'local';
-
-/** Architecture description shared by GPT-2, GPT-Neo, GPT-J, OPT and BLOOM. */
-export interface TransformerConfig {
-  modelType: ModelType;
-  vocabSize: number;
-  /** Maximum number of positions (size of the learned position table). */
-  nPositions: number;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  /** Width of the MLP hidden layer (4 * dModel unless the config says otherwise). */
-  dInner: number;
-  layerNormEps: number;
-  activation: Activation;
-  /** One entry per layer. */
-  attentionTypes: AttentionType[];
-  /** Local attention window (keys with q_pos - k_pos >= windowSize are masked); GPT-Neo only. */
-  windowSize: number;
-  /** Divide scores by sqrt(head_dim) (GPT-2: yes, GPT-Neo: no). */
-  scaleAttention: boolean;
-  /** GPT-2's scale_attn_by_inverse_layer_idx: also divide scores of layer i by (i + 1). */
-  scaleByInverseLayerIdx: boolean;
-  /** q/k/v projections carry biases (GPT-2 fused c_attn: yes; GPT-Neo: no). */
-  qkvBias: boolean;
-  /** Output projection shares the token embedding. */
-  tiedEmbeddings: boolean;
-  /**
-   * Rotary position embedding width per head (GPT-J's rotary_dim: the first `rotaryDim` features of every query
-   * and key head are rotated pairwise, the rest pass through); 0 = learned absolute positions (wpe) instead.
-   */
-  rotaryDim: number;
-  /** GPT-J's block: x + attn(ln_1(x)) + mlp(ln_1(x)) (one LayerNorm, attention and MLP side by side). */
-  parallelResidual: boolean;
-  /** Attention output projection carries a bias (GPT-2, GPT-Neo: yes; GPT-J: no). */
-  outBias: boolean;
-  /** The untied lm_head carries a bias (GPT-J: yes). */
-  lmHeadBias: boolean;
-  /**
-   * Width of the token embedding, the final hidden states, the lm head and the value head: OPT's
-   * word_embed_proj_dim (project_in / project_out map it to and from dModel when it differs); dModel otherwise.
-   */
-  dEmbed: number;
-  /** Learned position table row of position p is p + positionOffset (OPT: 2); 0 otherwise. */
-  positionOffset: number;
-  /** ALiBi: per-head linear biases on attention scores instead of position embeddings (BLOOM). */
-  alibi: boolean;
-  /** Post-LayerNorm block: ln_1(x + attn(x)), then ln_2(· + mlp(·)) (OPT with do_layer_norm_before false). */
-  postLayerNorm: boolean;
-  /** A LayerNorm after the last block (absent in post-LN OPT). */
-  finalLayerNorm: boolean;
-  /** A LayerNorm right after the token embedding (BLOOM's word_embeddings_layernorm). */
-  embedLayerNorm: boolean;
-  /** The MLP's two projections carry biases (OPT's enable_bias; every other family: yes). */
-  mlpBias: boolean;
-  bosTokenId: number | null;
-  eosTokenId: number | null;
-  /** The parsed config.json, kept so saving round-trips fields the engine does not use. */
-  raw: Record<string, unknown>;
-}
 
 /**
  * Expands GPT-Neo's `attention_types` (e.g. `[[["global","local"], 12]]`: the pattern repeated 12 times)

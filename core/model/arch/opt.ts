@@ -15,8 +15,7 @@
  * are never read, so no real token's output depends on the difference.
  */
 import { activation, bool, num, posInt, tail } from './config-fields.js';
-import type { TransformerConfig } from './hf-config.js';
-import type { BlockWeightNames, ModelWeightNames, WeightSpec } from './weight-names.js';
+import type { BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 
 /** Prefix of every OPT base-model weight (OPTForCausalLM's `model.decoder`). */
 export const OPT_PREFIX = 'model.decoder.';

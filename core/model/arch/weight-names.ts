@@ -6,60 +6,12 @@
  * (untransposed) matrix products. GPT-2 checkpoints already store Conv1D weights that way; GPT-Neo's and GPT-J's
  * nn.Linear weights are [out, in] in the checkpoint and are transposed on load and save.
  */
-import type { TransformerConfig } from './hf-config.js';
+import type { BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 import { optBlockWeightNames, optModelWeightNames, optWeightSpecs } from './opt.js';
 import { bloomBlockWeightNames, bloomModelWeightNames, bloomWeightSpecs } from './bloom.js';
 
-/** One expected weight. */
-export interface WeightSpec {
-  /** Hugging Face name, with the `transformer.` prefix (value head: `v_head.summary.*`). */
-  name: string;
-  /** Shape in the engine's layout. */
-  shape: number[];
-  /** True when the checkpoint stores the transpose of the engine's tensor (nn.Linear weights). */
-  transposed: boolean;
-  /** What the weight is, for initialisation. */
-  kind: 'embedding' | 'matrix' | 'bias' | 'ln_weight' | 'ln_bias' | 'vhead_weight' | 'vhead_bias';
-  /** Block index, or -1 for weights outside the blocks. */
-  layer: number;
-  /**
-   * BLOOM's fused query_key_value: the checkpoint lays the 3·d outputs out per head as [q, k, v] (this many heads);
-   * the engine's columns are [q | k | v].
-   */
-  interleavedHeads?: number;
-}
-
-/** Names of the weights outside the blocks (null: the architecture has no such weight). */
-export interface ModelWeightNames {
-  /** Token embedding [V, dEmbed]. */
-  wte: string;
-  /** Learned position table (GPT-2, GPT-Neo, OPT). */
-  wpe: string | null;
-  /** Final LayerNorm. */
-  lnfG: string | null; lnfB: string | null;
-  /** LayerNorm after the token embedding (BLOOM). */
-  embLnG: string | null; embLnB: string | null;
-  /** OPT's projections between word_embed_proj_dim and hidden_size ([dEmbed, d] and [d, dEmbed]). */
-  projIn: string | null; projOut: string | null;
-}
-
-/** Names of one block's weights in the engine's terms. */
-export interface BlockWeightNames {
-  ln1G: string; ln1B: string;
-  /** GPT-2, BLOOM: fused [d, 3d] projection and its bias. */
-  qkvW?: string; qkvB?: string;
-  /** GPT-Neo, GPT-J, OPT: separate [d, d] projections (with biases in OPT). */
-  qW?: string; kW?: string; vW?: string;
-  qB?: string; kB?: string; vB?: string;
-  outW: string;
-  /** Absent in GPT-J. */
-  outB?: string;
-  /** Absent in GPT-J (one LayerNorm feeds attention and MLP). */
-  ln2G?: string; ln2B?: string;
-  fcW: string; projW: string;
-  /** Absent in OPT with enable_bias false. */
-  fcB?: string; projB?: string;
-}
+/** The weight-name types live in types.ts (the architectures' files name them without importing this dispatcher). */
+export type { BlockWeightNames, ModelWeightNames, WeightSpec } from './types.js';
 
 /** Prefix of every base-model weight. */
 export const BASE_PREFIX = 'transformer.';
