@@ -1,7 +1,8 @@
 /**
- * The architecture vocabulary every file of arch/ shares: the engine's one internal {@link TransformerConfig} and
- * the types of its weight names. Types (and the list of model types) only, so the architectures' files (opt.ts,
- * bloom.ts) and the dispatchers that call them (hf-config.ts, weight-names.ts) all import it and not each other.
+ * The architecture vocabulary every file of arch/ shares: the engine's one internal {@link TransformerConfig}, the
+ * types of its weight names, the names every family shares, and {@link Architecture}, what each family's file
+ * (gpt2.ts, gpt-neo.ts, gptj.ts, opt.ts, bloom.ts) provides. Types and constants only, so the families' files and
+ * the dispatchers that call them through architectures.ts (hf-config.ts, weight-names.ts) import it and not each other.
  */
 import type { Activation } from './config-fields.js';
 
@@ -120,4 +121,26 @@ export interface BlockWeightNames {
   fcW: string; projW: string;
   /** Absent in OPT with enable_bias false. */
   fcB?: string; projB?: string;
+}
+
+/** Prefix of every base-model weight. */
+export const BASE_PREFIX = 'transformer.';
+export const VHEAD_WEIGHT = 'v_head.summary.weight';
+export const VHEAD_BIAS = 'v_head.summary.bias';
+export const LM_HEAD = 'lm_head.weight';
+/** GPT-J's untied output projection has a bias. */
+export const LM_HEAD_BIAS = 'lm_head.bias';
+
+/** What one architecture's file provides; hf-config.ts and weight-names.ts dispatch on `model_type` to it. */
+export interface Architecture {
+  /** Parses a config.json of this `model_type`. */
+  parse(raw: Record<string, unknown>): TransformerConfig;
+  /** Writes the config as config.json (fields of `raw` kept, engine fields updated). */
+  toHf(c: TransformerConfig): Record<string, unknown>;
+  /** Names of the weights outside the blocks. */
+  modelWeightNames(c: TransformerConfig): ModelWeightNames;
+  /** Names of block `i`'s weights. */
+  blockWeightNames(c: TransformerConfig, i: number): BlockWeightNames;
+  /** Every weight of the model, `vhead` (the value head's) last, in the order the checkpoint registers them. */
+  weightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[];
 }
