@@ -43,7 +43,7 @@ export { loadSequenceClassifier } from './model/roberta.js';
 export type { SequenceClassifier, ClassifyTextsOptions, LoadSequenceClassifierOptions } from './model/roberta.js';
 export { loadTokenizer } from './model/io/tokenizer.js';
 export type { Tokenizer as HfTokenizer } from './model/io/tokenizer.js';
-export { loadCausalLM } from './model/io/hf-io.js';
+export { loadCausalLM } from './model/load.js';
 // Optimisers and memory: Adam/AdamW from options (TRL's defaults), bf16 rounding.
 export { adamOptionsSchema, createAdamFromOptions } from './optim/plugin-options.js';
 export type { AdamPluginOptions } from './optim/plugin-options.js';

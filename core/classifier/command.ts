@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { getBackend } from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../model/wasm/backend.js';
-import { loadCausalLM } from '../model/io/hf-io.js';
+import { loadCausalLM } from '../model/load.js';
 import { CausalSequenceClassifier } from '../model/gpt2-classifier.js';
 import { loadTokenizer } from '../model/io/tokenizer.js';
 import { InputError } from '../errors.js';

@@ -17,15 +17,13 @@ import { blockWeightNames, LM_HEAD, LM_HEAD_BIAS, modelWeightNames, sharedWeight
 import { withWasmMemoryGuard } from './wasm/backend.js';
 import { expandBf16, packTensorBf16, type PackedBf16 } from './memory/bf16.js';
 import { checkpointedBlock } from './memory/checkpoint.js';
+import type { HostWeight } from './io/hf-io.js';
 
 /** How to initialise a value head that the checkpoint does not carry. */
 export type VHeadInit = 'default' | 'normal';
 
-/** A tensor handed to the model on the host: data in the engine's layout. */
-export interface HostWeight {
-  shape: number[];
-  data: Float32Array;
-}
+/** A tensor handed to the model on the host: data in the engine's layout (defined in io/hf-io.ts, which reads them). */
+export type { HostWeight } from './io/hf-io.js';
 
 /** Options for building a model. */
 export interface CausalLMOptions {
@@ -241,7 +239,7 @@ export class CausalLM {
       for (let i = 0; i < cfg.nLayers; i++) {
         const xi = x;
         if (this.checkpoint && recording && !cache) {
-          x = checkpointedBlock(cfg, i, this.blockWeights(i), xi, ctx); // [B*T, d]
+          x = checkpointedBlock((bw, bx, bc) => blockForward(cfg, i, bw, bx, bc), this.blockWeights(i), xi, ctx); // [B*T, d]
         } else if (!cache && !recording && this.packed.size > 0) {
           // Packed weights are expanded for this block only and freed with its intermediates.
           x = tf.tidy(() => blockForward(cfg, i, this.blockWeights(i), xi, ctx)); // [B*T, d]

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TransformerConfig } from './arch/hf-config.js';
-import type { AttentionContext, BlockWeights } from './transformer.js';
+import type { AttentionContext, BlockWeights } from './block-types.js';
 import { activeKernels, attentionBackwardRaw, attentionForwardRaw, customOp, newTensor, onHeap, rawAttention } from './wasm/fused-ops.js';
 import { heapOffset } from './wasm/kernels.js';
 import { fastColSum, fastGemm, fastGemmNT } from './wasm/simd.js';

@@ -22,14 +22,17 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CausalLM, type HostWeight } from './causal-lm.js';
 import { hfStateDict, hfTensorsToEngine, transpose2d, CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE } from './io/hf-io.js';
-import { parseHfConfig, SUPPORTED_MODEL_TYPES, toHfConfig, type ModelType, type TransformerConfig } from './arch/hf-config.js';
+import { parseHfConfig, SUPPORTED_MODEL_TYPES, toHfConfig, type ModelType } from './arch/hf-config.js';
 import { writeSafetensors, type HostTensor } from './io/safetensors.js';
 import { SeededRandom } from './seeded-random.js';
 import type { Tokenizer } from './io/tokenizer.js';
 import { LM_HEAD, LM_HEAD_BIAS, modelWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs } from './arch/weight-names.js';
-import type { ClassifyTextsOptions, SequenceClassifier } from './roberta.js';
+import type { CausalClassifierConfig, ClassifyTextsOptions, SequenceClassifier } from './sequence-classifier.js';
 import { classifyInBatches } from './classify-batches.js';
 import { replaceDir } from '../util/replace-dir.js';
+
+/** The config type lives in sequence-classifier.ts (with the classifier contract roberta.ts shares). */
+export type { CausalClassifierConfig } from './sequence-classifier.js';
 
 /** transformers' sequence-classification class of each causal family. */
 export const CAUSAL_CLASSIFIER_ARCHITECTURES: Record<ModelType, string> = {
@@ -42,25 +45,6 @@ export const CAUSAL_CLASSIFIER_ARCHITECTURES: Record<ModelType, string> = {
 
 /** Name of the score head's weight in the checkpoint (`[num_labels, d]`, no bias). */
 export const SCORE_WEIGHT = 'score.weight';
-
-/** Configuration of a causal-LM classifier (the fields inspect and the reward plugin read, plus the body's). */
-export interface CausalClassifierConfig {
-  modelType: ModelType;
-  /** config.json `architectures[0]`, e.g. `GPT2ForSequenceClassification`. */
-  architecture: string;
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  /** Longest input (n_positions). */
-  maxPositionEmbeddings: number;
-  /** Rows are right-padded with this id; the head reads each row's last token that is not it. */
-  padTokenId: number;
-  /** Class names in logit order (from `id2label`). */
-  labels: string[];
-  /** The body's configuration (its `raw` holds the classifier fields: id2label, label2id, pad_token_id). */
-  transformer: TransformerConfig;
-}
 
 /** True when config.json describes a causal-LM sequence classifier this module loads. */
 export function isCausalClassifierConfig(raw: Record<string, unknown>): boolean {

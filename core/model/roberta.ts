@@ -22,8 +22,12 @@ import { initBackend, type BackendName } from './wasm/backend.js';
 import { readSafetensorsFolder, type HostTensor } from './io/safetensors.js';
 import { loadTokenizer, type Tokenizer } from './io/tokenizer.js';
 import { SUPPORTED_MODEL_TYPES } from './arch/hf-config.js';
-import { CausalSequenceClassifier, isCausalClassifierConfig, parseCausalClassifierConfig, type CausalClassifierConfig } from './gpt2-classifier.js';
+import { CausalSequenceClassifier, isCausalClassifierConfig, parseCausalClassifierConfig } from './gpt2-classifier.js';
+import type { ClassifyTextsOptions, RobertaConfig, SequenceClassifier } from './sequence-classifier.js';
 import { classifyInBatches } from './classify-batches.js';
+
+/** The classifier contract and config types live in sequence-classifier.ts (gpt2-classifier.ts names them too). */
+export type { ClassifyTextsOptions, RobertaConfig, SequenceClassifier, SequenceClassifierConfig } from './sequence-classifier.js';
 
 /** Model types this module implements (RoBERTa here; causal-LM classifiers in gpt2-classifier.ts). */
 export const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
@@ -34,23 +38,6 @@ export const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
  */
 export const SUPPORTED_CLASSIFIERS = 'roberta (RobertaForSequenceClassification); gpt2, gpt_neo, gptj, opt, bloom with architectures ' +
   '["GPT2ForSequenceClassification"] (or the family\'s own ForSequenceClassification class)';
-
-/** Architecture of a RoBERTa classifier, from config.json (HF RobertaConfig defaults fill missing fields). */
-export interface RobertaConfig {
-  modelType: 'roberta';
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  intermediateSize: number;
-  maxPositionEmbeddings: number;
-  typeVocabSize: number;
-  layerNormEps: number;
-  /** Pad token id, also RoBERTa's `padding_idx` for position ids. */
-  padTokenId: number;
-  /** Class names in logit order (from `id2label`). */
-  labels: string[];
-}
 
 function field(raw: Record<string, unknown>, key: string, fallback: number, integer = true): number {
   const v = raw[key] ?? fallback;
@@ -334,35 +321,6 @@ export function robertaClassifierLogits(
   const first = tf.reshape(tf.slice(tf.reshape(x, [B, T, H]), [0, 0, 0], [B, 1, H]), [B, H]) as tf.Tensor2D; // [B, H]
   const pooled = tf.tanh(dense(first, weights.wHeadDense, weights.bHeadDense)) as tf.Tensor2D; // [B, H]
   return dense(pooled, weights.wHeadOut, weights.bHeadOut); // [B, L]
-}
-
-/** Options of {@link SequenceClassifier.classifyTexts}. */
-export interface ClassifyTextsOptions {
-  /** Token limit per text incl. `<s>`/`</s>`; longer texts are truncated. Default: the model's limit (514 − 2). */
-  maxLength?: number;
-  /** Texts per forward pass. Default 16. */
-  batchSize?: number;
-}
-
-/** Configuration of any loaded classifier (`modelType` tells which). */
-export type SequenceClassifierConfig = RobertaConfig | CausalClassifierConfig;
-
-/** A loaded sequence classifier (RoBERTa, or a causal LM with a score head: gpt2-classifier.ts). */
-export interface SequenceClassifier {
-  /** Class names in logit order (config.json `id2label`), e.g. `["nothate", "hate"]`. */
-  readonly labels: string[];
-  readonly config: SequenceClassifierConfig;
-  /** The folder's tokenizer, or null when it has none (then only {@link classify} works). */
-  readonly tokenizer: Tokenizer | null;
-  /**
-   * Logits `[B, num_labels]` for right-padded `inputIds` `[B, T]` and `attentionMask` `[B, T]`. The caller owns
-   * (and disposes) the result; inputs given as tensors are not disposed. Ids given as arrays are range-checked.
-   */
-  classify(inputIds: tf.Tensor2D | number[][], attentionMask: tf.Tensor2D | number[][]): tf.Tensor2D;
-  /** Tokenize (right padding, truncation), classify in batches, and return the logits `[texts.length][num_labels]`. */
-  classifyTexts(texts: readonly string[], opts?: ClassifyTextsOptions): Promise<number[][]>;
-  /** Free the weights. */
-  dispose(): void;
 }
 
 /** Options of {@link loadSequenceClassifier}. */

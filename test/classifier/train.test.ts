@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../core/model/wasm/backend.js';
-import { loadCausalLM } from '../../core/model/io/hf-io.js';
+import { loadCausalLM } from '../../core/model/load.js';
 import { loadTokenizer } from '../../core/model/io/tokenizer.js';
 import { CausalSequenceClassifier } from '../../core/model/gpt2-classifier.js';
 import { trainClassifierCommand } from '../../core/classifier/command.js';

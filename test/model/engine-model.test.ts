@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
 import { expandAttentionTypes, makeConfig, parseHfConfig, toHfConfig } from '../../core/model/arch/hf-config.js';
-import { loadCausalLM } from '../../core/model/io/hf-io.js';
+import { loadCausalLM } from '../../core/model/load.js';
 import { KVCache } from '../../core/model/kv-cache.js';
 import { maxAbsDiff, fixturePath } from '../fixtures/model/helpers.js';
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../../core/model/wasm/backend.js';
-import { loadCausalLM } from '../../core/model/io/hf-io.js';
+import { loadCausalLM } from '../../core/model/load.js';
 import { fixturePath, maxAbsDiffMasked, references } from '../fixtures/model/helpers.js';
 
 const CHECKPOINTS = ['gpt2-tiny', 'gpt2-tiny-bf16-sharded', 'gpt-neo-tiny', 'gpt-neo-tiny-f16', 'gptj-tiny',

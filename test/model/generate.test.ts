@@ -6,7 +6,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/model/wasm/backend.js';
 import { generate, kthLargest, pickToken } from '../../core/model/generate.js';
-import { loadCausalLM } from '../../core/model/io/hf-io.js';
+import { loadCausalLM } from '../../core/model/load.js';
 import { KVCache } from '../../core/model/kv-cache.js';
 import { FastDecoder, fastDecoderAvailable } from '../../core/model/decode.js';
 import { CausalLM } from '../../core/model/causal-lm.js';

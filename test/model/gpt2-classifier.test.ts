@@ -147,7 +147,7 @@ for (const [family, dir, pad, arch] of [
 ] as const) {
   test.serial(`${family}: a score head on the causal LM reads the last non-pad hidden state, and saves/loads as ${arch}`, async (t) => {
     await initBackend('cpu');
-    const { loadCausalLM } = await import('../../core/model/io/hf-io.js');
+    const { loadCausalLM } = await import('../../core/model/load.js');
     const lmDir = path.resolve(process.cwd(), 'test/fixtures/model', dir);
     const clf = CausalSequenceClassifier.fromCausalLM(await loadCausalLM(lmDir), { labels: ['neutral', 'toxic'], padTokenId: pad, seed: 3 });
     const lm = await loadCausalLM(lmDir);

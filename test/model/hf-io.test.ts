@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
 import { makeConfig } from '../../core/model/arch/hf-config.js';
-import { loadCausalLM, saveCausalLM } from '../../core/model/io/hf-io.js';
+import { saveCausalLM } from '../../core/model/io/hf-io.js';
+import { loadCausalLM } from '../../core/model/load.js';
 import {
   f16ToF32, f32ToBf16, f32ToF16, readSafetensors, readSafetensorsFolder, readSafetensorsHeader, writeSafetensors, type HostTensor,
 } from '../../core/model/io/safetensors.js';

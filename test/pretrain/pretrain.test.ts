@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../../core/model/wasm/backend.js';
-import { loadCausalLM } from '../../core/model/io/hf-io.js';
+import { loadCausalLM } from '../../core/model/load.js';
 import { loadTokenizer, tokenizerFromJson, type TokenizerJson } from '../../core/model/io/tokenizer.js';
 import { readScalars } from '../../core/logging/tensorboard.js';
 import { trainBpe } from '../../core/pretrain/bpe.js';

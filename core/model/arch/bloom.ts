@@ -12,8 +12,7 @@
  * float32 softmax; the engine computes everything in float32.
  */
 import { num, posInt, tail } from './config-fields.js';
-import type { TransformerConfig } from './hf-config.js';
-import type { BlockWeightNames, ModelWeightNames, WeightSpec } from './weight-names.js';
+import type { Architecture, BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 
 /** Prefix of every BLOOM base-model weight. */
 export const BLOOM_PREFIX = 'transformer.';
@@ -180,3 +179,12 @@ export function bloomWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): Wei
   if (!c.tiedEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, d], transposed: false, kind: 'embedding', layer: -1 });
   return [...out, ...vhead];
 }
+
+/** BLOOM: config.json and weight names. */
+export const BLOOM: Architecture = {
+  parse: parseBloomConfig,
+  toHf: bloomConfigToHf,
+  modelWeightNames: () => bloomModelWeightNames(),
+  blockWeightNames: (_c, i) => bloomBlockWeightNames(i),
+  weightSpecs: bloomWeightSpecs,
+};

@@ -1,5 +1,5 @@
 /**
- * Readers of Hugging Face config.json fields shared by every architecture's parser (hf-config.ts, the architectures' files):
+ * Readers of Hugging Face config.json fields shared by every architecture's parser (gpt2.ts, gpt-neo.ts, gptj.ts, opt.ts, bloom.ts):
  * each names the field, the value and what is allowed when it rejects one.
  */
 

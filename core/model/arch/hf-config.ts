@@ -1,148 +1,21 @@
 /**
- * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, for GPT-2, GPT-Neo and GPT-J
- * (here), OPT (opt.ts) and BLOOM (bloom.ts), and back (for saving).
+ * Hugging Face `config.json` → the engine's one internal {@link TransformerConfig}, and back (for saving): dispatched
+ * on `model_type` through the table of architectures.ts to GPT-2 (gpt2.ts), GPT-Neo (gpt-neo.ts), GPT-J (gptj.ts),
+ * OPT (opt.ts) and BLOOM (bloom.ts).
  */
-import { activation, num, posInt, tail, type Activation } from './config-fields.js';
-import { optConfigToHf, parseOptConfig } from './opt.js';
-import { bloomConfigToHf, parseBloomConfig } from './bloom.js';
+import type { Activation } from './config-fields.js';
+import { SUPPORTED_MODEL_TYPES, type AttentionType, type ModelType, type TransformerConfig } from './types.js';
+import { ARCHITECTURES } from './architectures.js';
+import { gptFamily } from './gpt-family.js';
+import { parseOptConfig } from './opt.js';
+import { parseBloomConfig } from './bloom.js';
 
 export { SUPPORTED_ACTIVATIONS, type Activation } from './config-fields.js';
+/** The config types live in types.ts (the architectures' files name them without importing this dispatcher). */
+export { SUPPORTED_MODEL_TYPES, type AttentionType, type ModelType, type TransformerConfig } from './types.js';
+/** GPT-Neo's run-length attention types (gpt-neo.ts). */
+export { compressAttentionTypes, expandAttentionTypes } from './gpt-neo.js';
 
-/** Model families the engine implements. */
-export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gptj', 'opt', 'bloom'] as const;
-export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
-
-/** Attention pattern of one layer: 'global' = causal over all keys, 'local' = causal within `windowSize`. */
-export type AttentionType = 'global' | 'local';
-
-/** Architecture description shared by GPT-2, GPT-Neo, GPT-J, OPT and BLOOM. */
-export interface TransformerConfig {
-  modelType: ModelType;
-  vocabSize: number;
-  /** Maximum number of positions (size of the learned position table). */
-  nPositions: number;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  /** Width of the MLP hidden layer (4 * dModel unless the config says otherwise). */
-  dInner: number;
-  layerNormEps: number;
-  activation: Activation;
-  /** One entry per layer. */
-  attentionTypes: AttentionType[];
-  /** Local attention window (keys with q_pos - k_pos >= windowSize are masked); GPT-Neo only. */
-  windowSize: number;
-  /** Divide scores by sqrt(head_dim) (GPT-2: yes, GPT-Neo: no). */
-  scaleAttention: boolean;
-  /** GPT-2's scale_attn_by_inverse_layer_idx: also divide scores of layer i by (i + 1). */
-  scaleByInverseLayerIdx: boolean;
-  /** q/k/v projections carry biases (GPT-2 fused c_attn: yes; GPT-Neo: no). */
-  qkvBias: boolean;
-  /** Output projection shares the token embedding. */
-  tiedEmbeddings: boolean;
-  /**
-   * Rotary position embedding width per head (GPT-J's rotary_dim: the first `rotaryDim` features of every query
-   * and key head are rotated pairwise, the rest pass through); 0 = learned absolute positions (wpe) instead.
-   */
-  rotaryDim: number;
-  /** GPT-J's block: x + attn(ln_1(x)) + mlp(ln_1(x)) (one LayerNorm, attention and MLP side by side). */
-  parallelResidual: boolean;
-  /** Attention output projection carries a bias (GPT-2, GPT-Neo: yes; GPT-J: no). */
-  outBias: boolean;
-  /** The untied lm_head carries a bias (GPT-J: yes). */
-  lmHeadBias: boolean;
-  /**
-   * Width of the token embedding, the final hidden states, the lm head and the value head: OPT's
-   * word_embed_proj_dim (project_in / project_out map it to and from dModel when it differs); dModel otherwise.
-   */
-  dEmbed: number;
-  /** Learned position table row of position p is p + positionOffset (OPT: 2); 0 otherwise. */
-  positionOffset: number;
-  /** ALiBi: per-head linear biases on attention scores instead of position embeddings (BLOOM). */
-  alibi: boolean;
-  /** Post-LayerNorm block: ln_1(x + attn(x)), then ln_2(· + mlp(·)) (OPT with do_layer_norm_before false). */
-  postLayerNorm: boolean;
-  /** A LayerNorm after the last block (absent in post-LN OPT). */
-  finalLayerNorm: boolean;
-  /** A LayerNorm right after the token embedding (BLOOM's word_embeddings_layernorm). */
-  embedLayerNorm: boolean;
-  /** The MLP's two projections carry biases (OPT's enable_bias; every other family: yes). */
-  mlpBias: boolean;
-  bosTokenId: number | null;
-  eosTokenId: number | null;
-  /** The parsed config.json, kept so saving round-trips fields the engine does not use. */
-  raw: Record<string, unknown>;
-}
-
-/**
- * Expands GPT-Neo's `attention_types` (e.g. `[[["global","local"], 12]]`: the pattern repeated 12 times)
- * into one entry per layer.
- */
-export function expandAttentionTypes(spec: unknown, nLayers: number): AttentionType[] {
-  if (!Array.isArray(spec)) throw new Error(`config.json: "attention_types" must be a list like [[["global","local"], 12]]`);
-  const out: AttentionType[] = [];
-  for (const item of spec) {
-    if (!Array.isArray(item) || item.length !== 2 || !Array.isArray(item[0]) || !Number.isInteger(item[1])) {
-      throw new Error(`config.json: "attention_types" entry ${JSON.stringify(item)} must be [[types...], repeat]`);
-    }
-    for (let r = 0; r < (item[1] as number); r++) {
-      for (const t of item[0] as unknown[]) {
-        if (t !== 'global' && t !== 'local') {
-          throw new Error(`config.json: attention type ${JSON.stringify(t)} is not supported; use "global" or "local"`);
-        }
-        out.push(t);
-      }
-    }
-  }
-  if (out.length !== nLayers) {
-    throw new Error(`config.json: "attention_types" expands to ${out.length} layers but "num_layers" is ${nLayers}`);
-  }
-  return out;
-}
-
-/** Compresses per-layer attention types back to GPT-Neo's run-length form. */
-export function compressAttentionTypes(types: AttentionType[]): [AttentionType[], number][] {
-  // Prefer the common alternating ["global","local"] pattern when it describes the list exactly.
-  if (types.length % 2 === 0 && types.length > 0 && types.every((t, i) => t === (i % 2 === 0 ? 'global' : 'local'))) {
-    return [[['global', 'local'], types.length / 2]];
-  }
-  const out: [AttentionType[], number][] = [];
-  for (const t of types) {
-    const last = out[out.length - 1];
-    if (last && last[0].length === 1 && last[0][0] === t) last[1] += 1;
-    else out.push([[t], 1]);
-  }
-  return out;
-}
-
-/** GPT-2's and GPT-Neo's block: learned positions, attention then MLP, biased output projection, no lm_head bias. */
-const SEQUENTIAL_BLOCK = { rotaryDim: 0, parallelResidual: false, outBias: true, lmHeadBias: false } as const;
-
-/** What GPT-2, GPT-Neo and GPT-J share beyond their blocks: pre-LN, final LayerNorm, no embedding projections. */
-const gptFamily = (d: number) => ({
-  dEmbed: d, positionOffset: 0, alibi: false, postLayerNorm: false, finalLayerNorm: true, embedLayerNorm: false, mlpBias: true,
-});
-
-/** Sizes as GPT-2 and GPT-J name them (n_embd, n_layer, n_head, n_inner, n_positions); every layer global. */
-function gpt2StyleShape(raw: Record<string, unknown>) {
-  const d = posInt('n_embd', num(raw, ['n_embd', 'hidden_size']));
-  const nLayers = posInt('n_layer', num(raw, ['n_layer', 'num_hidden_layers']));
-  const nHeads = posInt('n_head', num(raw, ['n_head', 'num_attention_heads']));
-  if (d % nHeads !== 0) throw new Error(`config.json: n_embd ${d} is not divisible by n_head ${nHeads}`);
-  const inner = raw.n_inner;
-  return {
-    vocabSize: posInt('vocab_size', num(raw, ['vocab_size'])),
-    nPositions: posInt('n_positions', num(raw, ['n_positions', 'n_ctx', 'max_position_embeddings'])),
-    dModel: d,
-    nHeads,
-    nLayers,
-    dInner: typeof inner === 'number' ? posInt('n_inner', inner) : 4 * d,
-    layerNormEps: num(raw, ['layer_norm_epsilon'], 1e-5),
-    activation: activation(raw, 'activation_function'),
-    attentionTypes: new Array<AttentionType>(nLayers).fill('global'),
-    windowSize: 0,
-  };
-}
 
 /**
  * Parses a Hugging Face config.json object.
@@ -150,87 +23,7 @@ function gpt2StyleShape(raw: Record<string, unknown>) {
  */
 export function parseHfConfig(raw: Record<string, unknown>): TransformerConfig {
   const modelType = raw.model_type;
-  if (modelType === 'gpt2') {
-    const shape = gpt2StyleShape(raw);
-    return {
-      modelType: 'gpt2',
-      ...shape,
-      ...gptFamily(shape.dModel),
-      scaleAttention: raw.scale_attn_weights !== false,
-      scaleByInverseLayerIdx: raw.scale_attn_by_inverse_layer_idx === true,
-      qkvBias: true,
-      tiedEmbeddings: raw.tie_word_embeddings !== false,
-      ...SEQUENTIAL_BLOCK,
-      ...tail(raw),
-    };
-  }
-  if (modelType === 'gpt_neo') {
-    const d = posInt('hidden_size', num(raw, ['hidden_size']));
-    const nLayers = posInt('num_layers', num(raw, ['num_layers']));
-    const nHeads = posInt('num_heads', num(raw, ['num_heads']));
-    if (d % nHeads !== 0) throw new Error(`config.json: hidden_size ${d} is not divisible by num_heads ${nHeads}`);
-    let attentionTypes: AttentionType[];
-    if (Array.isArray(raw.attention_layers)) {
-      // Hugging Face stores the expanded list too; it must agree with num_layers.
-      const layers = raw.attention_layers as unknown[];
-      if (layers.length !== nLayers || !layers.every((t) => t === 'global' || t === 'local')) {
-        throw new Error(`config.json: "attention_layers" must list "global"/"local" for each of the ${nLayers} layers, got ${JSON.stringify(layers)}`);
-      }
-      attentionTypes = layers as AttentionType[];
-    } else {
-      attentionTypes = expandAttentionTypes(raw.attention_types ?? [[['global', 'local'], Math.ceil(nLayers / 2)]], nLayers);
-    }
-    const inner = raw.intermediate_size;
-    const windowSize = num(raw, ['window_size'], 256);
-    if (attentionTypes.includes('local')) posInt('window_size', windowSize);
-    return {
-      modelType: 'gpt_neo',
-      vocabSize: posInt('vocab_size', num(raw, ['vocab_size'])),
-      nPositions: posInt('max_position_embeddings', num(raw, ['max_position_embeddings'])),
-      dModel: d,
-      nHeads,
-      nLayers,
-      dInner: typeof inner === 'number' ? posInt('intermediate_size', inner) : 4 * d,
-      layerNormEps: num(raw, ['layer_norm_epsilon'], 1e-5),
-      activation: activation(raw, 'activation_function'),
-      attentionTypes,
-      windowSize,
-      scaleAttention: false,
-      scaleByInverseLayerIdx: false,
-      qkvBias: false,
-      tiedEmbeddings: raw.tie_word_embeddings !== false,
-      ...SEQUENTIAL_BLOCK,
-      ...gptFamily(d),
-      ...tail(raw),
-    };
-  }
-  if (modelType === 'gptj') {
-    const shape = gpt2StyleShape(raw);
-    const headDim = shape.dModel / shape.nHeads;
-    // Required: Hugging Face sizes its sin/cos table by the whole n_embd when rotary_dim is null, which only lines
-    // up with a head for a single-head model; every released GPT-J checkpoint sets it (gpt-j-6b: 64).
-    const rd = posInt('rotary_dim', num(raw, ['rotary_dim']));
-    if (rd % 2 !== 0 || rd > headDim) {
-      throw new Error(`config.json: "rotary_dim" must be even and at most the head size ${headDim}, got ${rd}`);
-    }
-    return {
-      modelType: 'gptj',
-      ...shape,
-      scaleAttention: true,
-      scaleByInverseLayerIdx: false,
-      qkvBias: false,
-      // GPT-J's lm_head has its own weight and bias; Hugging Face's GPTJConfig defaults tie_word_embeddings to false.
-      tiedEmbeddings: raw.tie_word_embeddings === true,
-      rotaryDim: rd,
-      parallelResidual: true,
-      outBias: false,
-      lmHeadBias: raw.tie_word_embeddings !== true,
-      ...gptFamily(shape.dModel),
-      ...tail(raw),
-    };
-  }
-  if (modelType === 'opt') return parseOptConfig(raw);
-  if (modelType === 'bloom') return parseBloomConfig(raw);
+  if ((SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(modelType)) return ARCHITECTURES[modelType as ModelType].parse(raw);
   throw new Error(`config.json: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
 }
 
@@ -276,33 +69,5 @@ export function makeConfig(p: {
 
 /** Writes a TransformerConfig as a Hugging Face config.json object (fields of `raw` kept, engine fields updated). */
 export function toHfConfig(c: TransformerConfig): Record<string, unknown> {
-  if (c.modelType === 'opt') return optConfigToHf(c);
-  if (c.modelType === 'bloom') return bloomConfigToHf(c);
-  const base: Record<string, unknown> = { ...c.raw };
-  const common = {
-    vocab_size: c.vocabSize, activation_function: c.activation, layer_norm_epsilon: c.layerNormEps,
-    bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, tie_word_embeddings: c.tiedEmbeddings,
-  };
-  if (c.modelType === 'gpt2') {
-    return {
-      ...base, model_type: 'gpt2', architectures: base.architectures ?? ['GPT2LMHeadModel'], ...common,
-      n_positions: c.nPositions, n_ctx: c.nPositions, n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads,
-      n_inner: c.dInner === 4 * c.dModel ? null : c.dInner, scale_attn_weights: c.scaleAttention,
-      scale_attn_by_inverse_layer_idx: c.scaleByInverseLayerIdx,
-    };
-  }
-  if (c.modelType === 'gptj') {
-    return {
-      ...base, model_type: 'gptj', architectures: base.architectures ?? ['GPTJForCausalLM'], ...common,
-      n_positions: c.nPositions, n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads,
-      n_inner: c.dInner === 4 * c.dModel ? null : c.dInner, rotary_dim: c.rotaryDim,
-    };
-  }
-  const out: Record<string, unknown> = {
-    ...base, model_type: 'gpt_neo', architectures: base.architectures ?? ['GPTNeoForCausalLM'], ...common,
-    max_position_embeddings: c.nPositions, hidden_size: c.dModel, num_layers: c.nLayers, num_heads: c.nHeads,
-    intermediate_size: c.dInner === 4 * c.dModel ? null : c.dInner, attention_types: compressAttentionTypes(c.attentionTypes),
-    attention_layers: [...c.attentionTypes], window_size: c.windowSize,
-  };
-  return out;
+  return ARCHITECTURES[c.modelType].toHf(c);
 }

@@ -15,8 +15,7 @@
  * are never read, so no real token's output depends on the difference.
  */
 import { activation, bool, num, posInt, tail } from './config-fields.js';
-import type { TransformerConfig } from './hf-config.js';
-import type { BlockWeightNames, ModelWeightNames, WeightSpec } from './weight-names.js';
+import type { Architecture, BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 
 /** Prefix of every OPT base-model weight (OPTForCausalLM's `model.decoder`). */
 export const OPT_PREFIX = 'model.decoder.';
@@ -144,3 +143,12 @@ export function optWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): Weigh
   if (!c.tiedEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dEmbed], transposed: false, kind: 'embedding', layer: -1 });
   return [...out, ...vhead];
 }
+
+/** OPT: config.json and weight names. */
+export const OPT: Architecture = {
+  parse: parseOptConfig,
+  toHf: optConfigToHf,
+  modelWeightNames: optModelWeightNames,
+  blockWeightNames: optBlockWeightNames,
+  weightSpecs: optWeightSpecs,
+};

@@ -1,11 +1,12 @@
 /**
- * Loading and saving causal LMs in Hugging Face folder layout: config.json + model.safetensors (or shards with
- * model.safetensors.index.json; F32/F16/BF16) + TRL's value head in value_head.safetensors.
+ * Reading and writing causal LMs in Hugging Face folder layout: config.json + model.safetensors (or shards with
+ * model.safetensors.index.json; F32/F16/BF16) + TRL's value head in value_head.safetensors, mapped to and from the
+ * engine's weight layout. Building the model from what is read is core/model/load.ts's `loadCausalLM` (io/ sits
+ * below the model: see ROOMS.md); saving takes anything with a config and named weights (a CausalLM).
  */
 import { replaceDir } from '../../util/replace-dir.js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { CausalLM, type CausalLMOptions, type HostWeight } from '../causal-lm.js';
 import { parseHfConfig, toHfConfig, type TransformerConfig } from '../arch/hf-config.js';
 import { readSafetensors, readSafetensorsFolder, writeSafetensors, type HostTensor } from './safetensors.js';
 import { LM_HEAD, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from '../arch/weight-names.js';
@@ -27,8 +28,17 @@ export const TOKENIZER_FILE = 'tokenizer.json';
 const IGNORED_SUFFIXES = ['.attn.bias', '.attn.masked_bias', '.attn.attention.bias', '.attn.attention.masked_bias'];
 // (GPT-J's checkpoints carry the same two buffers under `.attn.`.)
 
-/** Options of {@link loadCausalLM}. */
-export type LoadOptions = CausalLMOptions;
+/** A tensor handed to the model on the host: data in the engine's layout. */
+export interface HostWeight {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** What saving reads of a model (a CausalLM): its config and its weights by Hugging Face name in the engine's layout. */
+export interface HfSavableModel {
+  readonly config: TransformerConfig;
+  namedWeights(): ReadonlyMap<string, { data(): Promise<unknown> }>;
+}
 
 /** Transposes a row-major [rows, cols] matrix. */
 export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -113,11 +123,11 @@ export function unusedTensorNames(cfg: TransformerConfig, tensors: Map<string, H
 }
 
 /**
- * Loads a causal LM with value head from a Hugging Face folder.
- * The value head comes from value_head.safetensors, or v_head.* tensors in the model file, or is initialised
- * with `opts.vHeadInit` and `opts.seed`.
+ * Reads a causal LM checkpoint from a Hugging Face folder: its config and its weights in the engine's layout. The
+ * value head comes from value_head.safetensors, or v_head.* tensors in the model file, or is absent (then the
+ * model initialises it: core/model/load.ts).
  */
-export async function loadCausalLM(dir: string, opts: LoadOptions = {}): Promise<CausalLM> {
+export async function readHfCheckpoint(dir: string): Promise<{ cfg: TransformerConfig; weights: Map<string, HostWeight> }> {
   const cfg = await readHfConfig(dir);
   const tensors = await readSafetensorsFolder(dir);
   const vhFile = path.join(dir, VALUE_HEAD_FILE);
@@ -128,11 +138,11 @@ export async function loadCausalLM(dir: string, opts: LoadOptions = {}): Promise
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const weights = hfTensorsToEngine(cfg, tensors, `loadCausalLM ${dir}`);
-  return CausalLM.fromHostWeights(cfg, weights, opts);
+  return { cfg, weights };
 }
 
 /** The model's weights in Hugging Face names and layout (tied lm_head omitted), value head separate. */
-export async function hfStateDict(model: CausalLM): Promise<{ base: Map<string, HostTensor>; valueHead: Map<string, HostTensor> }> {
+export async function hfStateDict(model: HfSavableModel): Promise<{ base: Map<string, HostTensor>; valueHead: Map<string, HostTensor> }> {
   const specs = weightSpecs(model.config);
   const named = model.namedWeights();
   const base = new Map<string, HostTensor>();
@@ -156,7 +166,7 @@ export async function hfStateDict(model: CausalLM): Promise<{ base: Map<string, 
  * then replaces `dir`, so a crash never leaves a half-written model.
  * @param opts.tokenizerJson tokenizer.json content (string or JSON object) to store alongside
  */
-export async function saveCausalLM(model: CausalLM, dir: string, opts: { tokenizerJson?: string | object } = {}): Promise<void> {
+export async function saveCausalLM(model: HfSavableModel, dir: string, opts: { tokenizerJson?: string | object } = {}): Promise<void> {
   const target = path.resolve(dir);
   const stamp = `${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
   const tmp = `${target}.tmp-${stamp}`;

@@ -5,10 +5,18 @@
  * bit-identical to those of the plain block.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TransformerConfig } from '../arch/hf-config.js';
-import { blockForward, type AttentionContext, type BlockWeights } from '../transformer.js';
 
 const WEIGHT_KEYS = ['ln1G', 'ln1B', 'qkvW', 'qkvB', 'outW', 'outB', 'ln2G', 'ln2B', 'fcW', 'fcB', 'projW', 'projB'] as const;
+
+/** A block's weights as this module sees them (transformer.ts's BlockWeights is one). */
+export type CheckpointWeights = Partial<Record<(typeof WEIGHT_KEYS)[number], tf.Tensor>>;
+
+/** The tensors of the attention context the recomputation takes as inputs (transformer.ts's AttentionContext has them). */
+export interface CheckpointContext {
+  globalBias: tf.Tensor4D;
+  localBias?: tf.Tensor4D;
+  rotary?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
+}
 
 interface EngineState { activeTape: unknown; gradientDepth: number }
 interface EngineLike {
@@ -18,21 +26,24 @@ interface EngineLike {
 
 /**
  * One block whose activations are recomputed in the backward pass.
+ * @param block the block's forward (causal-lm.ts hands in transformer.ts's blockForward for one layer), run once
+ *   forward and again in the backward, on `w`, `x` and `ctx` or on their saved copies
  * @param x [B*T, d]
  * @returns [B*T, d]
  */
-export function checkpointedBlock(cfg: TransformerConfig, layer: number, w: BlockWeights, x: tf.Tensor2D, ctx: AttentionContext): tf.Tensor2D {
+export function checkpointedBlock<W extends CheckpointWeights, C extends CheckpointContext>(
+  block: (w: W, x: tf.Tensor2D, ctx: C) => tf.Tensor2D, w: W, x: tf.Tensor2D, ctx: C): tf.Tensor2D {
   const keys = WEIGHT_KEYS.filter((k) => w[k] !== undefined);
   // The context's tensors (attention biases, rotary tables) are inputs too, so the backward still holds them.
   const biases: tf.Tensor[] = [ctx.globalBias, ...(ctx.localBias ? [ctx.localBias] : []), ...(ctx.rotary ? [ctx.rotary.cos, ctx.rotary.sin] : [])];
   const nb = biases.length;
   const run = (inputs: readonly tf.Tensor[]): tf.Tensor2D => {
-    const ws = Object.fromEntries(keys.map((k, j) => [k, inputs[1 + nb + j]])) as unknown as BlockWeights;
+    const ws = Object.fromEntries(keys.map((k, j) => [k, inputs[1 + nb + j]])) as unknown as W;
     let next = 2;
     const localBias = ctx.localBias ? (inputs[next++] as tf.Tensor4D) : undefined;
     const rotary = ctx.rotary ? { cos: inputs[next++] as tf.Tensor3D, sin: inputs[next++] as tf.Tensor3D } : undefined;
-    const c: AttentionContext = { ...ctx, globalBias: inputs[1] as tf.Tensor4D, localBias, rotary };
-    return blockForward(cfg, layer, ws, inputs[0] as tf.Tensor2D, c); // [B*T, d]
+    const c: C = { ...ctx, globalBias: inputs[1] as tf.Tensor4D, localBias, rotary };
+    return block(ws, inputs[0] as tf.Tensor2D, c); // [B*T, d]
   };
   const forward = (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;

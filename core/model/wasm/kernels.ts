@@ -24,25 +24,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { fastColSum, fastGemm, fastGemmNT, fastKernelsAvailable, fastTranspose } from './simd.js';
 import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
+import type { WasmBackendLike } from './backend-like.js';
 
 type TensorInfo = tf.TensorInfo;
-type DataId = object;
 
-/** The parts of tfjs-backend-wasm's BackendWasm this module touches. */
-export interface WasmBackendLike {
-  wasm: {
-    HEAPU8: Uint8Array;
-    asm: { memory: { buffer: ArrayBuffer; grow(pages: number): number } };
-    cwrap: (name: string, ret: null, args: string[]) => (...a: unknown[]) => void;
-    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
-    _malloc(n: number): number;
-    _free(p: number): void;
-  };
-  dataIdMap: { get(id: DataId): { id: number; memoryOffset: number; shape: number[]; dtype: string; refCount: number } };
-  dataIdNextNumber: number;
-  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
-  disposeData(dataId: DataId, force?: boolean): boolean;
-}
+/** The parts of tfjs-backend-wasm's BackendWasm the kernels touch (backend-like.ts; re-exported for the importers). */
+export type { WasmBackendLike } from './backend-like.js';
 
 function sizeOf(shape: readonly number[]): number {
   let n = 1;

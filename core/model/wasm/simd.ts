@@ -12,10 +12,9 @@
 import { assembleModule, FnBuilder, I32, V128 } from './asm.js';
 import { fusedKernelBuilders } from './fused.js';
 import v8 from 'node:v8';
-import { gemmThreadsEnabled, parallelGemm } from './threads.js';
 import { countingSubnormals, countProduct } from './subnormal-count.js';
 import { activeNativeBlas, nativeMinMacs } from './native-matmul.js';
-import type { WasmBackendLike } from './kernels.js';
+import type { WasmBackendLike } from './backend-like.js';
 
 /** Raw exports of the kernel module (heap byte offsets; strides in elements). */
 export interface KernelExports {
@@ -394,6 +393,44 @@ function buildTranspose(): FnBuilder {
   });
   void C4;
   return f;
+}
+
+// ------------------------------------------------------------------------------------ two-thread GEMM ---
+
+/** Arguments of one product (heap byte offsets of the tfjs heap). */
+export interface ParallelGemmArgs {
+  a: number; b: number; c: number; bias: number;
+  m: number; k: number; n: number;
+  /** A stored [k, m]. */
+  transA: boolean;
+  /** B stored [n, k]. */
+  transB: boolean;
+  accumulate: boolean;
+}
+
+/**
+ * The optional second GEMM thread (threads.ts, which sits above this module and registers itself when loaded):
+ * `enabled` says whether its worker runs, `run` takes a product (false: not taken, run it single-threaded).
+ */
+export interface GemmThreads {
+  enabled(): boolean;
+  run(heap: ArrayBuffer, g: ParallelGemmArgs): boolean;
+}
+
+let gemmThreads: GemmThreads | undefined;
+
+/** Called by threads.ts: the products of fastGemm / fastGemmNT offer themselves to it first. */
+export function registerGemmThreads(t: GemmThreads): void {
+  gemmThreads = t;
+}
+
+/** True when threads.ts is loaded and its worker runs. */
+function gemmThreadsEnabled(): boolean {
+  return gemmThreads !== undefined && gemmThreads.enabled();
+}
+
+function parallelGemm(heap: ArrayBuffer, g: ParallelGemmArgs): boolean {
+  return gemmThreads!.run(heap, g);
 }
 
 // ------------------------------------------------------------------------------------------- instances ---

@@ -7,7 +7,9 @@
  * Off by default; enable with `initBackend('wasm', { threads: 2 })` or DETOX_WASM_THREADS=2.
  */
 import { Worker } from 'node:worker_threads';
-import { gemmPanel, kernelsUseFma, sharedGemmModuleBytes } from './simd.js';
+import { gemmPanel, kernelsUseFma, registerGemmThreads, sharedGemmModuleBytes, type ParallelGemmArgs } from './simd.js';
+
+export type { ParallelGemmArgs } from './simd.js';
 
 /** Largest shared memory, in 64 KiB pages (1 GiB). */
 const MAX_PAGES = 16384;
@@ -67,17 +69,6 @@ export async function disableGemmThreads(): Promise<void> {
   Atomics.add(p.ctrl, 0, 1);
   Atomics.notify(p.ctrl, 0);
   await p.worker.terminate();
-}
-
-/** Arguments of one product (heap byte offsets of the tfjs heap). */
-export interface ParallelGemmArgs {
-  a: number; b: number; c: number; bias: number;
-  m: number; k: number; n: number;
-  /** A stored [k, m]. */
-  transA: boolean;
-  /** B stored [n, k]. */
-  transB: boolean;
-  accumulate: boolean;
 }
 
 /**
@@ -145,3 +136,5 @@ export function parallelGemm(heap: ArrayBuffer, g: ParallelGemmArgs): boolean {
   new Float32Array(heap).set(new Float32Array(p.memory.buffer).subarray(C >> 2, (C >> 2) + m * n), g.c >> 2);
   return true;
 }
+
+registerGemmThreads({ enabled: gemmThreadsEnabled, run: parallelGemm });
