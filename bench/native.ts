@@ -6,7 +6,6 @@
  *
  * Run: `node dist/bench/native.js` (after tsc), or `npm run bench -- native`.
  */
-import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { initBackend, type BackendOptions } from '../core/model/wasm/backend.js';
 import { setFusedBlockEnabled } from '../core/model/fused-block.js';

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// The import graph of the TypeScript sources (core/, plugins/): file-level import cycles and folder imports that go
-// against the layering below. `node scripts/import-graph.mjs` prints the folder graph and exits 1 on any violation;
-// `--graph` prints only the folder graph (CONTRIBUTING.md shows it). test/import-graph.test.ts runs the same check.
+// The import graph of the TypeScript sources (core/, plugins/): file import circles, folder circles and imports
+// against the house plan (scripts/layers.mjs). `node scripts/import-graph.mjs` prints the folder graph by layer
+// and every problem, and exits 1 on any; `--graph` prints only the graph (CONTRIBUTING.md shows it), `--check` only
+// the problems. `npm run lint`
+// enforces the same rules file by file (eslint.config.js).
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAYERS, folderOf, layerOf, violation } from './layers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE_ROOTS = ['core', 'plugins'];
@@ -70,16 +73,6 @@ export function cycles(graph) {
   return out;
 }
 
-/** The folder a file belongs to, for the layering: core/<room> (core/model/<room> for the model's rooms), plugins. */
-export function folderOf(file) {
-  const parts = file.split('/');
-  if (parts[0] === 'plugins') return 'plugins';
-  if (file === 'core/index.ts') return 'core/index'; // the public door: re-exports, imported by plugins/ only
-  if (parts.length === 2) return 'core';        // core/tokens.ts, core/errors.ts, core/exit.ts
-  if (parts[1] === 'model' && parts.length > 3) return `core/model/${parts[2]}`;
-  return `core/${parts[1]}`;
-}
-
 export function folderGraph(graph) {
   const folders = new Map();
   for (const [file, deps] of graph) {
@@ -94,20 +87,34 @@ export function folderGraph(graph) {
 }
 
 export function render(folders) {
-  return [...folders.keys()].sort()
-    .map((f) => `${f.padEnd(22)} → ${[...folders.get(f)].sort().join(', ') || '(nothing)'}`).join('\n');
+  const lines = [];
+  for (let i = LAYERS.length - 1; i >= 0; i--) {
+    for (const f of LAYERS[i]) {
+      if (!folders.has(f)) continue;
+      const deps = [...folders.get(f)].sort((x, y) => (layerOf(y) ?? -1) - (layerOf(x) ?? -1) || x.localeCompare(y));
+      lines.push(`${String(i).padStart(2)}  ${f.padEnd(18)} → ${deps.join(', ') || '(nothing)'}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 function main() {
   const graph = fileGraph();
   const folders = folderGraph(graph);
-  if (process.argv.includes('--graph')) { console.log(render(folders)); return; }
-  console.log(render(folders));
-  const circles = cycles(graph);
-  const folderCircles = cycles(folders);
-  for (const c of circles) console.log(`file import circle: ${c.join(' ↔ ')}`);
-  for (const c of folderCircles) console.log(`folder import circle: ${c.join(' ↔ ')}`);
-  console.log(`${graph.size} files, ${circles.length} file circles, ${folderCircles.length} folder circles`);
+  if (!process.argv.includes('--check')) console.log(render(folders));
+  if (process.argv.includes('--graph')) return;
+  const problems = [];
+  for (const c of cycles(graph)) problems.push(`file import circle: ${c.join(' ↔ ')}`);
+  for (const c of cycles(folders)) problems.push(`folder import circle: ${c.join(' ↔ ')}`);
+  for (const [file, deps] of graph) {
+    for (const d of deps) {
+      const why = violation(file, d);
+      if (why) problems.push(`${file} imports ${d}: ${why}`);
+    }
+  }
+  for (const p of problems) console.log(p);
+  console.log(`${graph.size} files, ${problems.length} problems`);
+  if (problems.length) process.exitCode = 1;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

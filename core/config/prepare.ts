@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { loadRawConfig, ConfigFileError, originOf, projectRoot, SET_ORIGIN, type RawConfig } from './load.js';
 import { validateConfig, ConfigError, slotPaths, type ConfigIssue, type ResolvedConfig } from './validate.js';
-import { getPath, isPlainObject, type Json, type JsonObject } from './merge.js';
+import { getPath, isPlainObject, type JsonObject } from './merge.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import { isPathOption, type AnyPluginDefinition } from '../plugin/define.js';
 

@@ -92,7 +92,6 @@ export class PpoStepper {
   }
 
   async step(queries: number[][], responses: number[][], rawScores: readonly number[]): Promise<PpoStepResult> {
-    const cfg = this.cfg;
     const t0 = performance.now();
     const peak = startPeakTracking();
     try {

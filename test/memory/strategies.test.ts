@@ -72,7 +72,7 @@ function lossOf(model: CausalLM, which: 'policy' | 'reference' = 'policy'): tf.S
 async function gradsOf(model: CausalLM): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
   const vars = model.trainableVariables();
   const { value, grads } = tf.variableGrads(() => lossOf(model), vars);
-  const byName = new Map<string, tf.Variable>([...model.namedWeights()].map(([n, v]) => [v.name, v] as [string, tf.Variable]));
+  const byName = new Map<string, tf.Variable>([...model.namedWeights()].map(([, v]) => [v.name, v] as [string, tf.Variable]));
   const hfName = new Map([...model.namedWeights()].map(([n, v]) => [v.name, n]));
   const out = new Map<string, Float32Array>();
   for (const [k, g] of Object.entries(grads)) out.set(hfName.get(byName.get(k)!.name)!, Float32Array.from(await g.data()));

@@ -124,7 +124,7 @@ test.serial('gradients of a PPO-style loss on wasm equal cpu (GPT-2 and GPT-Neo)
       const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]], undefined, 'int32');
       const vars = model.trainableVariables();
       const opt = tf.train.adam(1e-3);
-      let counts: number[] = [];
+      const counts: number[] = [];
       for (let step = 0; step < 3; step++) {
         const { value, grads: g } = tf.variableGrads(() => ppoLikeLoss(model, ids, mask), vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
         if (step === 0) grads[backend] = await Promise.all(vars.map(async (v) => Float32Array.from(await g[v.name]!.data())));

@@ -8,7 +8,6 @@ import test from 'ava';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/model/wasm/backend.js';
 import { saveCausalLM, unusedTensorNames } from '../../core/model/io/hf-io.js';
 import { loadCausalLM } from '../../core/model/load.js';

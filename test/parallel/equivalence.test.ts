@@ -1,5 +1,4 @@
 import test from 'ava';
-import * as tf from '@tensorflow/tfjs';
 import { PpoStepper } from '../../core/ppo/step.js';
 import { ParallelCompute } from '../../core/parallel/parallel-compute.js';
 import { Rng } from '../../core/util/rng.js';

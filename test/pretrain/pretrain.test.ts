@@ -61,7 +61,7 @@ test.serial('30 steps on 200 repetitive lines cut the loss from ln V; the folder
   t.true(r.recentLoss < Math.log(V) - 2.5, `mean of the last 20 losses ${r.recentLoss}`);
   t.true(r.lastLoss < 2.6, `last loss ${r.lastLoss}`);
   t.true(r.eval.loss < 2.7, `held-out loss ${r.eval.loss}`);
-  t.true(r.losses.slice(1).every((l, i) => l < r.losses[0]! + 1e-3) && r.losses[29]! < r.losses[9]! && r.losses[9]! < r.losses[2]!);
+  t.true(r.losses.slice(1).every((l) => l < r.losses[0]! + 1e-3) && r.losses[29]! < r.losses[9]! && r.losses[9]! < r.losses[2]!);
   t.is(r.eval.perplexity, Math.exp(r.eval.loss));
   t.is(r.parameters, 300 * 32 + 32 * 32 + 2 * (12 * 32 * 32 + 13 * 32) + 2 * 32);
   t.is(r.samples.length, 1);

@@ -82,7 +82,7 @@ const BAD: [string, string, unknown, RegExp][] = [
   ['top-k not an integer', '/api/generate', { prompt: 'hi', model: 'base', topK: 2.5 }, /^topK: got 2\.5; expected an integer from 0 \(off\) to 1000$/],
   ['top-p as a string', '/api/generate', { prompt: 'hi', model: 'base', topP: '0.9' }, /^topP: got "0\.9"; expected a number > 0 and ≤ 1/],
   ['unknown model', '/api/generate', { prompt: 'hi', model: 'gpt-5' }, /^model: got "gpt-5"; expected one of base, detox$/],
-  ['empty prompt', '/api/generate', { prompt: '   ', model: 'base' }, /^prompt: got "   "; expected a non-empty string/],
+  ['empty prompt', '/api/generate', { prompt: '   ', model: 'base' }, /^prompt: got " {3}"; expected a non-empty string/],
   ['missing prompt', '/api/generate', { model: 'base' }, /^prompt: got nothing; expected a non-empty string/],
   ['unknown field', '/api/generate', { prompt: 'hi', model: 'base', temprature: 1 }, /^"temprature": unknown field; allowed: prompt, model, ticket, temperature, topK, topP, maxNewTokens, seed$/],
   ['no room in the context', '/api/generate', { prompt: 'hi', model: 'detox', maxNewTokens: 64 }, /^maxNewTokens: got 64; expected an integer from 1 to 63 \(model detox has a context of 64 tokens\)$/],

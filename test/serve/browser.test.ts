@@ -14,7 +14,6 @@ import { servedProject, serveIn } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p)) ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'serve');
-/* eslint-disable @typescript-eslint/no-explicit-any */
 // The page's globals, inside page.evaluate callbacks (this project compiles without the DOM library).
 declare const document: any;
 declare const window: any;
