@@ -48,3 +48,5 @@ export { loadCausalLM } from './model/load.js';
 export { adamOptionsSchema, createAdamFromOptions } from './optim/plugin-options.js';
 export type { AdamPluginOptions } from './optim/plugin-options.js';
 export { roundVariablesToBf16, packBf16, unpackBf16 } from './model/memory/bf16.js';
+// Hooks: the run outputs the built-in tensorboard, samples and console hook plugins are made of.
+export { TensorBoardHook, SamplesHook, ConsoleHook } from './logging/run-hooks.js';

@@ -13,6 +13,9 @@ import adamw from './optimisers/adamw.js';
 import sharedLayers from './memory/shared-layers.js';
 import bf16 from './memory/bf16.js';
 import checkpointing from './memory/checkpointing.js';
+import tensorboard from './hooks/tensorboard.js';
+import samples from './hooks/samples.js';
+import consoleHook from './hooks/console.js';
 
 /** The built-in plugins, explicitly listed (no directory scanning): what `"type"` can name out of the box. */
 export const builtinPlugins: PluginList = pluginList([
@@ -22,6 +25,7 @@ export const builtinPlugins: PluginList = pluginList([
   realToxicityPrompts, promptFile, builtinToxicPrompts,
   adam, adamw,
   sharedLayers, bf16, checkpointing,
+  tensorboard, samples, consoleHook,
 ], import.meta.url);
 
 /** The embedded default's npm text corpus (also what `detox-lab pretrain --builtin-corpus` trains on). */

@@ -92,6 +92,13 @@ export const evalSchema = z.strictObject({
     .describe('continuations per prompt (1 = the study\'s protocol; 25 = RealToxicityPrompts\')'),
   batchSize: z.number().int().min(1).default(16).describe('prompts per generation batch'),
   seed: z.number().int().default(42).describe('sampling seed (study: torch.manual_seed(42))'),
+  // Periodic evaluation uses the same prompts as before/after (eval.maxPrompts, else all held-out prompts) and the same
+  // seed: each point of the eval curve is then the same measurement as the before and after figures (the curve ends
+  // exactly at the summary's numbers, and points differ only by the policy), as TRL's and OpenRLHF's eval_steps
+  // evaluate the whole eval set. A subset would be cheaper but noisier and not comparable with before/after; the cost
+  // is set by eval.every and eval.maxPrompts.
+  every: z.number().int().min(0).default(0)
+    .describe('also evaluate every N steps during training (0 = off): the same prompts and seed as before/after (eval.maxPrompts), at steps N, 2N, ... before the last (which the after-evaluation measures); figures go to TensorBoard at their step and to hooks\' onEval; training is unchanged (evaluation samples from its own seeded stream)'),
   classifiers: z.array(slot('reward-model')).default([])
     .describe('cross-check classifiers: they score the same continuations as reward.model, and their toxicity (mean ± std) is reported beside it, e.g. [{"type": "lexicon-toxicity"}]'),
 }).describe('evaluation on held-out prompts');
@@ -115,7 +122,8 @@ export const configSchema = z.strictObject({
   data: dataSchema,
   optimiser: slot('optimiser'),
   memory: z.array(slot('memory')).default([]).describe('memory strategies, combinable: shared-layers, bf16, checkpointing'),
-  hooks: z.array(slot('hook')).default([]).describe('extra hooks run around each step'),
+  hooks: z.array(slot('hook')).default([])
+    .describe('hooks around the run (hook plugins, run in list order): the built-in output hooks tensorboard, samples and console are on by default — the resolved config lists those you did not as { "type": ... } ahead of yours, so listing only your own hooks (a length penalty) keeps them; list one to set its options (e.g. { "type": "tensorboard", "logEvery": 10 }), or turn it off with { "type": "console", "enabled": false }'),
   generation: generationSchema.default(generationSchema.parse({})),
   ppo: ppoSchema.default(ppoSchema.parse({})),
   train: trainSchema.default(trainSchema.parse({})),

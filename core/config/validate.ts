@@ -119,9 +119,44 @@ export function validateConfig(raw: unknown, registry: PluginRegistry, source?: 
       setSlot(resolved, path, { type, ...(r.data as object) });
     }
   }
-  if (resolved) issues.push(...crossFieldIssues(resolved));
+  if (resolved) {
+    issues.push(...duplicateDefaultHooks(resolved.hooks as SlotConfig[]));
+    resolved.hooks = effectiveHooks(resolved.hooks as SlotConfig[], registry);
+    issues.push(...crossFieldIssues(resolved));
+  }
   if (issues.length) throw new ConfigError(issues, source);
   return resolved!;
+}
+
+/** The built-in output hooks, on by default (plugins/hooks/), in the order they are added when not listed. */
+export const DEFAULT_HOOKS = ['tensorboard', 'samples', 'console'] as const;
+
+/**
+ * The effective `hooks` list (config `hooks`' rule, see its description in schema.ts): each built-in output hook the
+ * config does not list is added, with its default options, ahead of the listed ones (which keep their order, an
+ * `{ "enabled": false }` one included, so resolving the resolved config again changes nothing). A registry without
+ * a built-in (a test's) adds only those it has.
+ */
+export function effectiveHooks(hooks: readonly SlotConfig[], registry: PluginRegistry): SlotConfig[] {
+  const listed = new Set(hooks.map((h) => h.type));
+  const added = DEFAULT_HOOKS.filter((name) => !listed.has(name)).flatMap((name) => {
+    const def = registry.find('hook', name);
+    return def ? [{ type: name, ...(def.options.parse({}) as object) }] : [];
+  });
+  return [...added, ...hooks];
+}
+
+/** A built-in output hook listed twice would write its files twice. */
+function duplicateDefaultHooks(hooks: readonly SlotConfig[]): ConfigIssue[] {
+  const first = new Map<string, number>();
+  const out: ConfigIssue[] = [];
+  hooks.forEach((h, i) => {
+    if (!(DEFAULT_HOOKS as readonly string[]).includes(h.type)) return;
+    const at = first.get(h.type);
+    if (at === undefined) first.set(h.type, i);
+    else out.push({ path: `hooks.${i}.type`, message: `the built-in "${h.type}" hook is already listed at hooks.${at}; list it once (got ${show(h.type)})` });
+  });
+  return out;
 }
 
 function setSlot(cfg: ResolvedConfig, path: (string | number)[], value: SlotConfig): void {
@@ -140,6 +175,9 @@ function crossFieldIssues(cfg: ResolvedConfig): ConfigIssue[] {
       path: 'ppo.batchSize',
       message: `must be a multiple of miniBatchSize × gradientAccumulationSteps = ${miniBatchSize} × ${gradientAccumulationSteps} = ${backward} (got ${batchSize})`,
     });
+  }
+  if (cfg.eval.every > 0 && !cfg.eval.enabled) {
+    out.push({ path: 'eval.every', message: `periodic evaluation needs eval.enabled: true; set eval.every to 0 or enable evaluation (got ${cfg.eval.every})` });
   }
   if (cfg.ppo.useScoreNorm && !cfg.ppo.useScoreScaling) {
     out.push({ path: 'ppo.useScoreNorm', message: 'only takes effect with ppo.useScoreScaling: true (as in TRL); set both or neither (got true)' });

@@ -15,6 +15,8 @@ export interface RunContext {
   /** Base folder of relative paths in the config. */
   configDir: string;
   log(message: string): void;
+  /** The console stream (default stderr): what the `console` hook draws on. */
+  out?: NodeJS.WriteStream;
 }
 
 /**
@@ -40,7 +42,10 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
   (cfg.eval.classifiers as SlotConfig[]).forEach((slot, i) => {
     container.bind(TOKENS.EvalClassifier).toDynamicValue(() => create(registry, 'reward-model', slot, ctx, `eval.classifiers.${i}`)).inSingletonScope();
   });
+  // The effective list (core/config/validate.ts#effectiveHooks: the built-in output hooks are in it unless turned off); a slot with
+  // `enabled: false` is not built.
   (cfg.hooks as SlotConfig[]).forEach((slot, i) => {
+    if (slot.enabled === false) return;
     container.bind(TOKENS.Hook).toDynamicValue(() => create(registry, 'hook', slot, ctx, `hooks.${i}`)).inSingletonScope();
   });
   return container;
@@ -51,9 +56,13 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
  * with. The composition root and each data-parallel worker's replica (core/parallel) are built through it.
  */
 export async function buildPluginContext(
-  cfg: ResolvedConfig, registry: PluginRegistry, run: Pick<RunContext, 'configDir' | 'log'>,
+  cfg: ResolvedConfig, registry: PluginRegistry, run: Pick<RunContext, 'configDir' | 'log'> & Partial<Pick<RunContext, 'runDir' | 'out'>>,
 ): Promise<{ strategies: MemoryStrategy[]; ctx: PluginContext }> {
-  const baseCtx = { configDir: run.configDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, log: run.log };
+  const baseCtx: Omit<PluginContext, 'memoryPlan'> = {
+    configDir: run.configDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, log: run.log,
+    ...(run.runDir !== undefined ? { runDir: run.runDir } : {}), out: run.out ?? process.stderr,
+    train: { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery, progress: cfg.train.progress },
+  };
   const memoryPlan = defaultMemoryPlan();
   const strategies: MemoryStrategy[] = [];
   for (const [i, slot] of (cfg.memory as SlotConfig[]).entries()) {

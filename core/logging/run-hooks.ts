@@ -1,24 +1,33 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Hook, StepReport } from '../interfaces/hook.js';
+import type { EvalReport, Hook, StepReport } from '../interfaces/hook.js';
 import { TensorBoardWriter } from './tensorboard.js';
 import { Progress } from './progress.js';
 
 /**
  * Every scalar of every step (TRL's names), reward/KL/advantage histograms, sample generations
- * as text, and the process's memory, to `events.out.tfevents.*` in the run folder.
+ * as text, the process's memory, and the evaluations' figures at their steps, to `events.out.tfevents.*` in the run
+ * folder (opened at the run's start: the folder is taken by then).
  */
 export class TensorBoardHook implements Hook {
   readonly name = 'tensorboard';
-  readonly writer: TensorBoardWriter;
+  private w?: TensorBoardWriter;
 
-  constructor(runDir: string, private readonly opts: { logEvery: number; sampleEvery: number }) {
-    this.writer = new TensorBoardWriter(runDir, { flushEverySeconds: 5 });
+  constructor(private readonly opts: { logEvery: number; sampleEvery: number }) {}
+
+  /** The event file's writer (once the run has started). */
+  get writer(): TensorBoardWriter | undefined {
+    return this.w;
+  }
+
+  onRunStart(info: { runDir: string }): void {
+    this.w ??= new TensorBoardWriter(info.runDir, { flushEverySeconds: 5 });
   }
 
   onStep(r: StepReport): void {
-    const w = this.writer;
+    const w = this.w;
+    if (!w) return;
     if (r.step % this.opts.logEvery === 0 || r.step === r.totalSteps) {
       for (const [tag, v] of Object.entries(r.stats)) w.scalar(tag, v, r.step);
       const mem = tf.memory();
@@ -35,50 +44,76 @@ export class TensorBoardHook implements Hook {
     }
   }
 
-  onCheckpoint(): void {
-    this.writer.flush();
+  /** Evaluation figures (`eval/...`) at the evaluation's step, flushed at once (evaluations are rare and slow). */
+  onEval(e: EvalReport): void {
+    if (!this.w) return;
+    for (const [tag, v] of Object.entries(e.figures)) this.w.scalar(tag, v, e.step);
+    this.w.flush();
   }
 
-  /** Scalars outside the step loop (evaluation figures). */
-  scalars(values: Record<string, number>, step: number): void {
-    for (const [tag, v] of Object.entries(values)) this.writer.scalar(tag, v, step);
-    this.writer.flush();
+  onCheckpoint(): void {
+    this.w?.flush();
   }
 
   onRunEnd(): void {
-    this.writer.close();
+    this.w?.close();
+  }
+
+  onForcedExit(): void {
+    this.w?.close();
   }
 }
 
 /** `samples.jsonl`: every prompt, response, score and reward of every step, appended as it happens. */
 export class SamplesHook implements Hook {
   readonly name = 'samples';
-  private readonly fd: number;
+  private fd: number | undefined;
 
-  constructor(runDir: string) {
-    fs.mkdirSync(runDir, { recursive: true });
-    this.fd = fs.openSync(path.join(runDir, 'samples.jsonl'), 'a');
+  onRunStart(info: { runDir: string }): void {
+    if (this.fd !== undefined) return;
+    fs.mkdirSync(info.runDir, { recursive: true });
+    this.fd = fs.openSync(path.join(info.runDir, 'samples.jsonl'), 'a');
   }
 
   onStep(r: StepReport): void {
+    if (this.fd === undefined) return;
     const lines = (r.allSamples ?? r.samples).map((s) => JSON.stringify({ step: r.step, ...s })).join('\n');
     if (lines) fs.writeSync(this.fd, `${lines}\n`);
   }
 
   onRunEnd(): void {
+    this.close();
+  }
+
+  /** Lines are written with writeSync as they come: closing is all there is to do. */
+  onForcedExit(): void {
+    this.close();
+  }
+
+  private close(): void {
+    if (this.fd === undefined) return;
     try { fs.closeSync(this.fd); } catch { /* already closed */ }
+    this.fd = undefined;
   }
 }
 
-/** The console: a progress bar with step, reward, KL, β and ETA; warnings on their own lines. */
+/**
+ * The console: a progress bar with step, reward, KL, β and ETA (`progress`); warnings on their own lines (always).
+ * The bar starts at the first step, so the initial evaluation does not count towards the ETA.
+ */
 export class ConsoleHook implements Hook {
   readonly name = 'console';
   private progress?: Progress;
+  private startStep = 0;
 
   constructor(private readonly enabled: boolean, private readonly out: NodeJS.WriteStream = process.stderr) {}
 
   onRunStart(info: { totalSteps: number; startStep: number }): void {
-    this.progress = new Progress('ppo step', info.totalSteps, this.out, { enabled: this.enabled, startAt: info.startStep });
+    this.startStep = info.startStep;
+  }
+
+  onBeforeStep(info: { step: number; totalSteps: number }): void {
+    this.progress ??= new Progress('ppo step', info.totalSteps, this.out, { enabled: this.enabled, startAt: this.startStep });
   }
 
   onStep(r: StepReport): void {
@@ -93,5 +128,6 @@ export class ConsoleHook implements Hook {
 
   onRunEnd(): void {
     this.progress?.end();
+    this.progress = undefined;
   }
 }

@@ -74,6 +74,16 @@ export interface PluginContext {
   backend: string;
   /** Console/log line for the user. */
   log(message: string): void;
+  /**
+   * The run folder (`<runsDir>/<experiment>/<arm>`), when plugins are built for a training run (`detox-lab run`);
+   * absent elsewhere (`detox-lab eval`, worker-thread replicas). It is not yet taken when `create` runs: hooks open
+   * their files in `onRunStart`, which receives it too.
+   */
+  runDir?: string;
+  /** The console stream progress and warnings go to (stderr unless a caller redirects it). */
+  out?: NodeJS.WriteStream;
+  /** The loop settings hooks default to (`train.logEvery`, `train.sampleEvery`, `train.progress`); absent outside a run. */
+  train?: Readonly<{ logEvery: number; sampleEvery: number; progress: boolean }>;
 }
 
 /** A plugin: a name, a kind, an options schema (the type and the validator in one) and a factory. */

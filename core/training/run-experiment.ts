@@ -7,7 +7,6 @@ import type { PreparedExperiment } from '../config/prepare.js';
 import { initBackend, type BackendInfo } from '../model/wasm/backend.js';
 import { Trainer, type EvalFigures, type TrainOutcome } from './trainer.js';
 import { resolveWorkers } from '../parallel/parallel-compute.js';
-import { ConsoleHook, SamplesHook, TensorBoardHook } from '../logging/run-hooks.js';
 import { Interrupt } from '../util/interrupt.js';
 import { EXIT, UserError } from '../exit.js';
 import { writeResolvedConfig } from '../config/prepare.js';
@@ -91,7 +90,7 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
     throw new UserError(`backend: ${(err as Error).message}`, EXIT.usage);
   }
   const arm = path.basename(runDir);
-  const container = await buildContainer(cfg, prepared.registry, { runDir, configDir: prepared.raw.baseDir, log });
+  const container = await buildContainer(cfg, prepared.registry, { runDir, configDir: prepared.raw.baseDir, log, out });
   container.bind(TOKENS.Trainer).to(Trainer).inSingletonScope();
   log(`detox-lab: experiment "${cfg.experiment}" arm "${arm}" → ${path.relative(process.cwd(), runDir) || runDir} (backend ${cfg.backend}${backendInfo.matmulDescription ? `, matmul ${backendInfo.matmulDescription}` : ''})`);
   let trainer: Trainer;
@@ -129,17 +128,16 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
       if (cut.samples || cut.events) log(`cut the run's outputs back to step ${resumeStep}: ${cut.samples} sample lines, ${cut.events} TensorBoard events after it removed`);
     }
     writeResolvedConfig(runDir, prepared);
-    const tb = new TensorBoardHook(runDir, { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery });
-    const hooks = [tb, new SamplesHook(runDir), new ConsoleHook(cfg.train.progress, out), ...channel];
+    // The output hooks (TensorBoard, samples.jsonl, the console) are `hook` plugins of the config's effective `hooks`
+    // list, built by the container and run by the trainer; the queue's arm channel is plumbing, passed here.
     const interrupt = new Interrupt().install();
-    const forget = interrupt.onForcedExit(() => tb.writer.close());
+    const forget = interrupt.onForcedExit(() => trainer.forcedExit());
     let peakRss = process.memoryUsage().rss;
     const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 500).unref();
     let outcome: TrainOutcome;
     try {
       outcome = await trainer.train({
-        hooks, signal: interrupt.signal, resumeFrom,
-        sinks: { log, evalFigures: (f, step) => tb.scalars(f, step) },
+        hooks: channel, signal: interrupt.signal, resumeFrom, sinks: { log },
       });
     } finally {
       clearInterval(rssTimer);

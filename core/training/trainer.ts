@@ -9,7 +9,7 @@ import { toxicProbability } from '../interfaces/reward.js';
 import type { Dataset, PromptRecord } from '../interfaces/dataset.js';
 import type { Optimiser } from '../interfaces/optimiser.js';
 import type { MemoryStrategy } from '../interfaces/memory.js';
-import type { Hook, StepReport, StepSample } from '../interfaces/hook.js';
+import type { EvalReport, Hook, StepReport, StepSample } from '../interfaces/hook.js';
 import { Rng } from '../util/rng.js';
 import { LengthSampler } from '../ppo/length-sampler.js';
 import { prepareQueries, QueryQueue } from '../ppo/prompts.js';
@@ -38,15 +38,17 @@ export interface TrainOutcome {
   error?: string;
 }
 
-/** What {@link Trainer.train} takes: `resumeFrom` is the checkpoint folder to continue from (the run folder's owner picks it). */
+/**
+ * What {@link Trainer.train} takes: `hooks` run before the configured ones (the run's plumbing, e.g. the queue's arm
+ * channel), `resumeFrom` is the checkpoint folder to continue from (the run folder's owner picks it).
+ */
 export interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resumeFrom?: string | null }
 
 /** Steps averaged into a summary's `lastK`. */
 const LAST_K = 10;
 
-/** Per-run extras the trainer reports to besides hooks (e.g. evaluation scalars to TensorBoard). */
+/** Where the trainer reports besides hooks (evaluation figures reach hooks, TensorBoard's among them, via onEval). */
 export interface TrainerSinks {
-  evalFigures?(figures: Record<string, number>, step: number): void;
   log(message: string): void;
 }
 
@@ -71,6 +73,19 @@ export class Trainer {
     @multiInject(TOKENS.Hook) @optional() private readonly userHooks: Hook[] = [],
     @multiInject(TOKENS.EvalClassifier) @optional() private readonly evalClassifiers: RewardModel[] = [],
   ) {}
+
+  /** The hooks of the run in progress (for {@link forcedExit}). */
+  private activeHooks: Hook[] = [];
+
+  /**
+   * The user insisted on stopping (a second Ctrl-C): every hook's synchronous `onForcedExit`, so what they buffer is
+   * on disk before the process exits. Never throws.
+   */
+  forcedExit(): void {
+    for (const h of this.activeHooks) {
+      try { h.onForcedExit?.(); } catch { /* exiting anyway: the other hooks still get their turn */ }
+    }
+  }
 
   /**
    * Trains (see the class doc). With `workers` > 1 the sampling and the PPO forward/backward run data parallel on
@@ -99,6 +114,7 @@ export class Trainer {
   private async trainWith(opts: TrainOptions, parallel: ParallelCompute | undefined): Promise<TrainOutcome> {
     const { cfg, policy } = this;
     const hooks = [...opts.hooks, ...(this.userHooks ?? [])];
+    this.activeHooks = hooks;
     const log = opts.sinks.log;
     const started = Date.now();
 
@@ -139,14 +155,27 @@ export class Trainer {
       history.push(...(state.recentStats ?? []));
       rewardVaried = state.rewardVaried;
       log(`resumed from ${ckpt} at step ${step}`);
-    } else if (cfg.eval.enabled) {
+    }
+    const total = cfg.train.steps;
+    const runEnd = async (reason: TrainOutcome['status']) => {
+      for (const h of hooks) await Promise.resolve(h.onRunEnd?.({ reason, step })).catch(() => {});
+    };
+    // An evaluation's figures to every hook's onEval (TensorBoard writes them at `at`).
+    const reportEval = async (result: EvalResult, phase: EvalReport['phase'], at: number) => {
+      const report: EvalReport = { step: at, phase, figures: evalScalars(result), result };
+      for (const h of hooks) await h.onEval?.(report);
+    };
+    for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
+    if (!ckpt && cfg.eval.enabled) {
       try {
-        evalBefore = await this.evaluate(splits.heldOut, 'before', log, opts.signal, parallel);
+        const r = await this.evaluate(splits.heldOut, 'before', log, opts.signal, parallel);
+        evalBefore = stripSamples(r);
+        await reportEval(r, 'before', 0);
       } catch (err) {
+        await runEnd(err instanceof EvalInterrupted ? 'interrupted' : 'failed');
         if (!(err instanceof EvalInterrupted)) throw err;
         return { status: 'interrupted', step: 0, totalSteps: cfg.train.steps, elapsedMs: Date.now() - started, final: {}, lastK: {} };
       }
-      opts.sinks.evalFigures?.(evalScalars(evalBefore), 0);
     }
 
     const state = (): TrainerState => ({
@@ -173,8 +202,6 @@ export class Trainer {
       rewardVaried ?? history.some((h) => (h['env/reward_std'] ?? 0) > 0),
     );
     // 3. The loop.
-    const total = cfg.train.steps;
-    for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
     let status: TrainOutcome['status'] = 'done';
     let lastCheckpoint: string | undefined;
     let error: string | undefined;
@@ -183,6 +210,7 @@ export class Trainer {
         // Let pending signal handlers run: every await in a step may resolve without returning to the event loop.
         await new Promise((r) => setImmediate(r));
         if (opts.signal?.aborted) { status = 'interrupted'; break; }
+        for (const h of hooks) await h.onBeforeStep?.({ step: step + 1, totalSteps: total });
         const t0 = performance.now();
         const batch = queue.next();
         const tg0 = performance.now();
@@ -244,6 +272,19 @@ export class Trainer {
           log(`stopped: ${error}`);
           break;
         }
+        // Periodic evaluation, before the step's checkpoint (whose onCheckpoint then makes its figures durable too). It
+        // samples from its own stream seeded by eval.seed, as before/after do: the training streams are untouched.
+        if (cfg.eval.enabled && cfg.eval.every > 0 && step % cfg.eval.every === 0 && step < total) {
+          let r: EvalResult | undefined;
+          try {
+            r = await this.evaluate(splits.heldOut, `at step ${step}`, log, opts.signal, parallel);
+          } catch (err) {
+            if (!(err instanceof EvalInterrupted)) throw err;
+            status = 'interrupted'; // the step itself is complete: it is checkpointed below
+            break;
+          }
+          await reportEval(r, 'periodic', step);
+        }
         if (cfg.train.checkpointEvery > 0 && step % cfg.train.checkpointEvery === 0 && step < total) {
           lastCheckpoint = await checkpoint();
         }
@@ -257,7 +298,7 @@ export class Trainer {
         lastCheckpoint = await checkpoint(`failed-step-${step + 1}`).catch(() => lastCheckpoint);
         log(`stopped: ${error}; state saved to ${lastCheckpoint}`);
       } else {
-        for (const h of hooks) await Promise.resolve(h.onRunEnd?.({ reason: status, step })).catch(() => {});
+        await runEnd(status);
         throw err;
       }
     }
@@ -266,15 +307,18 @@ export class Trainer {
     let evalAfter: EvalFigures | undefined;
     try {
       if (status === 'done' && cfg.eval.enabled) {
-        evalAfter = await this.evaluate(splits.heldOut, 'after', log, opts.signal, parallel).catch((err) => {
+        const r = await this.evaluate(splits.heldOut, 'after', log, opts.signal, parallel).catch((err) => {
           if (!(err instanceof EvalInterrupted)) throw err;
           status = 'interrupted'; // training is complete and checkpointed; only the final evaluation was cut short
           return undefined;
         });
-        if (evalAfter) opts.sinks.evalFigures?.(evalScalars(evalAfter), step);
+        if (r) {
+          evalAfter = stripSamples(r);
+          await reportEval(r, 'after', step);
+        }
       }
     } finally {
-      for (const h of hooks) await Promise.resolve(h.onRunEnd?.({ reason: status, step })).catch(() => {});
+      await runEnd(status);
     }
     return {
       status, step, totalSteps: total, elapsedMs: priorMs + (Date.now() - started), evalBefore, evalAfter,
@@ -285,7 +329,7 @@ export class Trainer {
   }
 
   private async evaluate(prompts: PromptRecord[], label: string, log: (m: string) => void, signal?: AbortSignal,
-    parallel?: ParallelCompute): Promise<EvalFigures> {
+    parallel?: ParallelCompute): Promise<EvalResult> {
     if (prompts.length === 0) throw new Error('eval.enabled is true but the dataset has no held-out prompts');
     const t0 = Date.now();
     const r = await evaluate({
@@ -298,7 +342,7 @@ export class Trainer {
     const cross = (r.crossCheck ?? []).map((c) => `, ${c.classifier} ${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}`).join('');
     log(`eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}${cross} over ${r.toxicity.n} continuations, ` +
       `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    return stripSamples(r);
+    return r;
   }
 }
 

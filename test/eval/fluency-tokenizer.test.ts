@@ -35,7 +35,7 @@ test.serial('a fluency model with another tokenizer receives the text re-encoded
   const classifier = { labels: ['nothate', 'hate'], neutralIndex: 0, classify: async (texts: string[]) => texts.map(() => [0, 0]) } as unknown as RewardModel;
   const result = await evaluate({
     policy, classifier, prompts: ['you are', 'hello there'], fluencyTokenizer: fluencyTok,
-    cfg: { enabled: true, maxPrompts: null, maxNewTokens: 3, topK: 50, topP: 1, temperature: 1, samplesPerPrompt: 1, batchSize: 1, seed: 42 },
+    cfg: { enabled: true, maxPrompts: null, maxNewTokens: 3, topK: 50, topP: 1, temperature: 1, samplesPerPrompt: 1, batchSize: 1, seed: 42, every: 0 },
     fluency: (ids) => {
       seen.push(ids.arraySync());
       return tf.zeros([ids.shape[0], ids.shape[1], V]) as tf.Tensor3D; // uniform over V
