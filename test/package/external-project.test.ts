@@ -80,7 +80,11 @@ test('npm pack → npm install in another project → plugins importing from det
   const dry = sh('npx', ['--no-install', 'detox-lab', 'run', '--dry-run'], project);
   t.is(dry.code, 0, dry.err);
   t.regex(dry.err, /config is valid; a run would start in runs\/outside\/main/);
-  t.deepEqual(JSON.parse(dry.out).hooks, [{ type: 'length-penalty', perToken: 0.1, freeTokens: 2 }]);
+  // The built-in output hooks stay on when the config lists only its own (the effective list is what the run uses).
+  t.deepEqual(JSON.parse(dry.out).hooks, [
+    { type: 'tensorboard', enabled: true }, { type: 'samples', enabled: true }, { type: 'console', enabled: true },
+    { type: 'length-penalty', perToken: 0.1, freeTokens: 2 },
+  ]);
 
   const run = sh('npx', ['--no-install', 'detox-lab', 'run'], project);
   t.is(run.code, 0, run.err);

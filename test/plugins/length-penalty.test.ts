@@ -24,8 +24,10 @@ const ctx = (configDir: string) => ({ configDir, seed: 0, trainSteps: 1, backend
 test('experiments/length-penalty.json loads its plugin from next to it; the hook subtracts perToken beyond freeTokens', async (t) => {
   const { config, registry, raw } = await prepareExperiment({ file: 'experiments/length-penalty.json', builtins: builtinPlugins });
   t.deepEqual(config.plugins, ['./experiments/plugins/length-penalty.mjs']); // rewritten against the project root
-  t.deepEqual(config.hooks, [{ type: 'length-penalty', perToken: 0.05, freeTokens: 20 }]);
-  const hook = await create(registry, 'hook', config.hooks[0]!, ctx(raw.baseDir), 'hooks.0');
+  // Listing only your own hook keeps the built-in output hooks, ahead of it.
+  t.deepEqual(config.hooks.map((h) => h.type), ['tensorboard', 'samples', 'console', 'length-penalty']);
+  t.deepEqual(config.hooks[3], { type: 'length-penalty', perToken: 0.05, freeTokens: 20 });
+  const hook = await create(registry, 'hook', config.hooks[3]!, ctx(raw.baseDir), 'hooks.3');
   const context = { responseTokens: [18, 20, 21, 29], prompts: [], responses: [], promptTokens: [], logits: [], rewardModel: { name: 'm', labels: [], neutralIndex: 0 }, step: 1 } as RewardContext;
   const out = await hook.onReward!([1.65, 1.65, -0.5, 2], context);
   t.deepEqual(out, [1.65, 1.65, -0.5 - 0.05, 2 - 0.05 * 9]);
