@@ -3,10 +3,10 @@
  * interval of a mean, mean ± t(0.975, n−1)·s/√n (s with the n−1 denominator).
  */
 
-/** Arithmetic mean (NaN for no values). */
-export function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-}
+import { mean } from '../util/mean.js';
+
+/** Arithmetic mean (NaN for no values); compare's users import it from here with the other statistics. */
+export { mean };
 
 /** Sample standard deviation, n−1 in the denominator (NaN for fewer than 2 values). */
 export function sampleStd(xs: readonly number[]): number {

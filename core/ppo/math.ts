@@ -14,6 +14,7 @@
  * Every statistic (means, variances, whitening) is taken over the whole batch passed in (all rows
  * together), never per row, exactly as TRL does.
  */
+import { mean } from '../util/mean.js';
 
 /** A `[B, T]` float64 batch, row-major: element `(b, t)` is `data[b * T + t]`. */
 export interface Float64BT {
@@ -692,12 +693,6 @@ export interface StepStats {
     /** Every minibatch's ratios flattened and concatenated (−1 padding). */
     readonly 'ppo/policy/ratio': Float64Array;
   };
-}
-
-function mean(xs: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i];
-  return s / xs.length;
 }
 
 /** torch.std: unbiased (n − 1); NaN for a single element. */

@@ -22,6 +22,7 @@ import { packLines, TokenWindows, type CorpusSplit } from './corpus.js';
 import { causalLmLoss, evaluateLoss, type EvalLoss } from './lm-loss.js';
 import { savePretrained } from './save.js';
 import { InputError } from '../errors.js';
+import { mean } from '../util/mean.js';
 
 /** Shape of the GPT-2 to train (the vocabulary size comes from the tokenizer). */
 export interface PretrainModelShape {
@@ -307,10 +308,6 @@ function randomModel(config: TransformerConfig, seed: number): CausalLM {
   } finally {
     tf.engine().endScope();
   }
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 }
 
 function hyperparameters(o: PretrainHyperparameters): PretrainHyperparameters {

@@ -19,6 +19,7 @@ import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from '..
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
+import { mean } from '../util/mean.js';
 
 /** Evaluation figures without the samples (what summaries and checkpoints keep). */
 export type EvalFigures = Omit<EvalResult, 'samples'>;
@@ -344,10 +345,6 @@ export class Trainer {
       `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return r;
   }
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 }
 
 function envStats(rewards: readonly number[]): Record<string, number> {
