@@ -1,6 +1,4 @@
-import { z } from 'zod';
-import { definePlugin } from '../../core/plugin/define.js';
-import { ConsoleHook } from '../../core/logging/run-hooks.js';
+import { definePlugin, z, ConsoleHook } from '../../core/index.js';
 import { enabledOption } from './enabled.js';
 
 /**
