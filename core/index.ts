@@ -48,6 +48,3 @@ export { loadCausalLM } from './model/io/hf-io.js';
 export { adamOptionsSchema, createAdamFromOptions } from './optim/plugin-options.js';
 export type { AdamPluginOptions } from './optim/plugin-options.js';
 export { roundVariablesToBf16, packBf16, unpackBf16 } from './model/memory/bf16.js';
-// Hooks: the evaluation report of onEval, and the built-in output hooks (plugins/hooks/ wraps them; yours may too).
-export type { EvalReport, EvalRunResult, EvalToxicity } from './interfaces/hook.js';
-export { TensorBoardHook, SamplesHook, ConsoleHook } from './logging/run-hooks.js';

@@ -1,4 +1,6 @@
-import { definePlugin, z, ConsoleHook } from '../../core/index.js';
+import { z } from 'zod';
+import { definePlugin } from '../../core/plugin/define.js';
+import { ConsoleHook } from '../../core/logging/run-hooks.js';
 import { enabledOption } from './enabled.js';
 
 /**

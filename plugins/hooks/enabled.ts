@@ -1,4 +1,4 @@
-import { z } from '../../core/index.js';
+import { z } from 'zod';
 
 /** The `enabled` option every built-in output hook has (the composition root, core/di/container.ts, does not build a slot with `enabled: false`). */
 export const enabledOption = () => z.boolean().default(true)

@@ -1,4 +1,6 @@
-import { definePlugin, z, SamplesHook } from '../../core/index.js';
+import { z } from 'zod';
+import { definePlugin } from '../../core/plugin/define.js';
+import { SamplesHook } from '../../core/logging/run-hooks.js';
 import { enabledOption } from './enabled.js';
 
 /** `{ "type": "samples" }` — on by default: every prompt, response, score and reward of every step, to samples.jsonl. */

@@ -1,4 +1,6 @@
-import { definePlugin, z, TensorBoardHook } from '../../core/index.js';
+import { z } from 'zod';
+import { definePlugin } from '../../core/plugin/define.js';
+import { TensorBoardHook } from '../../core/logging/run-hooks.js';
 import { enabledOption } from './enabled.js';
 
 /**
