@@ -12,6 +12,7 @@ export type { Optimiser, OptimiserState } from './interfaces/optimiser.js';
 export type { MemoryStrategy, MemoryPlan } from './interfaces/memory.js';
 export { defaultMemoryPlan } from './interfaces/memory.js';
 export type { Hook, StepReport, StepSample } from './interfaces/hook.js';
+export type { EvalReport, EvalRunResult, EvalToxicity } from './interfaces/hook.js';
 export type { Tokenizer } from './interfaces/tokenizer.js';
 export { configSchema, ppoSchema } from './config/schema.js';
 export type { ExperimentConfig, PpoConfig } from './config/schema.js';
