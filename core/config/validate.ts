@@ -120,7 +120,7 @@ export function validateConfig(raw: unknown, registry: PluginRegistry, source?: 
     }
   }
   if (resolved) {
-    issues.push(...duplicateDefaultHooks(resolved.hooks as SlotConfig[]));
+    issues.push(...duplicateDefaultHooks(resolved.hooks as SlotConfig[], registry));
     resolved.hooks = effectiveHooks(resolved.hooks as SlotConfig[], registry);
     issues.push(...crossFieldIssues(resolved));
   }
@@ -128,30 +128,31 @@ export function validateConfig(raw: unknown, registry: PluginRegistry, source?: 
   return resolved!;
 }
 
-/** The built-in output hooks, on by default (plugins/hooks/), in the order they are added when not listed. */
-export const DEFAULT_HOOKS = ['tensorboard', 'samples', 'console'] as const;
+/** The hooks the registry has that are on by default (`onByDefault`: the built-in output hooks), in registry order. */
+function defaultHooks(registry: PluginRegistry): string[] {
+  return registry.all().filter((d) => d.kind === 'hook' && d.onByDefault === true).map((d) => d.name);
+}
 
 /**
  * The effective `hooks` list (config `hooks`' rule, see its description in schema.ts): each built-in output hook the
  * config does not list is added, with its default options, ahead of the listed ones (which keep their order, an
  * `{ "enabled": false }` one included, so resolving the resolved config again changes nothing). A registry without
- * a built-in (a test's) adds only those it has.
+ * them (a test's) adds none.
  */
 export function effectiveHooks(hooks: readonly SlotConfig[], registry: PluginRegistry): SlotConfig[] {
   const listed = new Set(hooks.map((h) => h.type));
-  const added = DEFAULT_HOOKS.filter((name) => !listed.has(name)).flatMap((name) => {
-    const def = registry.find('hook', name);
-    return def ? [{ type: name, ...(def.options.parse({}) as object) }] : [];
-  });
+  const added = defaultHooks(registry).filter((name) => !listed.has(name))
+    .map((name) => ({ type: name, ...(registry.find('hook', name)!.options.parse({}) as object) }));
   return [...added, ...hooks];
 }
 
-/** A built-in output hook listed twice would write its files twice. */
-function duplicateDefaultHooks(hooks: readonly SlotConfig[]): ConfigIssue[] {
+/** A default-on hook listed twice would write its files twice. */
+function duplicateDefaultHooks(hooks: readonly SlotConfig[], registry: PluginRegistry): ConfigIssue[] {
+  const defaults = new Set(defaultHooks(registry));
   const first = new Map<string, number>();
   const out: ConfigIssue[] = [];
   hooks.forEach((h, i) => {
-    if (!(DEFAULT_HOOKS as readonly string[]).includes(h.type)) return;
+    if (!defaults.has(h.type)) return;
     const at = first.get(h.type);
     if (at === undefined) first.set(h.type, i);
     else out.push({ path: `hooks.${i}.type`, message: `the built-in "${h.type}" hook is already listed at hooks.${at}; list it once (got ${show(h.type)})` });

@@ -95,6 +95,11 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
   description: string;
   /** Options besides `type`; unknown keys are rejected, defaults filled in. */
   options: S;
+  /**
+   * Hooks only: on in every run unless the config turns it off (`{ "type": <name>, "enabled": false }`); its
+   * options must then include `enabled`. The built-in tensorboard, samples and console hooks are.
+   */
+  onByDefault?: boolean;
   create(options: z.output<S>, ctx: PluginContext): PluginKinds[K] | Promise<PluginKinds[K]>;
 }
 

@@ -14,12 +14,12 @@ export class PluginRegistry {
   private readonly urls: string[] = [];
 
   /**
-   * `moduleUrl` (by default the list's own, see {@link pluginList}): the module whose `builtinPlugins` (or default)
-   * export is `definitions`, so that another thread can rebuild this registry with {@link fromModuleUrls}.
+   * A list made by {@link pluginList} carries its module's URL, so that another thread can rebuild this registry
+   * with {@link fromModuleUrls}.
    */
-  constructor(definitions: readonly AnyPluginDefinition[] | PluginList = [], origin = 'built-in', moduleUrl?: string) {
+  constructor(definitions: readonly AnyPluginDefinition[] | PluginList = [], origin = 'built-in') {
     for (const d of definitions) this.register(d, origin);
-    const url = moduleUrl ?? (definitions as PluginList).moduleUrl;
+    const url = (definitions as Partial<PluginList>).moduleUrl;
     if (url) this.urls.push(url);
   }
 

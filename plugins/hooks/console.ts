@@ -10,6 +10,7 @@ export default definePlugin({
   kind: 'hook',
   name: 'console',
   description: 'console progress bar and per-step warnings (on by default)',
+  onByDefault: true,
   options: z.object({
     enabled: enabledOption(),
     progress: z.boolean().optional().describe('draw the progress bar (warnings are printed either way); default: train.progress'),

@@ -7,6 +7,7 @@ export default definePlugin({
   kind: 'hook',
   name: 'samples',
   description: 'samples.jsonl in the run folder: every prompt, response, score and reward of every step (on by default)',
+  onByDefault: true,
   options: z.object({ enabled: enabledOption() }),
   create: () => new SamplesHook(),
 });

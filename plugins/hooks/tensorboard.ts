@@ -11,6 +11,7 @@ export default definePlugin({
   kind: 'hook',
   name: 'tensorboard',
   description: 'TensorBoard event file in the run folder: step scalars, histograms, sample text, eval figures (on by default)',
+  onByDefault: true,
   options: z.object({
     enabled: enabledOption(),
     logEvery: z.number().int().min(1).optional().describe('write the step scalars and histograms every N steps (and at the last); default: train.logEvery'),
