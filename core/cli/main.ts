@@ -112,7 +112,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
       const prepared = await prepareExperiment({ file: file0, set: opts.set, builtins: builtinPlugins });
       const runDir = resumeDir ?? runDirOf(prepared);
       const rel = (p: string) => path.relative(process.cwd(), p) || p;
-      const decision: FolderDecision = resumeDir ? { action: 'resume', step: 0 } : decideFolder(runDir, prepared.config, opts.fresh);
+      const decision: FolderDecision = resumeDir ? { action: 'resume', step: 0 } : decideFolder(runDir, prepared.config, opts.fresh, prepared.registry);
       if (opts.dryRun) {
         // The files the plugins will open must exist: a dry run that says "valid" is a run that can start.
         const missing = missingPaths(prepared);

@@ -128,6 +128,21 @@ export function validateConfig(raw: unknown, registry: PluginRegistry, source?: 
   return resolved!;
 }
 
+/**
+ * A config an earlier run recorded (its resolved-config.json, a checkpoint's trainer state) read with today's schema
+ * and registry: fields added since it was written take their defaults and the default-on hooks their entries, exactly
+ * as the current config got them, so a run recorded before those existed still compares equal to the same experiment
+ * today (users keep run folders for months). A recorded config that no longer validates is returned as it was, so a
+ * comparison shows what differs instead of failing. The result is plain JSON.
+ */
+export function asRecordedToday(recorded: unknown, registry: PluginRegistry): unknown {
+  try {
+    return JSON.parse(JSON.stringify(validateConfig(recorded, registry))) as unknown;
+  } catch {
+    return recorded;
+  }
+}
+
 /** The hooks the registry has that are on by default (`onByDefault`: the built-in output hooks), in registry order. */
 function defaultHooks(registry: PluginRegistry): string[] {
   return registry.all().filter((d) => d.kind === 'hook' && d.onByDefault === true).map((d) => d.name);

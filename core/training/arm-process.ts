@@ -61,7 +61,7 @@ export function inspectArm(arm: PlannedArm, fresh: boolean, keepOld = false): Ar
   } catch (err) {
     return { action: 'refuse', reason: (err as Error).message };
   }
-  const d = decideFolder(arm.runDir, arm.prepared.config, fresh);
+  const d = decideFolder(arm.runDir, arm.prepared.config, fresh, arm.prepared.registry);
   if (d.action === 'refuse') return { action: 'refuse', reason: d.reason };
   if (d.action === 'resume') return { action: 'resume', resumeStep: d.step };
   if (d.action === 'skip') return { action: 'skip' };

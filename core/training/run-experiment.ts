@@ -10,6 +10,7 @@ import { resolveWorkers } from '../parallel/parallel-compute.js';
 import { Interrupt } from '../util/interrupt.js';
 import { EXIT, UserError } from '../exit.js';
 import { writeResolvedConfig } from '../config/prepare.js';
+import { asRecordedToday } from '../config/validate.js';
 import { armChannelHooks } from './arm-channel.js';
 import { pickCheckpoint, readTrainerState, removeCheckpointLeftovers } from './checkpoint.js';
 import {
@@ -68,7 +69,9 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
     }
     if (pick.skipped.length) log(`resume: skipped incomplete checkpoint${pick.skipped.length > 1 ? 's' : ''} ${skipped}`);
     if (pick.dir) {
-      const trainedWith = readTrainerState(pick.dir).config;
+      // Read with today's schema: a checkpoint written before a defaulted field existed was trained with its default.
+      const state = readTrainerState(pick.dir).config;
+      const trainedWith = state === undefined ? undefined : asRecordedToday(state, prepared.registry);
       const changed = trainedWith === undefined ? []
         : diffPaths(trainedWith, JSON.parse(JSON.stringify(cfg)) as unknown, '', 5, [], RESUMABLE_SETTINGS);
       if (changed.length) {

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { listEventFiles, parseRecords, decodeEvent, RECORD_OVERHEAD } from '../logging/tfevents.js';
 import { isPlainObject, type Json } from '../config/merge.js';
 import { latestCheckpoint } from './checkpoint.js';
+import { asRecordedToday } from '../config/validate.js';
+import type { PluginRegistry } from '../plugin/registry.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -178,15 +180,18 @@ export type FolderDecision =
  * `--fresh` starts again with the old folder moved aside; a used folder whose recorded config differs beyond
  * {@link SAME_RUN_SETTINGS} is refused (it is never moved aside unasked); a finished run is skipped unless one of those
  * changed (`train.steps` raised: it goes on from its last checkpoint); a stopped one resumes from its newest
- * complete checkpoint, or starts again in place when it has none.
+ * complete checkpoint, or starts again in place when it has none. The recorded config is read with today's schema
+ * ({@link asRecordedToday}: `registry` is the one the new config was validated with), so a folder written before a
+ * defaulted field existed is still the same run.
  */
-export function decideFolder(runDir: string, config: unknown, fresh: boolean): FolderDecision {
+export function decideFolder(runDir: string, config: unknown, fresh: boolean, registry: PluginRegistry): FolderDecision {
   if (!folderUsed(runDir)) return { action: 'start' };
   if (fresh) return { action: 'start', moveAside: '--fresh' };
-  const recorded = recordedConfig(runDir);
-  if (recorded === undefined) {
+  const written = recordedConfig(runDir);
+  if (written === undefined) {
     return { action: 'refuse', reason: `${rel(runDir)} holds results but no readable resolved-config.json; --fresh starts over (the folder is moved aside)` };
   }
+  const recorded = asRecordedToday(written, registry);
   const now = JSON.parse(JSON.stringify(config)) as unknown;
   const changed = diffPaths(recorded, now, '', 3, [], SAME_RUN_SETTINGS);
   if (changed.length) {

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
@@ -207,4 +208,43 @@ test('resume: only allowed --set, the checkpoint\'s config is enforced, incomple
   const none = cli(dir, ['run', '--resume', RUN]);
   t.is(none.code, 2);
   t.regex(none.stderr, /no complete checkpoint to continue from \(incomplete: .*step-3: missing policy\/model\.safetensors/);
+});
+
+test('a run folder written before a defaulted field existed (no eval.every, no built-in hook entries) is still the same run: re-run and --resume go on', async (t) => {
+  const dir = await tinyProject((p) => tinyExperiment(p, { workers: 1, train: { steps: 3, checkpointEvery: 1, progress: false }, eval: { enabled: false } }));
+  t.is(cli(dir, ['run', '--set', 'train.steps=1']).code, 0);
+  // Rewrite the recorded configs as an older version wrote them: without the fields added since.
+  const older = (c: Record<string, unknown>) => {
+    const { every: _every, ...evalRest } = c.eval as Record<string, unknown>;
+    const hooks = (c.hooks as { type: string }[]).filter((h) => !['tensorboard', 'samples', 'console'].includes(h.type));
+    return { ...c, eval: evalRest, hooks };
+  };
+  const resolvedPath = path.join(dir, RUN, 'resolved-config.json');
+  const resolved = JSON.parse(fs.readFileSync(resolvedPath, 'utf8'));
+  t.true('every' in resolved.eval && resolved.hooks.length === 3, 'today the recorded config has eval.every and the three built-in hooks');
+  fs.writeFileSync(resolvedPath, JSON.stringify(older(resolved)));
+  const statePath = path.join(dir, RUN, 'checkpoints/step-1/trainer-state.json');
+  const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+  fs.writeFileSync(statePath, JSON.stringify({ ...state, config: older(state.config) }));
+  const manifestPath = path.join(path.dirname(statePath), 'manifest.json'); // as the older version wrote it: matching
+  const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  manifest.files['trainer-state.json'] = { bytes: fs.statSync(statePath).size, sha256: createHash('sha256').update(fs.readFileSync(statePath)).digest('hex') };
+  fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+
+  const dry = cli(dir, ['run', '--dry-run']);
+  t.is(dry.code, 0, dry.stderr);
+  t.regex(dry.stderr, /a run would resume the run in runs\/tiny\/main/, 'the older run is this experiment (raising train.steps goes on)');
+  const more = cli(dir, ['run', '--set', 'train.steps=2']);
+  t.is(more.code, 0, more.stderr);
+  t.regex(more.stderr, /resuming it from step 1/);
+  const resumed = cli(dir, ['run', '--resume', RUN, '--set', 'train.steps=3']);
+  t.is(resumed.code, 0, resumed.stderr);
+  t.is(JSON.parse(read(dir, 'summary.json')).step, 3);
+
+  // A real difference in an older folder is still refused, and named.
+  const again = JSON.parse(fs.readFileSync(resolvedPath, 'utf8'));
+  fs.writeFileSync(resolvedPath, JSON.stringify(older({ ...again, seed: 5 })));
+  const other = cli(dir, ['run']);
+  t.is(other.code, 2);
+  t.regex(other.stderr, /holds a run with another config \(seed: 5 → 0\)/);
 });
