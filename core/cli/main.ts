@@ -11,6 +11,7 @@ import { builtinPlugins } from './builtins.js';
 import { ConfigError, ConfigFileError, missingPaths, prepareExperiment, runDirOf } from '../config/prepare.js';
 import { configSchema } from '../config/schema.js';
 import { PluginRegistry } from '../plugin/registry.js';
+import { PLUGIN_KINDS } from '../plugin/define.js';
 import { EXIT, UserError } from '../exit.js';
 import { InputError } from '../errors.js';
 import { describeOptions } from './help.js';
@@ -164,7 +165,7 @@ Plugin slots take { "type": "<plugin>", ...options }; see \`detox-lab plugins\`.
     .command('plugins')
     .description('list the available plugins (built-in and from your config\'s "plugins") with their options')
     .argument('[experiment]', 'config whose "plugins" modules to include')
-    .addOption(new Option('--kind <kind>', 'only this kind').choices(['policy', 'reward-model', 'reward-transform', 'dataset', 'optimiser', 'memory', 'hook']))
+    .addOption(new Option('--kind <kind>', 'only this kind').choices(PLUGIN_KINDS))
     .action(async (experiment: string | undefined, opts: { kind?: string }) => {
       const registry = new PluginRegistry(builtinPlugins);
       if (experiment) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { configSchema } from './schema.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import type { PluginKind } from '../plugin/define.js';
+import { SLOTS } from '../plugin/slots.js';
 
 /**
  * The config's JSON Schema for editors (`"$schema": "./schema/detoxrc.schema.json"` in
@@ -54,17 +55,12 @@ export function configJsonSchema(registry: PluginRegistry): Record<string, unkno
   const keepDoc = (target: Record<string, unknown>, replacement: Record<string, unknown>) => ({
     description: target.description, ...replacement,
   });
-  p.policy = keepDoc(p.policy!, slotSchema('policy', true));
-  p.optimiser = keepDoc(p.optimiser!, slotSchema('optimiser', true));
-  const reward = p.reward as { properties: Record<string, Record<string, unknown>> };
-  reward.properties.model = keepDoc(reward.properties.model!, slotSchema('reward-model', true));
-  reward.properties.transform = keepDoc(reward.properties.transform!, slotSchema('reward-transform', true));
-  const data = p.data as { properties: Record<string, Record<string, unknown>> };
-  data.properties.dataset = keepDoc(data.properties.dataset!, slotSchema('dataset', true));
-  p.memory = { ...p.memory, items: slotSchema('memory', false) };
-  p.hooks = { ...p.hooks, items: slotSchema('hook', false) };
-  const evalProps = (p.eval as { properties: Record<string, Record<string, unknown>> }).properties;
-  evalProps.classifiers = { ...evalProps.classifiers, items: slotSchema('reward-model', false) };
+  // Each slot of core/plugin/slots.ts: one plugin (its type inheritable) or a list (each entry complete).
+  for (const spec of SLOTS) {
+    const parent = spec.path.slice(0, -1).reduce((o, k) => (o[k] as { properties: Record<string, Record<string, unknown>> }).properties, p);
+    const key = spec.path[spec.path.length - 1]!;
+    parent[key] = spec.list ? { ...parent[key], items: slotSchema(spec.kind, false) } : keepDoc(parent[key]!, slotSchema(spec.kind, true));
+  }
   // `$import` is read by the loader before validation (load.ts), so it is not in the zod schema.
   const { $schema, ...fields } = p;
   const $import = {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { loadRawConfig, ConfigFileError, originOf, projectRoot, SET_ORIGIN, type RawConfig } from './load.js';
-import { validateConfig, ConfigError, slotPaths, type ConfigIssue, type ResolvedConfig } from './validate.js';
+import { validateConfig, ConfigError, type ConfigIssue, type ResolvedConfig } from './validate.js';
+import { slotEntries } from '../plugin/slots.js';
 import { getPath, isPlainObject, type JsonObject } from './merge.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import { isPathOption, type AnyPluginDefinition } from '../plugin/define.js';
@@ -114,7 +115,7 @@ function resolvePluginSpec(spec: string, file: string | undefined, baseDir: stri
 
 /** Each plugin slot's path options ({@link isPathOption}) resolved against the files that wrote them. */
 function resolveOptionPaths(raw: RawConfig, registry: PluginRegistry): void {
-  for (const { path: at, kind } of slotPaths(raw.config as { memory?: unknown[]; hooks?: unknown[] })) {
+  for (const { path: at, kind } of slotEntries(raw.config)) {
     const slot = getPath(raw.config, at);
     if (!isPlainObject(slot) || typeof slot.type !== 'string') continue;
     const def = registry.find(kind, slot.type);
@@ -133,7 +134,7 @@ function resolveOptionPaths(raw: RawConfig, registry: PluginRegistry): void {
 export function missingPaths(prepared: PreparedExperiment): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const cfg = prepared.config as unknown as JsonObject;
-  for (const { path: at, kind } of slotPaths(cfg as { memory?: unknown[]; hooks?: unknown[] })) {
+  for (const { path: at, kind } of slotEntries(cfg)) {
     const slot = getPath(cfg, at);
     if (!isPlainObject(slot) || typeof slot.type !== 'string') continue;
     const def = prepared.registry.find(kind, slot.type);

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { configSchema, type ExperimentConfig, type SlotConfig } from './schema.js';
 import { getPath, isPlainObject, type JsonObject } from './merge.js';
 import type { PluginRegistry } from '../plugin/registry.js';
-import type { PluginKind } from '../plugin/define.js';
+import { slotEntries } from '../plugin/slots.js';
 import { schemaAt, unionChoices } from './type-name.js';
 
 /** One problem in a config: where, what was there, what is allowed. */
@@ -23,21 +23,6 @@ export class ConfigError extends Error {
 
 /** Config after validation: defaults filled in, every slot's options parsed by its plugin. */
 export type ResolvedConfig = ExperimentConfig;
-
-/** Where plugin slots live, and which kind each takes. */
-export function slotPaths(cfg: { memory?: unknown[]; hooks?: unknown[]; eval?: unknown }): { path: (string | number)[]; kind: PluginKind }[] {
-  const classifiers = (cfg.eval as { classifiers?: unknown } | undefined)?.classifiers;
-  return [
-    { path: ['policy'], kind: 'policy' },
-    { path: ['reward', 'model'], kind: 'reward-model' },
-    { path: ['reward', 'transform'], kind: 'reward-transform' },
-    { path: ['data', 'dataset'], kind: 'dataset' },
-    { path: ['optimiser'], kind: 'optimiser' },
-    ...(Array.isArray(cfg.memory) ? cfg.memory.map((_, i) => ({ path: ['memory', i], kind: 'memory' as const })) : []),
-    ...(Array.isArray(cfg.hooks) ? cfg.hooks.map((_, i) => ({ path: ['hooks', i], kind: 'hook' as const })) : []),
-    ...(Array.isArray(classifiers) ? classifiers.map((_, i) => ({ path: ['eval', 'classifiers', i], kind: 'reward-model' as const })) : []),
-  ];
-}
 
 const show = (v: unknown): string => {
   if (v === undefined) return 'nothing';
@@ -99,7 +84,7 @@ export function validateConfig(raw: unknown, registry: PluginRegistry, source?: 
   const base: JsonObject = isPlainObject(raw) ? raw : {};
   const resolved = (parsed.success ? parsed.data : undefined) as ResolvedConfig | undefined;
 
-  for (const { path, kind } of slotPaths(base as { memory?: unknown[]; hooks?: unknown[]; eval?: unknown })) {
+  for (const { path, kind } of slotEntries(base)) {
     const slot = getPath(base, path);
     if (!isPlainObject(slot) || typeof slot.type !== 'string') continue; // reported by the core schema
     const def = registry.find(kind, slot.type);

@@ -7,6 +7,8 @@ import type { PluginRegistry } from '../plugin/registry.js';
 import type { PluginContext, PluginKind, PluginKinds } from '../plugin/define.js';
 import { defaultMemoryPlan, type MemoryStrategy } from '../interfaces/memory.js';
 import { labelled, labelPluginInstance } from '../plugin/errors.js';
+import { defaultSlotOf, SLOTS, slotName } from '../plugin/slots.js';
+import { getPath } from '../config/merge.js';
 
 /** Everything a run needs besides the config: where it writes and how it talks to the user. */
 export interface RunContext {
@@ -20,7 +22,7 @@ export interface RunContext {
 }
 
 /**
- * The composition root's only contact with inversify: one binding per config slot, each a
+ * The composition root's only contact with inversify: one binding per config slot (core/plugin/slots.ts), each a
  * singleton created by its plugin from the validated options. Memory strategies are built
  * first, because the policy is built from their combined plan.
  */
@@ -31,23 +33,23 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
   container.bind(TOKENS.Config).toConstantValue(cfg);
   container.bind(TOKENS.Run).toConstantValue(run);
   container.bind(TOKENS.Registry).toConstantValue(registry);
-  for (const s of strategies) container.bind(TOKENS.MemoryStrategy).toConstantValue(s);
-  const single = <K extends PluginKind>(token: symbol, kind: K, slot: SlotConfig) =>
-    container.bind(token).toDynamicValue(() => create(registry, kind, slot, ctx)).inSingletonScope();
-  single(TOKENS.Policy, 'policy', cfg.policy as SlotConfig);
-  single(TOKENS.RewardModel, 'reward-model', cfg.reward.model as SlotConfig);
-  single(TOKENS.RewardTransform, 'reward-transform', cfg.reward.transform as SlotConfig);
-  single(TOKENS.Dataset, 'dataset', cfg.data.dataset as SlotConfig);
-  single(TOKENS.Optimiser, 'optimiser', cfg.optimiser as SlotConfig);
-  (cfg.eval.classifiers as SlotConfig[]).forEach((slot, i) => {
-    container.bind(TOKENS.EvalClassifier).toDynamicValue(() => create(registry, 'reward-model', slot, ctx, `eval.classifiers.${i}`)).inSingletonScope();
-  });
-  // The effective list (core/config/validate.ts#effectiveHooks: the built-in output hooks are in it unless turned off); a slot with
-  // `enabled: false` is not built.
-  (cfg.hooks as SlotConfig[]).forEach((slot, i) => {
-    if (slot.enabled === false) return;
-    container.bind(TOKENS.Hook).toDynamicValue(() => create(registry, 'hook', slot, ctx, `hooks.${i}`)).inSingletonScope();
-  });
+  // One binding per slot of core/plugin/slots.ts, each a singleton built on first use. The memory strategies are
+  // built already (the policy is built from their plan); a hook slot with `enabled: false` is not built. The hooks
+  // are the effective list (core/config/validate.ts#effectiveHooks: the built-in output hooks are in it unless off).
+  for (const spec of SLOTS) {
+    const value = getPath(cfg, spec.path);
+    if (spec.kind === 'memory') {
+      for (const s of strategies) container.bind(spec.token).toConstantValue(s);
+    } else if (!spec.list) {
+      const slot = value as SlotConfig;
+      container.bind(spec.token).toDynamicValue(() => create(registry, spec.kind, slot, ctx, slotName(spec.path))).inSingletonScope();
+    } else {
+      (value as SlotConfig[]).forEach((slot, i) => {
+        if (slot.enabled === false) return;
+        container.bind(spec.token).toDynamicValue(() => create(registry, spec.kind, slot, ctx, slotName([...spec.path, i]))).inSingletonScope();
+      });
+    }
+  }
   return container;
 }
 
@@ -73,20 +75,14 @@ export async function buildPluginContext(
   return { strategies, ctx: { ...baseCtx, memoryPlan } };
 }
 
-/** The config slot of each single-slot kind (how errors name a plugin; list slots pass `memory.<i>` / `hooks.<i>`). */
-export const SLOT_OF_KIND: Record<PluginKind, string> = {
-  policy: 'policy', 'reward-model': 'reward.model', 'reward-transform': 'reward.transform', dataset: 'data.dataset',
-  optimiser: 'optimiser', memory: 'memory', hook: 'hooks',
-};
-
 /**
  * Creates one plugin instance from a validated slot: the plugin boundary. Whatever the plugin throws, while being
  * created or later from any method of what it created, names the slot, the plugin and the phase
  * (`reward.model (my-plugin) classify: boom`; core/plugin/errors.ts). `slotPath` is the slot's config path
- * (default: the kind's slot, see {@link SLOT_OF_KIND}).
+ * (default: the kind's first slot in core/plugin/slots.ts).
  */
 export async function create<K extends PluginKind>(
-  registry: PluginRegistry, kind: K, slot: SlotConfig, ctx: PluginContext, slotPath: string = SLOT_OF_KIND[kind],
+  registry: PluginRegistry, kind: K, slot: SlotConfig, ctx: PluginContext, slotPath: string = defaultSlotOf(kind),
 ): Promise<PluginKinds[K]> {
   const def = registry.find(kind, slot.type);
   if (!def) throw new Error(`no ${kind} plugin "${slot.type}" (known: ${registry.names(kind).join(', ')})`);

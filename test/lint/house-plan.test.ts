@@ -5,6 +5,8 @@
 import test from 'ava';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { ESLint } from 'eslint';
 
 const ROOT = process.cwd();
@@ -26,6 +28,13 @@ test('the sources have no file or folder import circle and no import against the
   const folders = new Set([...graph.keys()].map(layers.folderOf));
   const planned = new Set(layers.LAYERS.flat());
   t.deepEqual([...folders].filter((f) => f && !planned.has(f)), [], 'every folder is in a layer');
+});
+
+test('CONTRIBUTING.md shows the folder graph as it is today (node scripts/import-graph.mjs --graph)', (t) => {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts/import-graph.mjs'), '--graph'], { cwd: ROOT, encoding: 'utf8' });
+  t.is(r.status, 0, r.stderr);
+  const shown = /```\n(\d+ +core\/cli[\s\S]*?)```/.exec(fs.readFileSync(path.join(ROOT, 'CONTRIBUTING.md'), 'utf8'))?.[1];
+  t.is(shown?.trim(), r.stdout.trim(), 'paste the output of `node scripts/import-graph.mjs --graph` into CONTRIBUTING.md');
 });
 
 test('cycles() finds a circle in a graph that has one, and only there', (t) => {
