@@ -4,7 +4,7 @@ import type { Optimiser } from '../interfaces/optimiser.js';
 import type { MemoryStrategy } from '../interfaces/memory.js';
 import type { PpoConfig } from '../config/schema.js';
 import type { Rng } from '../util/rng.js';
-import { buildBatch, takeRows, tokenLogprobs, type PpoBatch } from './batch.js';
+import { buildBatch, takeRows, logprobsFromLogitsTf, type PpoBatch } from './batch.js';
 import type { Float64BT } from './arrays.js';
 import { computeAdvantages, computeRewards, type PpoLossStats } from './math.js';
 import { stepStats, type StepStats } from './step-stats.js';
@@ -275,7 +275,7 @@ export class LocalCompute implements PpoCompute {
       const lg = logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [b, T, V]
       const labels = slice2(fixed.ids, [1, T]) as tf.Tensor2D; // [b, T]
       out = keepPpoLossTfOutput(ppoLossTf({
-        logprobs: tokenLogprobs(lg, labels), vpreds: slice2(values, [0, T]) as tf.Tensor2D,
+        logprobs: logprobsFromLogitsTf(lg, labels), vpreds: slice2(values, [0, T]) as tf.Tensor2D,
         oldLogprobs: fixed.oldLogprobs, oldValues: fixed.oldValues, advantages: fixed.advantages, returns: fixed.returns,
         mask: fixed.mask, logits: lg,
       }, this.cfg));
