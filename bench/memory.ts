@@ -20,7 +20,7 @@ import { SeededRandom } from '../core/model/seeded-random.js';
 import { KNOWN_CONFIGS } from '../core/memory/known-configs.js';
 import { estimateMemory, formatBytes, strategyPlans } from '../core/memory/estimate.js';
 import type { MemoryPlan } from '../core/interfaces/memory.js';
-import { logitsEntropy, tokenLogprobs } from '../core/ppo/batch.js';
+import { logitsEntropy, logprobsFromLogitsTf } from '../core/ppo/batch.js';
 import { leanTokenStats } from '../core/model/memory/loss-head.js';
 import { measurePeakBytes } from '../core/memory/peak-bytes.js';
 
@@ -64,7 +64,7 @@ function stepLoss(model: CausalLM, ids: tf.Tensor2D, am: tf.Tensor2D, adv: tf.Te
   } else {
     const { logits, values } = model.forward(ids, am); // [b, L, V], [b, L]
     const lg = tf.slice(logits, [0, 0, 0], [b, T, -1]) as tf.Tensor3D; // [b, T, V]
-    logp = tokenLogprobs(lg, labels); // [b, T]
+    logp = logprobsFromLogitsTf(lg, labels); // [b, T]
     entropy = logitsEntropy(lg); // [b, T]
     v = tf.slice(values, [0, 0], [b, T]); // [b, T]
   }

@@ -5,7 +5,7 @@ import type { RewardModel } from '../interfaces/reward.js';
 import { toxicProbability } from '../interfaces/reward.js';
 import type { EvalConfig } from '../config/schema.js';
 import { Rng } from '../util/rng.js';
-import { buildBatch, tokenLogprobs } from '../ppo/batch.js';
+import { buildBatch, logprobsFromLogitsTf } from '../ppo/batch.js';
 import { distinctN, meanStd, perplexity, rtpFigures, type MeanStd } from './metrics.js';
 
 /** Thrown when the abort signal fires during an evaluation. */
@@ -164,7 +164,7 @@ export function continuationNll(model: FluencyModel, queries: number[][], respon
     const logits = model(ids, am); // [B, L, V]
     const shifted = logits.slice([0, 0, 0], [-1, L - 1, -1]) as tf.Tensor3D; // [B, L-1, V]
     const labels = ids.slice([0, 1], [-1, L - 1]) as tf.Tensor2D; // [B, L-1]
-    return tokenLogprobs(shifted, labels); // [B, L-1]
+    return logprobsFromLogitsTf(shifted, labels); // [B, L-1]
   });
   const data = lp.dataSync();
   lp.dispose();

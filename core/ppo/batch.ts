@@ -53,11 +53,14 @@ export function takeRows<T extends Int32Array | Float64Array | Float32Array>(dat
 }
 
 /**
- * log π(label) at every position: logits `[B, T, V]`, labels `[B, T]` int32 → `[B, T]`.
+ * log π(label) at every position: logits `[B, T, V]`, labels `[B, T]` int32 → `[B, T]`; TRL's
+ * `logprobs_from_logits` as a differentiable tensor (float64 counterpart: `arrays.ts#logprobsFromLogits`).
  * Built from a log-softmax and a one-hot product rather than `gather`, so its gradient needs no
- * scatter kernel (the wasm backend has none) and stays one fused reduction.
+ * scatter kernel (the wasm backend has none) and stays one fused reduction. It starts from logits you
+ * already hold; `tokenLogProbs` (core/model/log-probs.ts) starts from hidden states and applies the LM
+ * head itself, chunk by chunk.
  */
-export function tokenLogprobs(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Tensor2D {
+export function logprobsFromLogitsTf(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const logp = tf.logSoftmax(logits); // [B, T, V]
     const onehot = tf.oneHot(labels.toInt(), logits.shape[2]).toFloat(); // [B, T, V] (int32 one-hot, then cast)

@@ -28,7 +28,8 @@
  * ```
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Float64BT, PpoLossConfig, PpoLossStats } from './math.js';
+import type { Float64BT } from './arrays.js';
+import type { PpoLossConfig, PpoLossStats } from './math.js';
 
 /** Inputs of {@link ppoLossTf}; every `[B, T]` tensor must have the same shape. */
 export interface PpoLossTfInput {
@@ -207,7 +208,7 @@ export function disposePpoLossTfOutput(out: PpoLossTfOutput): void {
 
 /**
  * Reads the statistics of {@link ppoLossTf} back into the float64 {@link PpoLossStats} record that
- * `math.ts#stepStats` consumes. `advantages` are the minibatch's advantages (host copy). Does not dispose.
+ * `step-stats.ts#stepStats` consumes. `advantages` are the minibatch's advantages (host copy). Does not dispose.
  */
 export async function readPpoLossStats(out: PpoLossTfOutput, advantages: Float64BT): Promise<PpoLossStats> {
   const keys = Object.keys(out.stats) as PpoLossTfStatKey[];

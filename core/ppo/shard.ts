@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Policy } from '../interfaces/policy.js';
 import type { PpoLossConfig } from './math.js';
-import { fullKl, logitsEntropy, tokenLogprobs } from './batch.js';
+import { fullKl, logitsEntropy, logprobsFromLogitsTf } from './batch.js';
 import { ppoLossTf } from './loss.js';
 
 /** Rows of a PPO batch (`cat(query, response)`, right-padded to L), plain data. */
@@ -65,8 +65,8 @@ export function shardRollout(policy: Policy, rows: ShardRows, chunk: number, ful
       const ref = policy.forward(ids, am, 'reference');
       const refLogits = ref.logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [n, T, V]
       return [
-        tokenLogprobs(logits, labels), // [n, T]
-        tokenLogprobs(refLogits, labels), // [n, T]
+        logprobsFromLogitsTf(logits, labels), // [n, T]
+        logprobsFromLogitsTf(refLogits, labels), // [n, T]
         slice2(pol.values, [0, T]), // [n, T]
         ...(full ? [fullKl(logits, refLogits)] : []), // [n, T]
       ];
@@ -136,7 +136,7 @@ export function shardGradients(
     } else {
       const out = policy.forward(fixed.ids, fixed.am, 'policy');
       logits = out.logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [b, T, V]
-      logprobs = tokenLogprobs(logits, slice2(fixed.ids, [1, T]) as tf.Tensor2D); // [b, T]
+      logprobs = logprobsFromLogitsTf(logits, slice2(fixed.ids, [1, T]) as tf.Tensor2D); // [b, T]
       vpreds = slice2(out.values, [0, T]) as tf.Tensor2D; // [b, T]
       entropy = logitsEntropy(logits); // [b, T]
     }

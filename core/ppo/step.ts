@@ -4,8 +4,10 @@ import type { Optimiser } from '../interfaces/optimiser.js';
 import type { MemoryStrategy } from '../interfaces/memory.js';
 import type { PpoConfig } from '../config/schema.js';
 import type { Rng } from '../util/rng.js';
-import { buildBatch, takeRows, tokenLogprobs, type PpoBatch } from './batch.js';
-import { computeAdvantages, computeRewards, stepStats, type Float64BT, type PpoLossStats, type StepStats } from './math.js';
+import { buildBatch, takeRows, logprobsFromLogitsTf, type PpoBatch } from './batch.js';
+import type { Float64BT } from './arrays.js';
+import { computeAdvantages, computeRewards, type PpoLossStats } from './math.js';
+import { stepStats, type StepStats } from './step-stats.js';
 import { disposePpoLossTfOutput, keepPpoLossTfOutput, ppoLossTf, readPpoLossStats, type PpoLossTfOutput } from './loss.js';
 import { processScores, RunningMoments, type RunningMomentsState } from './running-moments.js';
 import { createKLController, klControllerFromState, type KLController, type KLControllerState } from './kl-controller.js';
@@ -59,8 +61,8 @@ const slice2 = (t: tf.Tensor, cols: [number, number]) => t.slice([0, cols[0]], [
  * TRL v0.11.4's `PPOTrainer.step()`: score post-processing, a no-grad rollout pass (policy and
  * reference log-probs, values), per-token rewards with the KL penalty, GAE, then `ppoEpochs`
  * passes over shuffled mini-batches with gradient accumulation, optional gradient clipping and
- * early stopping, and finally the KL controller update. Math lives in math.ts / loss.ts; this
- * file only moves data between them and the model.
+ * early stopping, and finally the KL controller update. Math lives in math.ts / step-stats.ts /
+ * loss.ts; this file only moves data between them and the model.
  */
 export class PpoStepper {
   private klCtl: KLController;
@@ -273,7 +275,7 @@ export class LocalCompute implements PpoCompute {
       const lg = logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [b, T, V]
       const labels = slice2(fixed.ids, [1, T]) as tf.Tensor2D; // [b, T]
       out = keepPpoLossTfOutput(ppoLossTf({
-        logprobs: tokenLogprobs(lg, labels), vpreds: slice2(values, [0, T]) as tf.Tensor2D,
+        logprobs: logprobsFromLogitsTf(lg, labels), vpreds: slice2(values, [0, T]) as tf.Tensor2D,
         oldLogprobs: fixed.oldLogprobs, oldValues: fixed.oldValues, advantages: fixed.advantages, returns: fixed.returns,
         mask: fixed.mask, logits: lg,
       }, this.cfg));

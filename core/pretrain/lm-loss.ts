@@ -8,8 +8,8 @@ import type { TokenWindows } from './corpus.js';
 
 /**
  * Mean cross-entropy of integer targets under logits, with its gradient written out: d loss / d logits =
- * (softmax(logits) − onehot(targets)) / N. Same value and gradient as −mean(tokenLogprobs) (core/ppo/batch.ts), in
- * fewer passes over the [N, V] logits, which are the largest tensors of a pretraining step.
+ * (softmax(logits) − onehot(targets)) / N. Same value and gradient as −mean(logprobsFromLogitsTf) (core/ppo/batch.ts),
+ * in fewer passes over the [N, V] logits, which are the largest tensors of a pretraining step.
  * @param logits [N, V]
  * @param targets [N] int32
  * @returns [] float32

@@ -14,7 +14,7 @@ import { Rng } from '../util/rng.js';
 import { LengthSampler } from '../ppo/length-sampler.js';
 import { prepareQueries, QueryQueue } from '../ppo/prompts.js';
 import { NonFiniteError, PpoStepper } from '../ppo/step.js';
-import { envRewardStats } from '../ppo/math.js';
+import { envRewardStats } from '../ppo/step-stats.js';
 import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from '../ppo/reward.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
 import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';

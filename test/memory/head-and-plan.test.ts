@@ -12,7 +12,7 @@ import { initBackend } from '../../core/model/wasm/backend.js';
 import { CausalLM } from '../../core/model/causal-lm.js';
 import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { leanTokenStats } from '../../core/model/memory/loss-head.js';
-import { logitsEntropy, tokenLogprobs } from '../../core/ppo/batch.js';
+import { logitsEntropy, logprobsFromLogitsTf } from '../../core/ppo/batch.js';
 import { measurePeakBytes } from '../../core/memory/peak-bytes.js';
 import { estimateMemory, parseBytes, WASM_HEAP_LIMIT } from '../../core/memory/estimate.js';
 import { defaultMemoryPlan } from '../../core/interfaces/memory.js';
@@ -39,7 +39,7 @@ function lossAndGrads(model: CausalLM, lean: boolean, chunkRows?: number) {
       ({ logprobs: lp, entropy: ent } = leanTokenStats(h, model.outputEmbedding(), labels, { chunkRows }));
     } else {
       const lg = tf.slice(model.forward(ids, am).logits, [0, 0, 0], [3, 7, -1]) as tf.Tensor3D; // [3, 7, V]
-      lp = tokenLogprobs(lg, labels); // [3, 7]
+      lp = logprobsFromLogitsTf(lg, labels); // [3, 7]
       ent = logitsEntropy(lg); // [3, 7]
     }
     const w = tf.linspace(-1, 1, 21).reshape([3, 7]); // [3, 7]
@@ -88,7 +88,7 @@ test.serial('lean head: lower peak memory than the full logits; the tracker coun
         return tf.sum(leanTokenStats(h, model.outputEmbedding(), labels, { chunkRows: 32 }).logprobs) as tf.Scalar; // []
       }
       const lg = tf.slice(model.forward(ids, am).logits, [0, 0, 0], [8, 31, -1]) as tf.Tensor3D; // [8, 31, V]
-      return tf.sum(tokenLogprobs(lg, labels)) as tf.Scalar; // []
+      return tf.sum(logprobsFromLogitsTf(lg, labels)) as tf.Scalar; // []
     }, model.trainableVariables());
     tf.dispose([value, ...Object.values(grads)]);
   });

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { bt, btv, type Float64BT, type Float64BTV } from '../../core/ppo/math.js';
+import { bt, btv, type Float64BT, type Float64BTV } from '../../core/ppo/arrays.js';
 
 export type Nested = number | Nested[];
 

@@ -8,7 +8,8 @@ import {
   type PpoLossTfInput,
   type PpoLossTfOutput,
 } from '../../core/ppo/loss.js';
-import { btFrom, ppoLoss, type Float64BT, type PpoLossConfig, type PpoLossInput } from '../../core/ppo/math.js';
+import { btFrom, type Float64BT } from '../../core/ppo/arrays.js';
+import { ppoLoss, type PpoLossConfig, type PpoLossInput } from '../../core/ppo/math.js';
 import { assertClose, flat, loadGolden, toBT, toBTV, type GoldenCase, type Nested, type Tol } from './golden-fixture.js';
 
 const golden = loadGolden();

@@ -4,24 +4,18 @@ import {
   btFrom,
   btToRows,
   clipByValue,
-  computeAdvantages,
-  computeRewards,
   entropyFromLogits,
-  envRewardStats,
-  klPenalty,
   logprobsFromLogits,
   logSoftmax,
   maskedMean,
   maskedRowMean,
   maskedVar,
   maskedWhiten,
-  ppoLoss,
-  stepStats,
   whiten,
   type Float64BT,
-  type PpoLossConfig,
-  type PpoLossStats,
-} from '../../core/ppo/math.js';
+} from '../../core/ppo/arrays.js';
+import { computeAdvantages, computeRewards, klPenalty, ppoLoss, type PpoLossConfig, type PpoLossStats } from '../../core/ppo/math.js';
+import { envRewardStats, stepStats } from '../../core/ppo/step-stats.js';
 import { createKLController } from '../../core/ppo/kl-controller.js';
 import { assertClose, F32, F64, flat, loadGolden, toBT, toBTV, type GoldenCase } from './golden-fixture.js';
 

@@ -1,8 +1,8 @@
-/** The cross-entropy with a written-out gradient: value by hand, value and gradient equal to −mean(tokenLogprobs). */
+/** The cross-entropy with a written-out gradient: value by hand, value and gradient equal to −mean(logprobsFromLogitsTf). */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../core/model/wasm/backend.js';
-import { tokenLogprobs } from '../../core/ppo/batch.js';
+import { logprobsFromLogitsTf } from '../../core/ppo/batch.js';
 import { meanCrossEntropy } from '../../core/pretrain/lm-loss.js';
 
 test.before(async () => {
@@ -23,14 +23,14 @@ test.serial('meanCrossEntropy: value by hand; gradient (softmax − onehot) / N'
   tf.dispose([logits, targets, loss, g]);
 });
 
-test.serial('meanCrossEntropy equals −mean(tokenLogprobs) in value and gradient; no tensor is left behind', async (t) => {
+test.serial('meanCrossEntropy equals −mean(logprobsFromLogitsTf) in value and gradient; no tensor is left behind', async (t) => {
   const N = 64;
   const V = 50;
   const x = tf.variable(tf.mul(tf.randomNormal([N, V], 0, 1, 'float32', 3), tf.scalar(4)) as tf.Tensor2D); // [N, V]
   const y = tf.randomUniform([N], 0, V, 'int32', 4) as tf.Tensor1D; // [N]
   const before = tf.memory().numTensors;
   const a = tf.variableGrads(() => meanCrossEntropy(x, y), [x]); // value [], grads [N, V]
-  const b = tf.variableGrads(() => tf.neg(tf.mean(tokenLogprobs(tf.reshape(x, [1, N, V]) as tf.Tensor3D, tf.reshape(y, [1, N]) as tf.Tensor2D)) as tf.Scalar), [x]);
+  const b = tf.variableGrads(() => tf.neg(tf.mean(logprobsFromLogitsTf(tf.reshape(x, [1, N, V]) as tf.Tensor3D, tf.reshape(y, [1, N]) as tf.Tensor2D)) as tf.Scalar), [x]);
   t.true(Math.abs((await a.value.data())[0]! - (await b.value.data())[0]!) < 1e-5);
   const ga = await a.grads[x.name]!.data();
   const gb = await b.grads[x.name]!.data();
