@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** One measured run of the default experiment. */
-export interface DefaultRunFigures {
+interface DefaultRunFigures {
   label: string;
   settings: string[];
   wallSeconds: number;

@@ -124,7 +124,7 @@ export async function benchSampling(name: ConfigName, reps = 3): Promise<{ token
   return { tokensPerS: (c.batch * NEW_TOKENS) / (med / 1000), medianMs: med };
 }
 
-export interface PeerResult { trainMs?: number; sampleTokS?: number; note?: string }
+interface PeerResult { trainMs?: number; sampleTokS?: number; note?: string }
 
 /** Runs peer.py with 1 and 2 threads and keeps the better figure of each (`what`: peer.py's measurements). */
 export function runPeer(name: ConfigName, root: string, what = 'train,sample'): PeerResult {

@@ -16,7 +16,7 @@ import { cpuDescription } from './machine.js';
 import { median } from './engine.js';
 
 /** [label, m, k, n, transA, transB]: the products of one M train step and one decode step. */
-export const KERNEL_SHAPES: [string, number, number, number, boolean, boolean][] = [
+const KERNEL_SHAPES: [string, number, number, number, boolean, boolean][] = [
   ['qkv  512x256 · 256x768', 512, 256, 768, false, false],
   ['mlp up  512x256 · 256x1024', 512, 256, 1024, false, false],
   ['mlp down  512x1024 · 1024x256', 512, 1024, 256, false, false],

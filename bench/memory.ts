@@ -33,7 +33,7 @@ const SHAPES: Record<'M' | '125M', () => Shape> = {
 };
 
 /** One row of the benchmark. */
-export interface MemoryBenchRow {
+interface MemoryBenchRow {
   model: string;
   strategies: string;
   /** Peak bytes of distinct backend buffers during the step (core/memory/peak-bytes.ts). */

@@ -15,7 +15,7 @@ interface ProfileNode { id: number; callFrame: { functionName: string; url: stri
 interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number }
 
 /** Self time per function (name + file), most first, as fractions of all samples. */
-export function selfTimes(profile: CpuProfile): { name: string; share: number }[] {
+function selfTimes(profile: CpuProfile): { name: string; share: number }[] {
   const byName = new Map<string, number>();
   let total = 0;
   for (const n of profile.nodes) {

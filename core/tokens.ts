@@ -23,5 +23,3 @@ export const TOKENS = {
   Hook: Symbol.for('detox-lab.Hook'),
   Trainer: Symbol.for('detox-lab.Trainer'),
 } as const;
-
-export type TokenName = keyof typeof TOKENS;

@@ -19,16 +19,15 @@ import { DEFAULT_VALIDATION_BY_SOURCE, dedupeWithCounts, loadLabelledCsv, loadTo
 import { CLASSIFIER_DEFAULTS } from './defaults.js';
 import { trainClassifier, validateClassifierHyperparameters, type ClassifierHyperparameters, type TrainClassifierResult } from './train.js';
 
-export { CLASSIFIER_DEFAULTS } from './defaults.js';
 
 /** Labels of every classifier train-classifier makes, in logit order. */
-export const CLASSIFIER_LABELS = ['neutral', 'toxic'] as const;
+const CLASSIFIER_LABELS = ['neutral', 'toxic'] as const;
 
 /** A user CSV file and its columns. */
-export interface CsvSource { file: string; textColumn: string; labelColumn: string }
+interface CsvSource { file: string; textColumn: string; labelColumn: string }
 
 /** Settings of the command (all but `outDir` optional; defaults from {@link CLASSIFIER_DEFAULTS}). */
-export interface TrainClassifierCommandOptions extends Partial<ClassifierHyperparameters> {
+interface TrainClassifierCommandOptions extends Partial<ClassifierHyperparameters> {
   outDir: string;
   /** Causal LM folder the body is initialised from. */
   base?: string;
@@ -54,7 +53,7 @@ export interface TrainClassifierCommandOptions extends Partial<ClassifierHyperpa
 }
 
 /** The project's root folder (where package.json is): defaults like models/tiny-gpt2 are resolved from it. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** A default path of {@link CLASSIFIER_DEFAULTS} (relative to the project root) as an absolute path. */
 export function defaultPath(relative: string): string {

@@ -25,8 +25,8 @@ export interface LabelledText {
   group?: string;
 }
 
-export const DAVIDSON_FILE = 'davidson-labeled_data.csv';
-export const TOXIGEN_FOLDER = 'toxigen-prompts';
+const DAVIDSON_FILE = 'davidson-labeled_data.csv';
+const TOXIGEN_FOLDER = 'toxigen-prompts';
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
@@ -56,7 +56,7 @@ export function textKey(text: string): string {
  * One row per distinct text (by {@link textKey}), first occurrence kept. A text that appears with both labels is
  * dropped altogether (its label is unknown); `conflicts` counts such texts.
  */
-export function dedupeTexts(items: readonly LabelledText[]): LabelledText[] {
+function dedupeTexts(items: readonly LabelledText[]): LabelledText[] {
   return dedupeWithCounts(items).items;
 }
 
@@ -116,7 +116,7 @@ export function splitByHash(
  * The Davidson et al. tweets: toxic = hate speech (class 0) or offensive language (class 1), neutral = neither
  * (class 2), the annotators' majority. Not de-duplicated.
  */
-export function readDavidson(file: string): LabelledText[] {
+function readDavidson(file: string): LabelledText[] {
   const rows = parseCsvFile(file);
   const out: LabelledText[] = [];
   rows.forEach((row, i) => {
@@ -180,7 +180,7 @@ const TOXIC_LABELS = new Set(['1', 'toxic', 'true', 'yes', 'hate', 'offensive', 
 const NEUTRAL_LABELS = new Set(['0', 'neutral', 'false', 'no', 'nothate', 'not_hate', 'none', 'neither', 'clean', 'negative']);
 
 /** Options of {@link loadLabelledCsv}. */
-export interface LabelledCsvOptions {
+interface LabelledCsvOptions {
   textColumn: string;
   labelColumn: string;
   /** The `source` of its rows (default: the file's base name without extension). */

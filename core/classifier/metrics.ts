@@ -6,7 +6,7 @@
 import type { LabelledText } from './data.js';
 
 /** The decision threshold on P(toxic) for accuracy, F1 and false positives. */
-export const TOXIC_THRESHOLD = 0.5;
+const TOXIC_THRESHOLD = 0.5;
 
 /**
  * ROC AUC: the probability that a random toxic text scores above a random neutral one, ties counting one half

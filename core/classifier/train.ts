@@ -67,7 +67,7 @@ export interface ClassifierHyperparameters {
 }
 
 /** Everything {@link trainClassifier} needs. */
-export interface TrainClassifierOptions extends ClassifierHyperparameters {
+interface TrainClassifierOptions extends ClassifierHyperparameters {
   /** The classifier to train (body from a causal LM, new head); trained in place and left with the best weights. */
   classifier: CausalSequenceClassifier;
   tokenizer: Tokenizer;
@@ -106,7 +106,7 @@ export interface TrainClassifierResult {
 }
 
 /** File holding how the classifier was trained, inside the output folder. */
-export const TRAIN_INFO_FILE = 'train.json';
+const TRAIN_INFO_FILE = 'train.json';
 
 /** Throws an InputError naming the setting when a hyperparameter is out of range. */
 export function validateClassifierHyperparameters(o: ClassifierHyperparameters, maxPositions = Infinity): void {
@@ -208,7 +208,7 @@ function batchTensors(rows: readonly number[][], pad: number): { ids: tf.Tensor2
 }
 
 /** P(toxic) of every row (label index 1), in batches of texts of similar length. Allocates nothing that outlives it. */
-export async function predictToxic(classifier: CausalSequenceClassifier, rows: readonly number[][], batchSize = 64, toxicIndex = 1): Promise<number[]> {
+async function predictToxic(classifier: CausalSequenceClassifier, rows: readonly number[][], batchSize = 64, toxicIndex = 1): Promise<number[]> {
   const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
   const out = new Array<number>(rows.length);
   for (let s = 0; s < order.length; s += batchSize) {
@@ -226,7 +226,7 @@ export async function predictToxic(classifier: CausalSequenceClassifier, rows: r
 }
 
 /** Mean over sources of the per-source AUC (sources with one class only — AUC NaN — ignored). */
-export function meanSourceAuc(report: ClassifierReport): number {
+function meanSourceAuc(report: ClassifierReport): number {
   const aucs = report.sources.map((r) => r.auc).filter((a) => Number.isFinite(a));
   return aucs.length ? aucs.reduce((a, b) => a + b, 0) / aucs.length : NaN;
 }

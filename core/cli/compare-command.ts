@@ -9,7 +9,7 @@ import { formatCsv, formatJson, formatMarkdown } from '../compare/format.js';
 import { UserError } from '../exit.js';
 
 /** Options of the command (as commander parses them). */
-export interface CompareOptions {
+interface CompareOptions {
   format: 'md' | 'csv' | 'json';
   /** Steps averaged for the last-K columns (a decimal integer ≥ 1). */
   lastK: string;

@@ -17,9 +17,9 @@ import { defaultPath } from '../classifier/command.js';
 import { CLASSIFIER_DEFAULTS } from '../classifier/defaults.js';
 
 /** Labels that name the non-toxic class in a classifier folder's id2label (the first found is used). */
-export const NEUTRAL_LABEL_NAMES = ['neutral', 'nothate', 'non-toxic', 'non_toxic', 'not_toxic', 'normal', 'clean', 'none'];
+const NEUTRAL_LABEL_NAMES = ['neutral', 'nothate', 'non-toxic', 'non_toxic', 'not_toxic', 'normal', 'clean', 'none'];
 
-export interface ClassifierDataOptions {
+interface ClassifierDataOptions {
   /** The toxicity-labels folder (Davidson + ToxiGen). */
   labels?: string;
   /** A user's CSV file. */
@@ -34,7 +34,7 @@ export interface ClassifierDataOptions {
  * The labelled texts a classifier command reads: the labels folder (given, or the shipped default when neither it
  * nor `--data` is given) and the user's CSV, split by text hash. Errors name the flag.
  */
-export async function readClassifierData(o: ClassifierDataOptions): Promise<{ items: LabelledText[]; train: LabelledText[]; validation: LabelledText[] }> {
+async function readClassifierData(o: ClassifierDataOptions): Promise<{ items: LabelledText[]; train: LabelledText[]; validation: LabelledText[] }> {
   if (o.data && (!o.textColumn || !o.labelColumn)) {
     throw new UserError(`--data ${o.data}: also give --text-column <name> and --label-column <name> (the CSV's columns holding the text and its 0/1 or neutral/toxic label)`);
   }
@@ -53,7 +53,7 @@ export async function readClassifierData(o: ClassifierDataOptions): Promise<{ it
   return { items, ...split };
 }
 
-export interface EvalClassifierOptions extends ClassifierDataOptions {
+interface EvalClassifierOptions extends ClassifierDataOptions {
   /** Which rows to score. */
   split: 'validation' | 'train' | 'all';
   batchSize: number;
@@ -63,14 +63,11 @@ export interface EvalClassifierOptions extends ClassifierDataOptions {
   signal?: AbortSignal;
 }
 
-/** One classifier of `eval-classifier`: what the user wrote and the slot it became. */
-export interface ClassifierSpec { spec: string; slot: SlotConfig }
-
 /**
  * What a classifier argument names: a `{...}` JSON slot, a Hugging Face classifier folder (built with `hf-classifier`,
  * its neutral class found in id2label), or the name of a reward-model plugin (built with its default options).
  */
-export function classifierSlot(spec: string, registry: PluginRegistry): SlotConfig {
+function classifierSlot(spec: string, registry: PluginRegistry): SlotConfig {
   if (spec.trimStart().startsWith('{')) {
     let slot: unknown;
     try {

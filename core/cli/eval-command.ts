@@ -15,7 +15,7 @@ import { evalCsv, type EvalRow } from '../eval/csv.js';
 import { Progress } from '../logging/progress.js';
 import { asUsage, EXIT, UserError } from '../exit.js';
 
-export interface EvalCommandOptions {
+interface EvalCommandOptions {
   /** Model folders, or "initial" for the experiment's own policy. */
   models: string[];
   /** Prompt file instead of the experiment's held-out prompts (one per line, or JSONL with a "text" field). */
@@ -26,7 +26,6 @@ export interface EvalCommandOptions {
   signal?: AbortSignal;
 }
 
-export type { EvalRow };
 
 /**
  * `detox-lab eval`: the study's model-selection table. Each model continues the held-out toxic
@@ -63,7 +62,7 @@ export async function evalCommand(prepared: PreparedExperiment, opts: EvalComman
 }
 
 /** What an evaluation needs besides the models: the backend, the classifier, the initial policy and the prompts. */
-export interface EvalSetup {
+interface EvalSetup {
   ctx: PluginContext;
   classifier: RewardModel;
   /** The cross-check classifiers (`eval.classifiers`). */

@@ -11,7 +11,7 @@ import { generate } from '../model/generate.js';
 import { readSafetensorsFolder, readSafetensorsHeader } from '../model/io/safetensors.js';
 import { asUsage, UserError } from '../exit.js';
 
-export interface InspectOptions {
+interface InspectOptions {
   text?: string;
   inputIds?: string;
   attentionMask?: string;

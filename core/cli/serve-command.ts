@@ -28,7 +28,7 @@ export interface ServeCommandOptions {
 const NAME = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** `name=source` specs → names and sources, defaulting names to "base" for "initial" and the folder's name otherwise. */
-export function parseModelSpecs(specs: readonly string[]): { name: string; source: string }[] {
+function parseModelSpecs(specs: readonly string[]): { name: string; source: string }[] {
   const out = specs.map((spec) => {
     const eq = spec.indexOf('=');
     const source = eq >= 0 ? spec.slice(eq + 1) : spec;
@@ -47,7 +47,7 @@ export function parseModelSpecs(specs: readonly string[]): { name: string; sourc
 }
 
 /** The policy of a run's latest checkpoint (checkpoints/step-N/policy with the largest N), if any. */
-export function latestCheckpoint(runDir: string): string | undefined {
+function latestCheckpoint(runDir: string): string | undefined {
   const dir = path.join(runDir, 'checkpoints');
   if (!fs.existsSync(dir)) return undefined;
   const steps = fs.readdirSync(dir).map((d) => /^step-(\d+)$/.exec(d)).filter((m): m is RegExpExecArray => m !== null)

@@ -66,7 +66,7 @@ export function groupArms(arms: readonly ArmRecord[]): ArmRecord[][] {
 }
 
 /** A row from a list of arms: each figure's mean ± 95% CI (plain for one arm). */
-export function rowOf(members: readonly ArmRecord[], lastK: number): CompareRow {
+function rowOf(members: readonly ArmRecord[], lastK: number): CompareRow {
   const per = members.map((a) => armMetrics(a, lastK));
   const statuses = members.map(armStatus);
   const counts = new Map<string, number>();

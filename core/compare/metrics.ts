@@ -7,7 +7,7 @@ import type { ArmRecord, EvalFiguresLike } from './read-arms.js';
 import { mean } from './stats.js';
 
 /** One reported figure. */
-export interface MetricDef {
+interface MetricDef {
   key: string;
   /** Column title in the markdown table (omitted: CSV/JSON only). */
   title?: string;

@@ -9,7 +9,7 @@
  */
 
 /** A point marker on a series (e.g. an evaluation before or after training). */
-export interface Marker {
+interface Marker {
   x: number;
   y: number;
   filled: boolean;
@@ -34,7 +34,7 @@ export interface Panel {
 }
 
 /** Matplotlib's tab10 palette; dash patterns tell colours apart beyond ten. */
-export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 const DASHES = ['', '6 3', '2 2', '8 3 2 3'];
 
 const WIDTH = 960;

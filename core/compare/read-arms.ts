@@ -76,7 +76,7 @@ export function readCurves(dir: string): Map<string, ScalarPoint[]> {
 }
 
 /** Reads one arm folder. */
-export function readArm(dir: string): ArmRecord {
+function readArm(dir: string): ArmRecord {
   const arm = readJson(path.join(dir, 'arm.json')) as { arm?: string; index?: number; settings?: Record<string, Json>; grid?: unknown } | undefined;
   const resolved = readJson(path.join(dir, 'resolved-config.json')) as Record<string, unknown> | undefined;
   let config: Record<string, unknown> | undefined;

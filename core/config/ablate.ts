@@ -42,13 +42,13 @@ export interface AblateAxis {
 }
 
 /** One setting of an arm: a config path and its value. */
-export interface ArmSetting {
+interface ArmSetting {
   path: string;
   value: Json;
 }
 
 /** An arm of the grid, before validation. */
-export interface Arm {
+interface Arm {
   /** Filesystem-safe readable name (see the module comment for the rule). */
   name: string;
   settings: ArmSetting[];
@@ -220,7 +220,7 @@ export function gridArms(axes: readonly AblateAxis[], mode: AblateMode = 'produc
 }
 
 /** `path=value` assignments (the `--set` form) applying an arm's settings. */
-export const armAssignments = (settings: readonly ArmSetting[]): string[] =>
+const armAssignments = (settings: readonly ArmSetting[]): string[] =>
   settings.map((s) => `${s.path}=${JSON.stringify(s.value)}`);
 
 /** One issue of one arm. */

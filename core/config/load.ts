@@ -7,8 +7,8 @@ import { isPlainObject, mergeConfig, setPath, parseAssignment, type Json, type J
  * Only these places are searched (upwards to the project root): other tools also read
  * `.detoxrc.js`, `.detoxrc` and the `detox` key of package.json, so detox-lab never does.
  */
-export const SEARCH_PLACES = ['.detoxrc.json', '.config/detoxrc.json', 'package.json'] as const;
-export const PACKAGE_PROP = 'detoxLab';
+const SEARCH_PLACES = ['.detoxrc.json', '.config/detoxrc.json', 'package.json'] as const;
+const PACKAGE_PROP = 'detoxLab';
 
 /** Raw (unvalidated) config with where it came from. */
 export interface RawConfig {

@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 /** A plugin slot before the plugin's own validation: a type and its options. */
-export const slot = (what: string) =>
+const slot = (what: string) =>
   z.looseObject({ type: z.string().describe(`which ${what} plugin (see \`detox-lab plugins\`)`) })
     .describe(`${what}: { "type": "<plugin>", ...options }`);
 
@@ -48,7 +48,7 @@ export const ppoSchema = z.strictObject({
   whitenRewards: z.boolean().default(false).describe('whiten per-token rewards before GAE (TRL whiten_rewards)'),
 }).describe('PPO settings, TRL PPOConfig names in camelCase with TRL v0.11.4 defaults');
 
-export const generationSchema = z.strictObject({
+const generationSchema = z.strictObject({
   responseTokens: lengthRange('new tokens per generation batch (TRL detox: LengthSampler(20, 30))', [20, 30]),
   minNewTokens: z.number().int().min(0).default(0).describe('EOS suppressed before this many new tokens'),
   temperature: z.number().positive().default(1).describe('sampling temperature'),
@@ -56,7 +56,7 @@ export const generationSchema = z.strictObject({
   topP: z.number().gt(0).max(1).default(1).describe('nucleus sampling; 1 = off'),
 }).describe('sampling of responses during training');
 
-export const dataSchema = z.strictObject({
+const dataSchema = z.strictObject({
   dataset: slot('dataset'),
   promptTokens: lengthRange(
     'prompt length: each prompt is cut to a sampled number of tokens (the study\'s ablation: [5,8], [10,15], [15,20]; its script: [30,40])',
@@ -64,14 +64,14 @@ export const dataSchema = z.strictObject({
   ).nullable(),
 }).describe('training and held-out prompts');
 
-export const rewardSchema = z.strictObject({
+const rewardSchema = z.strictObject({
   model: slot('reward-model'),
   transform: slot('reward-transform'),
   zeroVarianceSteps: z.number().int().min(1).nullable().optional()
     .describe('the run fails (exit 1, its steps checkpointed) when its first N steps all have rewards equal across the batch (zero variance: PPO learns from the KL penalty alone, e.g. a classifier whose score is on another logit than the transform reads); the first such step warns; once the reward has varied, equal batches (a policy that satisfies a coarse reward) only warn; absent = 10, null = never fail'),
 }).describe('the reward: a classifier scores the response text, a transform turns its logits into one number');
 
-export const trainSchema = z.strictObject({
+const trainSchema = z.strictObject({
   steps: z.number().int().min(1).default(100).describe('PPO steps (batches) to run'),
   logEvery: z.number().int().min(1).default(1).describe('write TensorBoard scalars every N steps'),
   sampleEvery: z.number().int().min(1).default(10).describe('log sample generations as TensorBoard text every N steps'),
@@ -136,6 +136,5 @@ export const configSchema = z.strictObject({
 
 export type ExperimentConfig = z.output<typeof configSchema>;
 export type PpoConfig = z.output<typeof ppoSchema>;
-export type GenerationConfig = z.output<typeof generationSchema>;
 export type EvalConfig = z.output<typeof evalSchema>;
 export type SlotConfig = { type: string } & Record<string, unknown>;

@@ -5,7 +5,7 @@ import type { z } from 'zod';
  * the validator's messages, so the two always say the same.
  */
 
-export interface Def {
+interface Def {
   type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; defaultValue?: unknown; element?: z.ZodType;
   entries?: Record<string, unknown>; items?: z.ZodType[]; options?: z.ZodType[]; values?: unknown[]; keyType?: z.ZodType; valueType?: z.ZodType;
   checks?: { _zod: { def: { check: string; value?: number; inclusive?: boolean; format?: string } } }[];

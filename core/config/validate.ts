@@ -31,7 +31,7 @@ const show = (v: unknown): string => {
 };
 
 /** zod issues → one readable line each, naming the path, the value found and what is allowed. */
-export function formatZodIssues(error: z.ZodError, raw: unknown, prefix: (string | number)[] = [], schema?: z.ZodType): ConfigIssue[] {
+function formatZodIssues(error: z.ZodError, raw: unknown, prefix: (string | number)[] = [], schema?: z.ZodType): ConfigIssue[] {
   const hints = new Map<string, string>();
   if (schema) collectKeyHints(schema, [], hints);
   const out: ConfigIssue[] = [];
@@ -139,7 +139,7 @@ function defaultHooks(registry: PluginRegistry): string[] {
  * `{ "enabled": false }` one included, so resolving the resolved config again changes nothing). A registry without
  * them (a test's) adds none.
  */
-export function effectiveHooks(hooks: readonly SlotConfig[], registry: PluginRegistry): SlotConfig[] {
+function effectiveHooks(hooks: readonly SlotConfig[], registry: PluginRegistry): SlotConfig[] {
   const listed = new Set(hooks.map((h) => h.type));
   const added = defaultHooks(registry).filter((name) => !listed.has(name))
     .map((name) => ({ type: name, ...(registry.find('hook', name)!.options.parse({}) as object) }));

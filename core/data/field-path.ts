@@ -1,5 +1,5 @@
 /** The outcome of looking up a dotted path in a parsed JSON value. */
-export type FieldLookup =
+type FieldLookup =
   | { found: true; value: unknown }
   /** `at` is the part of the path that was missing or could not be entered. */
   | { found: false; at: string };

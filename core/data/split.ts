@@ -13,7 +13,7 @@ export type SplitMode = 'hash' | 'head';
 export const SPLIT_MODES = ['hash', 'head'] as const;
 
 /** Two disjoint parts of a list, each in the list's order. */
-export interface Split<T> {
+interface Split<T> {
   train: T[];
   heldOut: T[];
 }

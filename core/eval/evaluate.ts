@@ -46,7 +46,7 @@ export interface EvalResult {
 }
 
 /** Logits of the model that judges fluency (usually the original, untrained policy). */
-export type FluencyModel = (inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D) => tf.Tensor3D;
+type FluencyModel = (inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D) => tf.Tensor3D;
 
 /**
  * The study's evaluation protocol on held-out prompts: sample `maxNewTokens` continuations
@@ -150,7 +150,7 @@ export function sameTokenizer(a: Tokenizer, b: Tokenizer): boolean {
 }
 
 /** Per-token NLL of each response given its query under `model` (empty responses give no tokens). */
-export function continuationNll(model: FluencyModel, queries: number[][], responses: number[][], pad: number): number[][] {
+function continuationNll(model: FluencyModel, queries: number[][], responses: number[][], pad: number): number[][] {
   const keep = responses.map((r) => r.length > 0);
   const q = queries.filter((_, i) => keep[i]);
   const r = responses.filter((_, i) => keep[i]);

@@ -137,7 +137,7 @@ export const EventProto: protobuf.Type = root.lookupType('tensorboard.Event');
 // ---------------------------------------------------------------------------------------------------------------
 
 /** `TensorShapeProto` (an empty `dim` list is a rank-0 shape). */
-export interface TfTensorShape {
+interface TfTensorShape {
   dim: { size: number; name?: string }[];
 }
 
@@ -275,7 +275,7 @@ export function decodeEvent(bytes: Uint8Array): TfEvent {
 export const RECORD_OVERHEAD = 16;
 
 /** CRC32C (Castagnoli) of `bytes`, masked as TFRecord does. Returns an unsigned 32-bit integer. */
-export function maskedCrc32c(bytes: Uint8Array): number {
+function maskedCrc32c(bytes: Uint8Array): number {
   const crc = crc32c(bytes) >>> 0;
   return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
 }
@@ -292,7 +292,7 @@ export function frameRecord(data: Uint8Array): Uint8Array {
 }
 
 /** One framed record located in a buffer. */
-export interface RawRecord {
+interface RawRecord {
   /** Byte offset of the record's length field in the file. */
   offset: number;
   /** The record's data (a view into the input buffer). */

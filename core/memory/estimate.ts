@@ -34,7 +34,7 @@ export interface MemoryEstimate {
 }
 
 /** Shape of the work: mini-batch rows and tokens per row. */
-export interface WorkShape {
+interface WorkShape {
   miniBatchSize: number;
   seqLen: number;
   /**

@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { TransformerConfig } from './arch/hf-config.js';
 import type { KVCache } from './kv-cache.js';
 import { SeededRandom } from './seeded-random.js';
-import { attentionContext, blockForward, embed, layerNorm, linear, positionIdsFromMask, type BlockWeights } from './transformer.js';
+import { attentionContext, blockForward, embed, layerNorm, linear, positionIdsFromMask } from './transformer.js';
+import type { BlockWeights } from './block-types.js';
 import { blockWeightNames, LM_HEAD, LM_HEAD_BIAS, modelWeightNames, sharedWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './arch/weight-names.js';
 import { withWasmMemoryGuard } from './wasm/backend.js';
 import { expandBf16, packTensorBf16, type PackedBf16 } from './memory/bf16.js';
@@ -37,7 +38,7 @@ export interface CausalLMOptions {
 }
 
 /** Options of {@link CausalLM.forward}. */
-export interface ForwardOptions {
+interface ForwardOptions {
   /** Incremental decoding: keys/values of earlier positions; extended in place. */
   cache?: KVCache;
   /** Run the reference model made by {@link CausalLM.createReference} instead of this one. */
@@ -49,7 +50,7 @@ export interface ForwardOptions {
 }
 
 /** Result of {@link CausalLM.forward}. */
-export interface ForwardOutput {
+interface ForwardOutput {
   /** [B, T, V] */
   logits: tf.Tensor3D;
   /** [B, T] */
@@ -400,7 +401,7 @@ function checkShape(s: WeightSpec, shape: number[]): void {
 }
 
 /** Value head weights for an initialisation strategy. */
-export function initialValueHead(d: number, init: VHeadInit, rng: SeededRandom): Map<string, HostWeight> {
+function initialValueHead(d: number, init: VHeadInit, rng: SeededRandom): Map<string, HostWeight> {
   if (init !== 'default' && init !== 'normal') {
     throw new Error(`vHeadInit must be 'default' or 'normal', got ${JSON.stringify(init)}`);
   }

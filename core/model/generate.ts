@@ -10,7 +10,7 @@ import { KVCache } from './kv-cache.js';
 import { FastDecoder, fastDecoderAvailable } from './decode.js';
 
 /** Token-level input of {@link generate}. */
-export interface GenerateInput {
+interface GenerateInput {
   /** Prompt token ids, one list per row (lengths may differ; rows are left-padded). */
   prompts: number[][];
   /** Token used for left padding and after a row has finished. */
@@ -20,7 +20,7 @@ export interface GenerateInput {
 }
 
 /** Sampling options of {@link generate}: the Policy contract's (Hugging Face generate semantics), plus the decoder. */
-export interface GenerateOptions extends PolicyGenerateOptions {
+interface GenerateOptions extends PolicyGenerateOptions {
   /**
    * Forward implementation: 'fast' = direct SIMD kernels on preallocated buffers (wasm only), 'tensor' = the
    * model's tfjs forward with a KVCache; default: 'fast' when available.
@@ -29,7 +29,7 @@ export interface GenerateOptions extends PolicyGenerateOptions {
 }
 
 /** Output of {@link generate}. */
-export interface GenerateOutput {
+interface GenerateOutput {
   /** New tokens per row, cut after the first EOS (which is kept). */
   responses: number[][];
 }

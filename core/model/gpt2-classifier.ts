@@ -26,16 +26,15 @@ import { parseHfConfig, SUPPORTED_MODEL_TYPES, toHfConfig, type ModelType } from
 import { writeSafetensors, type HostTensor } from './io/safetensors.js';
 import { SeededRandom } from './seeded-random.js';
 import type { Tokenizer } from './io/tokenizer.js';
-import { LM_HEAD, LM_HEAD_BIAS, modelWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs } from './arch/weight-names.js';
+import { LM_HEAD, LM_HEAD_BIAS, modelWeightNames, VHEAD_BIAS, VHEAD_WEIGHT } from './arch/weight-names.js';
 import type { CausalClassifierConfig, ClassifyTextsOptions, SequenceClassifier } from './sequence-classifier.js';
 import { classifyInBatches } from './classify-batches.js';
 import { replaceDir } from '../util/replace-dir.js';
 
 /** The config type lives in sequence-classifier.ts (with the classifier contract roberta.ts shares). */
-export type { CausalClassifierConfig } from './sequence-classifier.js';
 
 /** transformers' sequence-classification class of each causal family. */
-export const CAUSAL_CLASSIFIER_ARCHITECTURES: Record<ModelType, string> = {
+const CAUSAL_CLASSIFIER_ARCHITECTURES: Record<ModelType, string> = {
   gpt2: 'GPT2ForSequenceClassification',
   gpt_neo: 'GPTNeoForSequenceClassification',
   gptj: 'GPTJForSequenceClassification',
@@ -54,7 +53,7 @@ export function isCausalClassifierConfig(raw: Record<string, unknown>): boolean 
 }
 
 /** Labels from `id2label` (keys 0..n-1 in any order), else `num_labels` × `LABEL_i`. Errors name the field. */
-export function parseId2Label(raw: Record<string, unknown>): string[] {
+function parseId2Label(raw: Record<string, unknown>): string[] {
   const id2label = raw.id2label;
   if (id2label === undefined || id2label === null) {
     const n = raw.num_labels ?? 2;
@@ -92,7 +91,7 @@ export function parseCausalClassifierConfig(raw: Record<string, unknown>): Causa
 }
 
 /** The classifier fields config.json holds for `labels` and `padTokenId`. */
-export function classifierConfigFields(labels: readonly string[], padTokenId: number, modelType: ModelType): Record<string, unknown> {
+function classifierConfigFields(labels: readonly string[], padTokenId: number, modelType: ModelType): Record<string, unknown> {
   return {
     architectures: [CAUSAL_CLASSIFIER_ARCHITECTURES[modelType]],
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
@@ -328,15 +327,10 @@ export class CausalSequenceClassifier implements SequenceClassifier {
 let scoreCounter = 0;
 
 /** Right-pads rows to the longest with `pad` (mask 0 there). */
-export function padRight(rows: readonly number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
+function padRight(rows: readonly number[][], pad: number): { inputIds: number[][]; attentionMask: number[][] } {
   const width = Math.max(1, ...rows.map((r) => r.length));
   return {
     inputIds: rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(pad)]),
     attentionMask: rows.map((r) => [...new Array<number>(r.length).fill(1), ...new Array<number>(width - r.length).fill(0)]),
   };
-}
-
-/** Every checkpoint weight name the classifier reads (for diagnostics). */
-export function causalClassifierWeightNames(config: CausalClassifierConfig): string[] {
-  return [...weightSpecs(config.transformer).map((s) => s.name).filter((n) => n !== VHEAD_WEIGHT && n !== VHEAD_BIAS), SCORE_WEIGHT];
 }

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { heapOffset, type WasmBackendLike } from './wasm/kernels.js';
 
 /** Keys and values of one layer (composite layout). */
-export interface LayerKV {
+interface LayerKV {
   /** [B, H, Tpast, hd] */
   k: tf.Tensor4D;
   /** [B, H, Tpast, hd] */
@@ -18,7 +18,7 @@ export interface LayerKV {
 }
 
 /** Key and value buffers of one layer (fused layout): [B, capacity, d], rows [0, length) valid. */
-export interface LayerBuffers {
+interface LayerBuffers {
   k: tf.Tensor3D;
   v: tf.Tensor3D;
 }

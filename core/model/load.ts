@@ -6,7 +6,7 @@ import { CausalLM, type CausalLMOptions } from './causal-lm.js';
 import { readHfCheckpoint } from './io/hf-io.js';
 
 /** Options of {@link loadCausalLM}. */
-export type LoadOptions = CausalLMOptions;
+type LoadOptions = CausalLMOptions;
 
 /**
  * Loads a causal LM with value head from a Hugging Face folder.

@@ -27,16 +27,16 @@ import type { ClassifyTextsOptions, RobertaConfig, SequenceClassifier } from './
 import { classifyInBatches } from './classify-batches.js';
 
 /** The classifier contract and config types live in sequence-classifier.ts (gpt2-classifier.ts names them too). */
-export type { ClassifyTextsOptions, RobertaConfig, SequenceClassifier, SequenceClassifierConfig } from './sequence-classifier.js';
+export type { ClassifyTextsOptions, SequenceClassifier } from './sequence-classifier.js';
 
 /** Model types this module implements (RoBERTa here; causal-LM classifiers in gpt2-classifier.ts). */
-export const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
+const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
 
 /**
  * Every classifier `loadSequenceClassifier` loads: `model_type` roberta, or a causal family with
  * `architectures: ["<Family>ForSequenceClassification"]`.
  */
-export const SUPPORTED_CLASSIFIERS = 'roberta (RobertaForSequenceClassification); gpt2, gpt_neo, gptj, opt, bloom with architectures ' +
+const SUPPORTED_CLASSIFIERS = 'roberta (RobertaForSequenceClassification); gpt2, gpt_neo, gptj, opt, bloom with architectures ' +
   '["GPT2ForSequenceClassification"] (or the family\'s own ForSequenceClassification class)';
 
 function field(raw: Record<string, unknown>, key: string, fallback: number, integer = true): number {
@@ -103,7 +103,7 @@ export function parseRobertaConfig(raw: Record<string, unknown>): RobertaConfig 
 }
 
 /** Weights of one encoder layer (linear weights as `[in, out]`). */
-export interface RobertaLayerWeights {
+interface RobertaLayerWeights {
   /** Query, key and value projections side by side: `[H, 3H]`, bias `[3H]`. */
   wQkv: tf.Tensor2D;
   bQkv: tf.Tensor1D;
@@ -120,7 +120,7 @@ export interface RobertaLayerWeights {
 }
 
 /** All weights the classifier uses. */
-export interface RobertaWeights {
+interface RobertaWeights {
   wordEmbeddings: tf.Tensor2D;
   positionEmbeddings: tf.Tensor2D;
   /** Row 0 of the token-type table (RoBERTa always uses type 0): `[H]`. */
@@ -147,7 +147,7 @@ function allTensors(w: RobertaWeights): tf.Tensor[] {
  * `roberta.encoder.layer.N...`, `classifier.dense`, `classifier.out_proj`; names without the `roberta.` prefix and
  * LayerNorm `gamma`/`beta` are accepted too). Missing tensors and wrong shapes are reported by name.
  */
-export function robertaWeightsFromHost(tensors: Map<string, HostTensor>, config: RobertaConfig, source = 'checkpoint'): RobertaWeights {
+function robertaWeightsFromHost(tensors: Map<string, HostTensor>, config: RobertaConfig, source = 'checkpoint'): RobertaWeights {
   const { hiddenSize: H, intermediateSize: I, vocabSize: V } = config;
   const L = config.labels.length;
   const missing: string[] = [];
@@ -280,7 +280,7 @@ const FLOAT32_MIN = -3.4028234663852886e38;
  * The classifier forward pass: logits `[B, num_labels]` for `inputIds` `[B, T]` (int32) and `attentionMask` `[B, T]`
  * (1 = token, 0 = padding). Synchronous; call it inside `tf.tidy` to free the intermediates.
  */
-export function robertaClassifierLogits(
+function robertaClassifierLogits(
   weights: RobertaWeights,
   config: RobertaConfig,
   inputIds: tf.Tensor2D,

@@ -3,7 +3,7 @@
  */
 
 /** A uniform [0, 1) generator; `generate` accepts any object with this shape. */
-export interface UniformSource {
+interface UniformSource {
   next(): number;
 }
 

@@ -31,7 +31,6 @@ import type { AttentionContext, BlockWeights } from './block-types.js';
 import { alibiSlopes } from './arch/bloom.js';
 
 /** The block's weight and context types live in block-types.ts (fused-block.ts names them without importing this file). */
-export type { AttentionContext, BlockWeights } from './block-types.js';
 
 /** Value added to disallowed attention scores. */
 export const MASKED_SCORE = -1e9;
@@ -112,7 +111,7 @@ function causalBias(queryLen: number, keyLen: number, window: number | null): tf
  * @param positions [B, T] int32
  * @returns cos, sin: [B*T, 1, headDim] each
  */
-export function rotaryTables(positions: tf.Tensor2D, rotaryDim: number, headDim: number): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
+function rotaryTables(positions: tf.Tensor2D, rotaryDim: number, headDim: number): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
   const n = positions.shape[0] * positions.shape[1];
   const half = rotaryDim / 2;
   const invFreq = tf.tensor2d(Float32Array.from({ length: half }, (_, i) => 1 / 10000 ** ((2 * i) / rotaryDim)), [1, half]); // [1, rd/2]
@@ -131,7 +130,7 @@ export function rotaryTables(positions: tf.Tensor2D, rotaryDim: number, headDim:
  * @param qkv [N, 3d]
  * @returns [N, 3d]
  */
-export function applyRotary(qkv: tf.Tensor2D, rot: { cos: tf.Tensor3D; sin: tf.Tensor3D }, nHeads: number, headDim: number): tf.Tensor2D {
+function applyRotary(qkv: tf.Tensor2D, rot: { cos: tf.Tensor3D; sin: tf.Tensor3D }, nHeads: number, headDim: number): tf.Tensor2D {
   const n = qkv.shape[0];
   const heads = tf.reshape(qkv, [n, 3 * nHeads, headDim]); // [N, 3H, hd]
   const qk = tf.slice(heads, [0, 0, 0], [n, 2 * nHeads, headDim]); // [N, 2H, hd]
@@ -147,7 +146,7 @@ export function applyRotary(qkv: tf.Tensor2D, rot: { cos: tf.Tensor3D; sin: tf.T
  * @param mask [B, Tk] int32
  * @returns [B, H, 1, Tk]
  */
-export function alibiBias(mask: tf.Tensor2D, nHeads: number): tf.Tensor4D {
+function alibiBias(mask: tf.Tensor2D, nHeads: number): tf.Tensor4D {
   const [b, tk] = mask.shape;
   const m = tf.cast(mask, 'float32'); // [B, Tk]
   const keyPos = tf.mul(tf.sub(tf.cumsum(m, 1), 1), m); // [B, Tk]
@@ -189,7 +188,7 @@ export function embed(wte: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor2D {
  * @param cache keys/values of earlier positions (extended with this call's positions)
  * @returns output [B*T, d]
  */
-export function attention(cfg: TransformerConfig, layer: number, w: BlockWeights, h: tf.Tensor2D,
+function attention(cfg: TransformerConfig, layer: number, w: BlockWeights, h: tf.Tensor2D,
   ctx: AttentionContext, cache?: KVCache): tf.Tensor2D {
   const { batch: b, queryLen: t, keyLen: tk } = ctx;
   const nh = cfg.nHeads;

@@ -229,7 +229,7 @@ export class AdamW extends Adam {
 }
 
 /** Throws on settings PyTorch would reject (and a few it would not, like NaN); messages name the field. */
-export function validateAdamOptions(o: Required<AdamOptions>, where = 'adam'): void {
+function validateAdamOptions(o: Required<AdamOptions>, where = 'adam'): void {
   if (!Number.isFinite(o.learningRate) || o.learningRate < 0) {
     throw new Error(`${where}: learningRate must be a finite number ≥ 0 (got ${o.learningRate})`);
   }

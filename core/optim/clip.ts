@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** What `clipGradNorm` returns. */
-export interface ClippedGrads {
+interface ClippedGrads {
   /** New tensors (the caller disposes them, and still owns the inputs): `grads[i] · min(1, maxNorm / (norm + 1e-6))`. */
   grads: tf.Tensor[];
   /** Global L2 norm of the gradients before clipping (what torch's `clip_grad_norm_` returns). */

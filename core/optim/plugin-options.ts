@@ -4,7 +4,7 @@ import { Adam, AdamW } from './adam.js';
 import { validateSchedule, type ScheduleKind, type ScheduleOptions } from './schedule.js';
 
 /** TRL v0.11.4 `PPOConfig.learning_rate`. */
-export const TRL_LEARNING_RATE = 1.41e-5;
+const TRL_LEARNING_RATE = 1.41e-5;
 
 const beta = (i: number, dflt: number) =>
   z.number().min(0).lt(1).describe(`beta${i + 1}, in [0, 1) (torch default ${dflt})`);

@@ -20,7 +20,7 @@
 
 /** Which schedule: `constant` (optionally with warm-up), `linear` decay to 0, or `cosine` decay to 0. */
 export type ScheduleKind = 'constant' | 'linear' | 'cosine';
-export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
+const SCHEDULE_KINDS: readonly ScheduleKind[] = ['constant', 'linear', 'cosine'];
 
 /** A schedule's settings. `totalSteps` only matters to `linear` and `cosine`. */
 export interface ScheduleOptions {

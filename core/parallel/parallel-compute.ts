@@ -63,7 +63,7 @@ function faultFromEnv(): ({ rank: number } & WorkerFault) | undefined {
 }
 
 /** Options of {@link ParallelCompute.start}. */
-export interface ParallelComputeOptions {
+interface ParallelComputeOptions {
   /** The resolved config: workers build their replicas from it exactly as main built its policy. */
   config: ResolvedConfig;
   /** Base folder of relative paths and plugin modules (RunContext.configDir). */

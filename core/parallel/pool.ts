@@ -11,7 +11,7 @@ import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResults } from './
 /** Distributive Omit: keeps each request variant's own fields. */
 type RequestBody<R> = R extends unknown ? Omit<R, 'id' | 'weightsVersion'> : never;
 /** A request without its id and weights version (the pool adds them). */
-export type RequestOf<K extends WorkerRequest['op']> = RequestBody<Extract<WorkerRequest, { op: K }>>;
+type RequestOf<K extends WorkerRequest['op']> = RequestBody<Extract<WorkerRequest, { op: K }>>;
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void }
 

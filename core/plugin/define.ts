@@ -22,7 +22,7 @@ export const PLUGIN_KINDS: readonly PluginKind[] = [
 ];
 
 /** Options that name a file or folder (see {@link pathOption}). */
-export const PATH_OPTIONS = z.registry<{ pathKind: 'file' | 'folder' | 'file-or-folder' }>();
+const PATH_OPTIONS = z.registry<{ pathKind: 'file' | 'folder' | 'file-or-folder' }>();
 
 /**
  * A plugin option naming a file or folder: a non-empty string that, when relative, is resolved against the config

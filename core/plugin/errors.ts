@@ -7,13 +7,13 @@
 const LABELLED = Symbol.for('detox-lab.plugin-error-labelled');
 
 /** The config slot a plugin fills, e.g. `reward.model` or `hooks.1`, and its type: how errors name it. */
-export interface PluginLabel { slot: string; type: string }
+interface PluginLabel { slot: string; type: string }
 
 /**
  * `err` with its message prefixed by `<slot> (<type>) <phase>: `, once (an error passing through two plugins keeps the
  * innermost name). The error object itself is kept (its class decides the exit code: an InputError stays exit 2).
  */
-export function labelPluginError(err: unknown, who: PluginLabel, phase: string): unknown {
+function labelPluginError(err: unknown, who: PluginLabel, phase: string): unknown {
   const named = `${who.slot} (${who.type})`;
   const prefix = `${named} ${phase}: `;
   if (err instanceof Error) {

@@ -7,7 +7,7 @@
 import { TOKENS } from '../tokens.js';
 import type { PluginKind } from './define.js';
 
-export interface SlotSpec {
+interface SlotSpec {
   /** The slot's config path (a list slot: the list's). */
   readonly path: readonly string[];
   readonly kind: PluginKind;

@@ -72,11 +72,6 @@ export function btv(nested: readonly (readonly (readonly number[])[])[]): Float6
   return { data, B, T, V };
 }
 
-/** A `[B, T]` batch of zeros. */
-export function zerosBT(B: number, T: number): Float64BT {
-  return btFrom(new Float64Array(B * T), B, T); // [B, T]
-}
-
 /** Nested rows of a `[B, T]` batch. */
 export function btToRows(x: Float64BT): number[][] {
   return Array.from({ length: x.B }, (_, b) => Array.from(x.data.subarray(b * x.T, (b + 1) * x.T)));

@@ -6,7 +6,7 @@
  */
 
 /** The one method of the project's RNG that sampling needs (see core/util/rng.ts). */
-export interface IntSource {
+interface IntSource {
   /** A uniform integer in [0, n). */
   int(n: number): number;
 }

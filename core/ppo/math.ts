@@ -21,10 +21,10 @@ import {
 } from './arrays.js';
 
 /** TRL's `kl_penalty` choices: `kl` = lp − ref_lp (k1), `abs` = |k1|, `mse` = ½·k1², `full` = Σ_v π(v)(log π(v) − log π_ref(v)). */
-export type KlPenaltyKind = 'kl' | 'abs' | 'mse' | 'full';
+type KlPenaltyKind = 'kl' | 'abs' | 'mse' | 'full';
 
 /** The KL penalty kinds, for validation messages. */
-export const KL_PENALTY_KINDS: readonly KlPenaltyKind[] = ['kl', 'abs', 'mse', 'full'];
+const KL_PENALTY_KINDS: readonly KlPenaltyKind[] = ['kl', 'abs', 'mse', 'full'];
 
 /** Whether a log-prob argument is a full log-softmax `[B, T, V]` (it has a V) rather than gathered `[B, T]`. */
 function isBTV(x: Float64BT | Float64BTV): x is Float64BTV {
@@ -89,7 +89,7 @@ export function klPenalty(
 }
 
 /** Inputs of {@link computeRewards}. */
-export interface ComputeRewardsInput {
+interface ComputeRewardsInput {
   /** One scalar score per sample `[B]` (after any scaling/clipping). */
   readonly scores: ArrayLike<number>;
   /** Policy log-probs at rollout: `[B, T]`, or the full log-softmax `[B, T, V]` for `klPenalty: 'full'`. */
@@ -104,7 +104,7 @@ export interface ComputeRewardsInput {
 }
 
 /** Output of {@link computeRewards}, each `[B, T]`. */
-export interface ComputeRewardsOutput {
+interface ComputeRewardsOutput {
   /** −β·kl everywhere, plus the score on each row's last mask==1 position. */
   readonly rewards: Float64BT;
   /** −β·kl at every position (masked-out ones too). */
@@ -142,7 +142,7 @@ export function computeRewards(input: ComputeRewardsInput): ComputeRewardsOutput
 }
 
 /** Inputs of {@link computeAdvantages}. */
-export interface ComputeAdvantagesInput {
+interface ComputeAdvantagesInput {
   /** Rollout values `[B, T]`. */
   readonly values: Float64BT;
   /** Per-token rewards from {@link computeRewards} `[B, T]`. */
@@ -155,7 +155,7 @@ export interface ComputeAdvantagesInput {
 }
 
 /** Output of {@link computeAdvantages}, each `[B, T]`. */
-export interface ComputeAdvantagesOutput {
+interface ComputeAdvantagesOutput {
   /** values·mask. */
   readonly values: Float64BT;
   /** GAE advantages, masked-whitened (shift_mean=True) over the whole batch, at ALL positions. */
@@ -268,7 +268,7 @@ export interface PpoLossStats {
 }
 
 /** Output of {@link ppoLoss}. */
-export interface PpoLossOutput {
+interface PpoLossOutput {
   /** TRL's first return value: pg_loss (0 when skipped). */
   readonly pgLoss: number;
   /** The unscaled value loss ½·masked_mean(max(...)) (0 when skipped). */

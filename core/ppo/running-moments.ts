@@ -87,7 +87,7 @@ export class RunningMoments {
 }
 
 /** PPOConfig's score post-processing switches. */
-export interface ScoreScalingOptions {
+interface ScoreScalingOptions {
   /** TRL `use_score_scaling`: update the running moments and divide by (running std + eps). */
   readonly useScoreScaling: boolean;
   /** TRL `use_score_norm`: also subtract the running mean. Has NO effect without useScoreScaling (as in TRL). */

@@ -12,10 +12,10 @@ import type { PpoLossStats } from './math.js';
 // ---------------------------------------------------------------------------------------------
 
 /** TRL's WANDB_PADDING: the pad value of stacked per-minibatch arrays (and what NaN advantages become). */
-export const WANDB_PADDING = -1;
+const WANDB_PADDING = -1;
 
 /** Inputs of {@link stepStats} (names follow TRL's `record_step_stats(**data)`). */
-export interface StepStatsInput {
+interface StepStatsInput {
   /** β used for this step's rewards (the controller value before its update). */
   readonly klCoef: number;
   /** Per-position penalty from {@link computeRewards} `[B, T]`. */

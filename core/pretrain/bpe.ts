@@ -24,13 +24,13 @@ import { buildGpt2TokenizerJson, type HfTokenizerJson } from '../model/io/gpt2-t
 export const END_OF_TEXT = '<|endoftext|>';
 
 /** GPT-2's pre-tokenisation pattern (the one `tokenizers`' ByteLevel pre-tokenizer applies with `use_regex`). */
-export const GPT2_SPLIT_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+const GPT2_SPLIT_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 /** Number of byte symbols every vocabulary starts with. */
-export const BYTE_ALPHABET_SIZE = 256;
+const BYTE_ALPHABET_SIZE = 256;
 
 /** Largest vocabulary this trainer supports (pair keys pack two ids in 16 bits each). */
-export const MAX_VOCAB_SIZE = 65536;
+const MAX_VOCAB_SIZE = 65536;
 
 let byteEncoder: string[] | undefined;
 
@@ -86,7 +86,7 @@ export function countPieces(texts: Iterable<string>, counts: Map<string, number>
 }
 
 /** Options of {@link trainBpe}. */
-export interface BpeTrainOptions {
+interface BpeTrainOptions {
   /**
    * Total vocabulary size, counting the 256 byte symbols, the learned merges and `<|endoftext|>`
    * (so `vocabSize - 257` learned tokens at most). Integer in [257, 65536]. Training stops earlier when no pair
@@ -102,7 +102,7 @@ export interface BpeTrainOptions {
 }
 
 /** A trained byte-level BPE vocabulary. */
-export interface BpeModel {
+interface BpeModel {
   /** Token string (byte alphabet) → id; ids are 0..size-1 with `<|endoftext|>` last. */
   vocab: Record<string, number>;
   /** Merge rules `"left right"` in the order learned (= priority order). */

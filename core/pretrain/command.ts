@@ -16,7 +16,7 @@ import { pretrain, validatePretrainOptions, type PretrainHyperparameters, type P
 import { InputError } from '../errors.js';
 
 /** Settings of the command (all but `corpus`/`lines` and `outDir` optional). */
-export interface PretrainCommandOptions extends Partial<PretrainHyperparameters>, Partial<PretrainModelShape> {
+interface PretrainCommandOptions extends Partial<PretrainHyperparameters>, Partial<PretrainModelShape> {
   /** Corpus files: UTF-8 text (`.gz` allowed), one sentence / utterance per line. */
   corpus?: string[];
   /** Corpus lines given directly (instead of, or in addition to, files). */
@@ -47,7 +47,7 @@ export interface PretrainCommandOptions extends Partial<PretrainHyperparameters>
 export { PRETRAIN_DEFAULTS } from './defaults.js';
 
 /** Result of {@link pretrainCommand}: the training result plus how the tokenizer was made. */
-export interface PretrainCommandResult extends PretrainResult {
+interface PretrainCommandResult extends PretrainResult {
   tokenizer: { source: string; vocabSize: number; merges: number; seconds: number };
 }
 

@@ -156,7 +156,7 @@ export function validatePretrainOptions(o: PretrainHyperparameters & { model: Pr
 }
 
 /** The GPT-2 config of a pretrained model: the tokenizer's vocabulary, its eos as bos and eos. */
-export function pretrainConfig(shape: PretrainModelShape, tokenizer: Tokenizer): TransformerConfig {
+function pretrainConfig(shape: PretrainModelShape, tokenizer: Tokenizer): TransformerConfig {
   return makeConfig({
     modelType: 'gpt2', vocabSize: tokenizer.vocabSize, nPositions: shape.context, dModel: shape.dModel,
     nHeads: shape.nHeads, nLayers: shape.nLayers, bosTokenId: tokenizer.eosTokenId, eosTokenId: tokenizer.eosTokenId,

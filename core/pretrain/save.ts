@@ -12,10 +12,10 @@ import type { CausalLM } from '../model/causal-lm.js';
 import { saveCausalLM } from '../model/io/hf-io.js';
 
 /** File holding the pretraining record (options, figures) inside a saved folder. */
-export const PRETRAIN_INFO_FILE = 'pretrain.json';
+const PRETRAIN_INFO_FILE = 'pretrain.json';
 
 /** What {@link savePretrained} writes besides the model. */
-export interface SavePretrainedOptions {
+interface SavePretrainedOptions {
   /** tokenizer.json document. */
   tokenizerJson: string | object;
   /** tokenizer_config.json content. */

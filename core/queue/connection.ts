@@ -10,8 +10,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { EXIT, UserError } from '../exit.js';
 
 /** Environment variable naming the queue when `--queue` is not given. */
-export const QUEUE_ENV = 'DETOX_LAB_QUEUE';
-export const DEFAULT_QUEUE_URL = 'redis://127.0.0.1:6379';
+const QUEUE_ENV = 'DETOX_LAB_QUEUE';
+const DEFAULT_QUEUE_URL = 'redis://127.0.0.1:6379';
 /** BullMQ key prefix and queue name: keys are `detox-lab:arms:*`. */
 export const QUEUE_PREFIX = 'detox-lab';
 export const QUEUE_NAME = 'arms';

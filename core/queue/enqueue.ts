@@ -18,7 +18,7 @@ import { armJobs, type ArmJobData, type GridJobData } from './jobs.js';
 export const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'] as const;
 
 /** Options of {@link enqueueGrid}. */
-export interface EnqueueOptions {
+interface EnqueueOptions {
   address: QueueAddress;
   /** The `--set`s of the command (recorded in each job, so workers resolve the same arms). */
   set: readonly string[];

@@ -38,10 +38,10 @@ import { armConfig, configHash, resolveArmHere, type ArmJobData, type ArmJobResu
 /** Redis set of arm job ids `detox-lab queue cancel` asks the workers to stop. */
 export const CANCEL_KEY = `${QUEUE_PREFIX}:${QUEUE_NAME}:cancel`;
 /** How often a job that stalls (its worker vanished) goes back to the queue before it is failed. */
-export const MAX_STALLS = 5;
+const MAX_STALLS = 5;
 
 /** Options of {@link runWorker}. */
-export interface WorkerOptions {
+interface WorkerOptions {
   address: QueueAddress;
   /** Arms run at once (each a child process). */
   concurrency: number;

@@ -30,7 +30,6 @@ export const generateBody = z.strictObject({
   ticket: ticket.optional(),
   ...sampling,
 });
-export type GenerateBody = z.output<typeof generateBody>;
 
 export const batchBody = z.strictObject({
   prompts: num('an integer ≥ 1: how many prompts, from the first, of the prompt list', 1, 1e6, { int: true }),
@@ -39,7 +38,6 @@ export const batchBody = z.strictObject({
   ticket: ticket.optional(),
   ...sampling,
 });
-export type BatchBody = z.output<typeof batchBody>;
 
 const queryInt = (what: string, min: number, max: number) =>
   z.coerce.number(allowed(what)).int(allowed(what)).gte(min, allowed(what)).lte(max, allowed(what));

@@ -11,7 +11,7 @@ import { isArmFolder } from '../compare/read-arms.js';
 import { RequestError, type SamplesQuery } from './requests.js';
 
 /** One experiment folder and its arms. */
-export interface ExperimentListing { experiment: string; arms: string[] }
+interface ExperimentListing { experiment: string; arms: string[] }
 
 const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
 const subdirs = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [])
@@ -28,7 +28,7 @@ export function listExperiments(root: string): ExperimentListing[] {
 }
 
 /** A child folder of `parent` named by a client: a plain name (no separators, not "." or ".."), that exists. */
-export function childDir(parent: string, name: string, what: string): string {
+function childDir(parent: string, name: string, what: string): string {
   if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
     throw new RequestError(`${what}: got ${JSON.stringify(name)}; expected a folder name (no "/", "\\", "." or "..")`);
   }
@@ -67,7 +67,7 @@ export function experimentView(root: string, experiment: string) {
 }
 
 /** One line of samples.jsonl (core/logging/run-hooks.ts SamplesHook). */
-export interface SampleRow { step: number; prompt: string; response: string; reward: number; score?: number; toxicity?: number }
+interface SampleRow { step: number; prompt: string; response: string; reward: number; score?: number; toxicity?: number }
 
 /** An arm's samples, filtered by step, reward range and a contained word (case-insensitive), then paged. */
 export function armSamples(root: string, experiment: string, arm: string, q: SamplesQuery) {

@@ -20,7 +20,7 @@ import { batchBody, generateBody, parseRequest, RequestError, samplesQuery } fro
 import { armSamples, experimentView, listExperiments } from './runs.js';
 
 /** A classifier that can say which terms of a text made its score (the lexicon classifier's `explain`). */
-export interface Explainer {
+interface Explainer {
   explain(text: string): { probability: number; hits: { term: string; tier: string; start: number; end: number }[] };
 }
 const canExplain = (m: unknown): m is Explainer => typeof (m as Partial<Explainer> | undefined)?.explain === 'function';
@@ -34,7 +34,7 @@ export interface ServedModel {
   policy: Policy;
 }
 
-export interface ServeOptions {
+interface ServeOptions {
   models: ServedModel[];
   /** The reward classifier (its P(toxic) is the score shown). */
   classifier: RewardModel;
@@ -57,7 +57,7 @@ export interface ServeOptions {
 }
 
 /** The page's files: core/serve/static, next to this module's source (dist/core/serve → core/serve/static). */
-export const STATIC_DIR = (() => {
+const STATIC_DIR = (() => {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.join(here, 'static'), path.resolve(here, '../../../core/serve/static')];
   return candidates.find((d) => fs.existsSync(path.join(d, 'index.html'))) ?? candidates[1]!;

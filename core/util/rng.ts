@@ -21,7 +21,7 @@ export interface RngState {
 }
 
 /** What a seed may be: an integer in [0, 2^53) or any string (hashed). */
-export type RngSeed = number | string;
+type RngSeed = number | string;
 
 const TWO_POW_32 = 4294967296;
 const TWO_POW_53 = 9007199254740992;

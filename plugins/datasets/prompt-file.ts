@@ -23,8 +23,8 @@ const WHO = `data.dataset (${NAME})`;
 const FIELD = (o: string) => `data.dataset.${o}`;
 
 /** File formats the plugin reads. */
-export const PROMPT_FILE_FORMATS = ['jsonl', 'csv', 'tsv', 'text'] as const;
-export type PromptFileFormat = (typeof PROMPT_FILE_FORMATS)[number];
+const PROMPT_FILE_FORMATS = ['jsonl', 'csv', 'tsv', 'text'] as const;
+type PromptFileFormat = (typeof PROMPT_FILE_FORMATS)[number];
 
 /** Extension (after an optional `.gz`) → format, for `format: 'auto'`. */
 const EXTENSIONS: Record<string, PromptFileFormat> = {
@@ -43,7 +43,7 @@ const options = z.object({
   ...commonDatasetOptions('hash'),
 });
 
-export type PromptFileOptions = z.output<typeof options>;
+type PromptFileOptions = z.output<typeof options>;
 
 /**
  * `"dataset": { "type": "prompt-file", "path": "prompts.jsonl", "field": "prompt.text" }` — prompts
@@ -82,7 +82,7 @@ export default definePlugin({
  * the extension is unknown, or when an option belongs to the other format (`column` for JSONL,
  * `field` for CSV, either for text).
  */
-export function resolveFormat(file: string, opts: Pick<PromptFileOptions, 'format' | 'field' | 'column' | 'idField'>): PromptFileFormat {
+function resolveFormat(file: string, opts: Pick<PromptFileOptions, 'format' | 'field' | 'column' | 'idField'>): PromptFileFormat {
   let format: PromptFileFormat;
   if (opts.format === 'auto') {
     const base = file.toLowerCase().replace(/\.gz$/, '');
@@ -110,7 +110,7 @@ export function resolveFormat(file: string, opts: Pick<PromptFileOptions, 'forma
 }
 
 /** Reads and splits a prompt file in a known format (what the plugin's `load()` does). */
-export async function loadPromptFile(
+async function loadPromptFile(
   file: string,
   opts: Omit<PromptFileOptions, 'format'> & { format: PromptFileFormat },
 ): Promise<DatasetSplits> {

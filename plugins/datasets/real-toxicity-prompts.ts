@@ -28,7 +28,7 @@ const options = z.object({
   ...commonDatasetOptions('head'),
 });
 
-export type RealToxicityPromptsOptions = z.output<typeof options>;
+type RealToxicityPromptsOptions = z.output<typeof options>;
 
 /**
  * `"dataset": { "type": "real-toxicity-prompts", "path": "prompts.jsonl" }` — the
@@ -70,7 +70,7 @@ export default definePlugin({
 });
 
 /** Reads, filters and splits a RealToxicityPrompts file (what the plugin's `load()` does). */
-export async function loadRealToxicityPrompts(file: string, opts: RealToxicityPromptsOptions): Promise<DatasetSplits> {
+async function loadRealToxicityPrompts(file: string, opts: RealToxicityPromptsOptions): Promise<DatasetSplits> {
   const report = new LoadReportBuilder(file, opts.onBadRow);
   const kept: KeyedPrompt[] = [];
   const belowReason = `prompt.toxicity <= ${opts.threshold}`;

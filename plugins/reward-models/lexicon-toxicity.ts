@@ -32,10 +32,8 @@ const options = z.object({
   useObscenity: z.boolean().default(true).describe("also run obscenity's obfuscation-aware matcher (fuuuck, f u c k, ʃʉck)"),
 });
 
-export type LexiconToxicityOptions = z.output<typeof options>;
-
 /** The lexicon classifier as a reward model, plus `explain` for reports and debugging. */
-export interface LexiconToxicityModel extends RewardModel {
+interface LexiconToxicityModel extends RewardModel {
   /** Logit, probability and the terms found, for one text. */
   explain(text: string): LexiconScore;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { ROOT } from './tmp.js';
 
-export const CLI = path.join(ROOT, 'bin', 'detox-lab.js');
+const CLI = path.join(ROOT, 'bin', 'detox-lab.js');
 
 /** A CLI process started in the background, its output collected. */
 export interface Started {
@@ -17,7 +17,7 @@ export interface Started {
 }
 
 /** Pids of arm processes a worker's output names (`[experiment/arm] started (pid N)`). */
-export const armPids = (stderr: string): number[] => [...stderr.matchAll(/\] started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+const armPids = (stderr: string): number[] => [...stderr.matchAll(/\] started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
 
 /**
  * A module preloaded into every process a test starts (and, through the environment, into the processes those

@@ -9,7 +9,7 @@ import { ROOT } from './tmp.js';
 /** Why the queue tests cannot run here (no redis-server), if so. */
 export const missing = redisMissing();
 /** On CI (CI=true) a missing redis-server fails the queue tests; elsewhere they are skipped with a message. */
-export const onCi = process.env.CI === 'true';
+const onCi = process.env.CI === 'true';
 export const skipQueueTests = Boolean(missing) && !onCi;
 
 /** A tiny arm: a few small steps, a small evaluation. */

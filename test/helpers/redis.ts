@@ -26,7 +26,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A redis-server of the tests' own, on 127.0.0.1 only. */
-export interface TestRedis {
+interface TestRedis {
   url: string;
   port: number;
   dir: string;

@@ -15,12 +15,12 @@ import { num, posInt, tail } from './config-fields.js';
 import type { Architecture, BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 
 /** Prefix of every BLOOM base-model weight. */
-export const BLOOM_PREFIX = 'transformer.';
+const BLOOM_PREFIX = 'transformer.';
 /**
  * Context bound when config.json sets no `seq_length`: ALiBi has no position table, so this is the engine's own
  * limit for prompt + new tokens — BLOOM's training length.
  */
-export const BLOOM_DEFAULT_CONTEXT = 2048;
+const BLOOM_DEFAULT_CONTEXT = 2048;
 
 /** Parses a BLOOM config.json. */
 export function parseBloomConfig(raw: Record<string, unknown>): TransformerConfig {
@@ -63,7 +63,7 @@ export function parseBloomConfig(raw: Record<string, unknown>): TransformerConfi
 }
 
 /** Writes a BLOOM TransformerConfig as config.json (fields of `raw` kept, engine fields updated). */
-export function bloomConfigToHf(c: TransformerConfig): Record<string, unknown> {
+function bloomConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { ...c.raw };
   delete out.n_embed; // superseded by hidden_size
   return {
@@ -128,7 +128,7 @@ export function reorderQkvColumns(data: Float32Array, width: number, nHeads: num
 }
 
 /** Names of BLOOM's weights outside the blocks. */
-export function bloomModelWeightNames(): ModelWeightNames {
+function bloomModelWeightNames(): ModelWeightNames {
   const p = BLOOM_PREFIX;
   return {
     wte: `${p}word_embeddings.weight`, wpe: null, lnfG: `${p}ln_f.weight`, lnfB: `${p}ln_f.bias`,
@@ -137,7 +137,7 @@ export function bloomModelWeightNames(): ModelWeightNames {
 }
 
 /** Names of block `i`'s weights. */
-export function bloomBlockWeightNames(i: number): BlockWeightNames {
+function bloomBlockWeightNames(i: number): BlockWeightNames {
   const h = `${BLOOM_PREFIX}h.${i}.`;
   return {
     ln1G: `${h}input_layernorm.weight`, ln1B: `${h}input_layernorm.bias`,
@@ -150,7 +150,7 @@ export function bloomBlockWeightNames(i: number): BlockWeightNames {
 }
 
 /** Every BLOOM weight in the order BloomForCausalLM registers them. */
-export function bloomWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[] {
+function bloomWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[] {
   const d = c.dModel;
   const ff = c.dInner;
   const g = bloomModelWeightNames();

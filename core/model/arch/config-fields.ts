@@ -30,7 +30,7 @@ export function bool(raw: Record<string, unknown>, key: string, fallback: boolea
   return v;
 }
 
-export function tokenId(raw: Record<string, unknown>, key: string): number | null {
+function tokenId(raw: Record<string, unknown>, key: string): number | null {
   const v = raw[key];
   if (v === undefined || v === null) return null;
   if (Array.isArray(v)) return typeof v[0] === 'number' ? v[0] : null;

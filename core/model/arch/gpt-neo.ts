@@ -35,7 +35,7 @@ export function expandAttentionTypes(spec: unknown, nLayers: number): AttentionT
 }
 
 /** Compresses per-layer attention types back to GPT-Neo's run-length form. */
-export function compressAttentionTypes(types: AttentionType[]): [AttentionType[], number][] {
+function compressAttentionTypes(types: AttentionType[]): [AttentionType[], number][] {
   // Prefer the common alternating ["global","local"] pattern when it describes the list exactly.
   if (types.length % 2 === 0 && types.length > 0 && types.every((t, i) => t === (i % 2 === 0 ? 'global' : 'local'))) {
     return [[['global', 'local'], types.length / 2]];
@@ -50,7 +50,7 @@ export function compressAttentionTypes(types: AttentionType[]): [AttentionType[]
 }
 
 /** Parses a GPT-Neo config.json. */
-export function parseGptNeoConfig(raw: Record<string, unknown>): TransformerConfig {
+function parseGptNeoConfig(raw: Record<string, unknown>): TransformerConfig {
   const d = posInt('hidden_size', num(raw, ['hidden_size']));
   const nLayers = posInt('num_layers', num(raw, ['num_layers']));
   const nHeads = posInt('num_heads', num(raw, ['num_heads']));
@@ -92,7 +92,7 @@ export function parseGptNeoConfig(raw: Record<string, unknown>): TransformerConf
 }
 
 /** Writes a GPT-Neo TransformerConfig as config.json (fields of `raw` kept, engine fields updated). */
-export function gptNeoConfigToHf(c: TransformerConfig): Record<string, unknown> {
+function gptNeoConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const { base, common } = gptHfFields(c);
   const out: Record<string, unknown> = {
     ...base, model_type: 'gpt_neo', architectures: base.architectures ?? ['GPTNeoForCausalLM'], ...common,
@@ -104,7 +104,7 @@ export function gptNeoConfigToHf(c: TransformerConfig): Record<string, unknown> 
 }
 
 /** Names of block `i`'s weights. */
-export function gptNeoBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
+function gptNeoBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
   const common = {
     ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`, ln2G: `${h}ln_2.weight`, ln2B: `${h}ln_2.bias`,

@@ -8,7 +8,7 @@ import { gpt2StyleShape, gptFamily, gptHfFields, gptModelWeightNames, gptWeightS
 import { BASE_PREFIX, type Architecture, type BlockWeightNames, type TransformerConfig } from './types.js';
 
 /** Parses a GPT-2 config.json. */
-export function parseGpt2Config(raw: Record<string, unknown>): TransformerConfig {
+function parseGpt2Config(raw: Record<string, unknown>): TransformerConfig {
   const shape = gpt2StyleShape(raw);
   return {
     modelType: 'gpt2',
@@ -24,7 +24,7 @@ export function parseGpt2Config(raw: Record<string, unknown>): TransformerConfig
 }
 
 /** Writes a GPT-2 TransformerConfig as config.json (fields of `raw` kept, engine fields updated). */
-export function gpt2ConfigToHf(c: TransformerConfig): Record<string, unknown> {
+function gpt2ConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const { base, common } = gptHfFields(c);
   return {
     ...base, model_type: 'gpt2', architectures: base.architectures ?? ['GPT2LMHeadModel'], ...common,
@@ -35,7 +35,7 @@ export function gpt2ConfigToHf(c: TransformerConfig): Record<string, unknown> {
 }
 
 /** Names of block `i`'s weights. */
-export function gpt2BlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
+function gpt2BlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
   const common = {
     ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`, ln2G: `${h}ln_2.weight`, ln2B: `${h}ln_2.bias`,

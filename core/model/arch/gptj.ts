@@ -9,7 +9,7 @@ import { gpt2StyleShape, gptFamily, gptHfFields, gptModelWeightNames, gptWeightS
 import { BASE_PREFIX, type Architecture, type BlockWeightNames, type TransformerConfig } from './types.js';
 
 /** Parses a GPT-J config.json. */
-export function parseGptjConfig(raw: Record<string, unknown>): TransformerConfig {
+function parseGptjConfig(raw: Record<string, unknown>): TransformerConfig {
   const shape = gpt2StyleShape(raw);
   const headDim = shape.dModel / shape.nHeads;
   // Required: Hugging Face sizes its sin/cos table by the whole n_embd when rotary_dim is null, which only lines
@@ -36,7 +36,7 @@ export function parseGptjConfig(raw: Record<string, unknown>): TransformerConfig
 }
 
 /** Writes a GPT-J TransformerConfig as config.json (fields of `raw` kept, engine fields updated). */
-export function gptjConfigToHf(c: TransformerConfig): Record<string, unknown> {
+function gptjConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const { base, common } = gptHfFields(c);
   return {
     ...base, model_type: 'gptj', architectures: base.architectures ?? ['GPTJForCausalLM'], ...common,
@@ -46,7 +46,7 @@ export function gptjConfigToHf(c: TransformerConfig): Record<string, unknown> {
 }
 
 /** Names of block `i`'s weights. */
-export function gptjBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
+function gptjBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
   const a = `${h}attn.`;
   return {

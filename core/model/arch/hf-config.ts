@@ -10,11 +10,11 @@ import { gptFamily } from './gpt-family.js';
 import { parseOptConfig } from './opt.js';
 import { parseBloomConfig } from './bloom.js';
 
-export { SUPPORTED_ACTIVATIONS, type Activation } from './config-fields.js';
+export type { Activation } from './config-fields.js';
 /** The config types live in types.ts (the architectures' files name them without importing this dispatcher). */
-export { SUPPORTED_MODEL_TYPES, type AttentionType, type ModelType, type TransformerConfig } from './types.js';
+export { SUPPORTED_MODEL_TYPES, type ModelType, type TransformerConfig } from './types.js';
 /** GPT-Neo's run-length attention types (gpt-neo.ts). */
-export { compressAttentionTypes, expandAttentionTypes } from './gpt-neo.js';
+export { expandAttentionTypes } from './gpt-neo.js';
 
 
 /**

@@ -18,9 +18,9 @@ import { activation, bool, num, posInt, tail } from './config-fields.js';
 import type { Architecture, BlockWeightNames, ModelWeightNames, TransformerConfig, WeightSpec } from './types.js';
 
 /** Prefix of every OPT base-model weight (OPTForCausalLM's `model.decoder`). */
-export const OPT_PREFIX = 'model.decoder.';
+const OPT_PREFIX = 'model.decoder.';
 /** OPTLearnedPositionalEmbedding's offset: position p is row p + 2 of the table. */
-export const OPT_POSITION_OFFSET = 2;
+const OPT_POSITION_OFFSET = 2;
 
 /** Parses an OPT config.json. */
 export function parseOptConfig(raw: Record<string, unknown>): TransformerConfig {
@@ -66,7 +66,7 @@ export function parseOptConfig(raw: Record<string, unknown>): TransformerConfig 
 }
 
 /** Writes an OPT TransformerConfig as config.json (fields of `raw` kept, engine fields updated). */
-export function optConfigToHf(c: TransformerConfig): Record<string, unknown> {
+function optConfigToHf(c: TransformerConfig): Record<string, unknown> {
   return {
     ...c.raw, model_type: 'opt', architectures: c.raw.architectures ?? ['OPTForCausalLM'], vocab_size: c.vocabSize,
     max_position_embeddings: c.nPositions, hidden_size: c.dModel, num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers,
@@ -77,7 +77,7 @@ export function optConfigToHf(c: TransformerConfig): Record<string, unknown> {
 }
 
 /** Names of OPT's weights outside the blocks. */
-export function optModelWeightNames(c: TransformerConfig): ModelWeightNames {
+function optModelWeightNames(c: TransformerConfig): ModelWeightNames {
   const p = OPT_PREFIX;
   const proj = c.dEmbed !== c.dModel;
   return {
@@ -89,7 +89,7 @@ export function optModelWeightNames(c: TransformerConfig): ModelWeightNames {
 }
 
 /** Names of block `i`'s weights. */
-export function optBlockWeightNames(c: TransformerConfig, i: number): BlockWeightNames {
+function optBlockWeightNames(c: TransformerConfig, i: number): BlockWeightNames {
   const h = `${OPT_PREFIX}layers.${i}.`;
   const a = `${h}self_attn.`;
   const b = c.qkvBias;
@@ -108,7 +108,7 @@ export function optBlockWeightNames(c: TransformerConfig, i: number): BlockWeigh
  * Every OPT weight in the order OPTForCausalLM registers them (embeddings, projections and final norm before the
  * layers, as OPTDecoder declares them: TRL's shared-layer reference shares everything before block N).
  */
-export function optWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[] {
+function optWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[] {
   const d = c.dModel;
   const ff = c.dInner;
   const g = optModelWeightNames(c);

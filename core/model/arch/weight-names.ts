@@ -10,7 +10,7 @@ import { VHEAD_BIAS, VHEAD_WEIGHT, type BlockWeightNames, type ModelWeightNames,
 import { ARCHITECTURES } from './architectures.js';
 
 /** The weight-name types live in types.ts (the architectures' files name them without importing this dispatcher). */
-export type { BlockWeightNames, ModelWeightNames, WeightSpec } from './types.js';
+export type { WeightSpec } from './types.js';
 
 /** The names every family shares live in types.ts. */
 export { BASE_PREFIX, LM_HEAD, LM_HEAD_BIAS, VHEAD_BIAS, VHEAD_WEIGHT } from './types.js';

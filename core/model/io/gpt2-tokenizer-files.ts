@@ -15,9 +15,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 
 /** The GPT-2 end-of-text token, used as bos, eos and (TRL convention) pad. */
-export const GPT2_EOS_TOKEN = '<|endoftext|>';
+const GPT2_EOS_TOKEN = '<|endoftext|>';
 /** Id of {@link GPT2_EOS_TOKEN} in GPT-2's vocabulary. */
-export const GPT2_EOS_TOKEN_ID = 50256;
+const GPT2_EOS_TOKEN_ID = 50256;
 
 /** One entry of a tokenizer.json `added_tokens` list. */
 export interface HfAddedToken {
@@ -177,7 +177,7 @@ export function buildGpt2TokenizerJson(encoderJson: Record<string, number> | str
 }
 
 /** Special tokens of a RoBERTa vocabulary (defaults are RoBERTa's own). */
-export interface RobertaSpecialTokens {
+interface RobertaSpecialTokens {
   bos?: string;
   eos?: string;
   unk?: string;

@@ -35,7 +35,7 @@ export interface HostWeight {
 }
 
 /** What saving reads of a model (a CausalLM): its config and its weights by Hugging Face name in the engine's layout. */
-export interface HfSavableModel {
+interface HfSavableModel {
   readonly config: TransformerConfig;
   namedWeights(): ReadonlyMap<string, { data(): Promise<unknown> }>;
 }

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
 
 /** The dtypes accepted in a file, in the order they are reported in errors. */
-export const SUPPORTED_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16', 'I32', 'I64'];
+const SUPPORTED_DTYPES: readonly SafetensorsDtype[] = ['F32', 'F16', 'BF16', 'I32', 'I64'];
 
 /**
  * A tensor held in host memory.
@@ -30,14 +30,14 @@ export interface HostTensor {
 }
 
 /** One header entry, as found in the file. */
-export interface SafetensorsEntry {
+interface SafetensorsEntry {
   dtype: string;
   shape: number[];
   data_offsets: [number, number];
 }
 
 /** Parsed header of a safetensors file. */
-export interface SafetensorsHeader {
+interface SafetensorsHeader {
   /** Byte offset of the data section from the start of the file (8 + header length). */
   dataStart: number;
   entries: Map<string, SafetensorsEntry>;
@@ -45,7 +45,7 @@ export interface SafetensorsHeader {
 }
 
 /** Options for {@link writeSafetensors}. */
-export interface WriteSafetensorsOptions {
+interface WriteSafetensorsOptions {
   /**
    * Element type for floating tensors: 'F32' (default) writes every float tensor as float32;
    * 'keep' writes each in the dtype its record names (F16/BF16 are rounded to nearest even).

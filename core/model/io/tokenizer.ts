@@ -104,7 +104,7 @@ export interface TokenizerJson {
 type SpecialTokenValue = string | { content: string; [key: string]: unknown } | null | undefined;
 
 /** Fields of tokenizer_config.json (merged with special_tokens_map.json) that this module reads. */
-export interface TokenizerConfigJson {
+interface TokenizerConfigJson {
   tokenizer_class?: string;
   bos_token?: SpecialTokenValue;
   eos_token?: SpecialTokenValue;
@@ -116,7 +116,7 @@ export interface TokenizerConfigJson {
 }
 
 /** Overrides for {@link loadTokenizer} / {@link tokenizerFromJson}. */
-export interface TokenizerOptions {
+interface TokenizerOptions {
   bosToken?: string;
   eosToken?: string;
   padToken?: string;

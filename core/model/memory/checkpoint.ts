@@ -9,10 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 const WEIGHT_KEYS = ['ln1G', 'ln1B', 'qkvW', 'qkvB', 'outW', 'outB', 'ln2G', 'ln2B', 'fcW', 'fcB', 'projW', 'projB'] as const;
 
 /** A block's weights as this module sees them (transformer.ts's BlockWeights is one). */
-export type CheckpointWeights = Partial<Record<(typeof WEIGHT_KEYS)[number], tf.Tensor>>;
+type CheckpointWeights = Partial<Record<(typeof WEIGHT_KEYS)[number], tf.Tensor>>;
 
 /** The tensors of the attention context the recomputation takes as inputs (transformer.ts's AttentionContext has them). */
-export interface CheckpointContext {
+interface CheckpointContext {
   globalBias: tf.Tensor4D;
   localBias?: tf.Tensor4D;
   rotary?: { cos: tf.Tensor3D; sin: tf.Tensor3D };

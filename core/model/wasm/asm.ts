@@ -8,7 +8,7 @@
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+type ValType = typeof I32 | typeof F32 | typeof V128;
 
 function uleb(n: number, out: number[]): void {
   let v = n >>> 0;

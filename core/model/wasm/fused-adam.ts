@@ -76,7 +76,7 @@ export class FusedAdam extends tf.AdamOptimizer {
 }
 
 /** The float32 scalars of one torch.optim.Adam/AdamW update (see core/optim/adam.ts), as JS numbers. */
-export interface TorchAdamScalars {
+interface TorchAdamScalars {
   /** Adam's L2 penalty added to the gradient (0: none). */
   l2: number;
   /** AdamW's weight factor 1 − lr·wd applied before the update (1: none). */

@@ -107,7 +107,7 @@ export function fusedGelu(x: tf.Tensor): tf.Tensor | undefined {
 // ----------------------------------------------------------------------------------------------- attention ---
 
 /** Geometry of one fused attention call. */
-export interface FusedAttentionArgs {
+interface FusedAttentionArgs {
   batch: number;
   /** New positions. */
   queryLen: number;
@@ -126,7 +126,7 @@ function biasStrides(bias: tf.Tensor, queryLen: number, keyLen: number): { ldRow
 }
 
 /** Heap geometry of an uncached attention over a fused q|k|v buffer. */
-export interface RawAttention {
+interface RawAttention {
   B: number; T: number; H: number; hd: number; scale: number;
   /** Heap offset of the additive mask and its row / batch strides (elements). */
   bias: number; ldRow: number; ldBatch: number;

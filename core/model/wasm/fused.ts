@@ -159,7 +159,7 @@ export function buildSoftmaxBwdRows(): FnBuilder {
  * layernorm_fwd(x, g, b, y, stats, rows, d, eps): y = (x - mean)·rstd·g + b per row; stats[i] = (mean, rstd).
  * Needs d % 4 == 0.
  */
-export function buildLayerNormFwd(): FnBuilder {
+function buildLayerNormFwd(): FnBuilder {
   const f = new FnBuilder('layernorm_fwd', [I32, I32, I32, I32, I32, I32, I32, F32]);
   const [x, g, b, y, stats, rows, d, eps] = [0, 1, 2, 3, 4, 5, 6, 7];
   const i = f.local(I32), jb = f.local(I32), px = f.local(I32), py = f.local(I32), dB = f.local(I32);
@@ -196,7 +196,7 @@ export function buildLayerNormFwd(): FnBuilder {
  * layernorm_bwd(x, g, dy, stats, dx, dg, db, rows, d): with xh = (x - mean)·rstd and e = dy·g,
  * dx = rstd·(e - mean(e) - xh·mean(e·xh)); dg = Σ_rows dy·xh; db = Σ_rows dy (dg, db overwritten).
  */
-export function buildLayerNormBwd(): FnBuilder {
+function buildLayerNormBwd(): FnBuilder {
   const f = new FnBuilder('layernorm_bwd', [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [x, g, dy, stats, dx, dg, db, rows, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = f.local(I32), jb = f.local(I32), px = f.local(I32), pdy = f.local(I32), pdx = f.local(I32), dB = f.local(I32);
@@ -309,7 +309,7 @@ export function buildGeluBwd(): FnBuilder {
 }
 
 /** row_max_sumexp(x, rows, cols, out): out[i] = (max_j x[i, j], Σ_j exp(x[i, j] - max)). */
-export function buildRowMaxSumExp(): FnBuilder {
+function buildRowMaxSumExp(): FnBuilder {
   const f = new FnBuilder('row_max_sumexp', [I32, I32, I32, I32]);
   const [x, rows, cols, out] = [0, 1, 2, 3];
   const i = f.local(I32), jb = f.local(I32), px = f.local(I32), colsB = f.local(I32), colsB4 = f.local(I32);
@@ -376,7 +376,7 @@ export function buildRowsScaledExp(): FnBuilder {
 }
 
 /** colsum(x, out, rows, cols): out[j] = Σ_i x[i, j] (x row-major). */
-export function buildColSum(): FnBuilder {
+function buildColSum(): FnBuilder {
   const f = new FnBuilder('colsum', [I32, I32, I32, I32]);
   const [x, out, rows, cols] = [0, 1, 2, 3];
   const i = f.local(I32), jb = f.local(I32), px = f.local(I32), colsB = f.local(I32), colsB4 = f.local(I32);
@@ -458,7 +458,7 @@ export function buildAdam(): FnBuilder {
  *   wOut = w + (−step·m) / (sqrt(v) / √bc2 + eps)
  * m and v in place; wOut may equal w. Every scalar arrives already rounded to float32 (as tf.scalar rounds it).
  */
-export function buildAdamTorch(): FnBuilder {
+function buildAdamTorch(): FnBuilder {
   const f = new FnBuilder('adam_torch', [I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32, F32]);
   const [w, g, m, v, wo, n, l2, wd, decay, b1, b1c, b2, b2c, bc2s, eps, neg] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   const jb = f.local(I32), nB = f.local(I32), nB4 = f.local(I32), useDecay = f.local(I32);
@@ -505,7 +505,7 @@ export function buildAdamTorch(): FnBuilder {
 }
 
 /** add_inplace(y, x, n): y[i] += x[i]. */
-export function buildAddInplace(): FnBuilder {
+function buildAddInplace(): FnBuilder {
   const f = new FnBuilder('add_inplace', [I32, I32, I32]);
   const [y, x, n] = [0, 1, 2];
   const jb = f.local(I32), nB = f.local(I32), nB4 = f.local(I32);

@@ -43,12 +43,12 @@ export function heapOffset(backend: WasmBackendLike, info: TensorInfo): number {
 }
 
 /** Float32 view of a tensor's data (valid until the heap grows: take it right before use). */
-export function f32View(backend: WasmBackendLike, info: TensorInfo): Float32Array {
+function f32View(backend: WasmBackendLike, info: TensorInfo): Float32Array {
   return new Float32Array(backend.wasm.HEAPU8.buffer, heapOffset(backend, info), sizeOf(info.shape));
 }
 
 /** Int32 view of a tensor's data (valid until the heap grows). */
-export function i32View(backend: WasmBackendLike, info: TensorInfo): Int32Array {
+function i32View(backend: WasmBackendLike, info: TensorInfo): Int32Array {
   return new Int32Array(backend.wasm.HEAPU8.buffer, heapOffset(backend, info), sizeOf(info.shape));
 }
 
@@ -73,7 +73,7 @@ export function wasmOomMessage(what: string): string {
 // --------------------------------------------------------------------------------------- transpose (last 2) ---
 
 /** Blocked transpose of the two innermost axes: [..., r, c] → [..., c, r]. */
-export function transposeLast2(backend: WasmBackendLike, x: TensorInfo): TensorInfo {
+function transposeLast2(backend: WasmBackendLike, x: TensorInfo): TensorInfo {
   const shape = x.shape;
   const r = shape[shape.length - 2]!;
   const c = shape[shape.length - 1]!;
@@ -465,7 +465,7 @@ function identityKernel(args: { inputs: tf.NamedTensorInfoMap; backend: unknown 
 let patched = false;
 
 /** Names of the kernels this module registers for the wasm backend. */
-export const PATCHED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'GatherV2', 'Sum', 'Identity', 'UnsortedSegmentSum', 'OneHot', 'Transpose'] as const;
+const PATCHED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'GatherV2', 'Sum', 'Identity', 'UnsortedSegmentSum', 'OneHot', 'Transpose'] as const;
 
 /**
  * Registers the fixed kernels for the 'wasm' backend (idempotent). Call after importing

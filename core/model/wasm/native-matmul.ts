@@ -34,10 +34,10 @@ export interface NativeBlasAddon {
 }
 
 /** Whether the addon loaded, with its OpenBLAS configuration or the reason it did not. */
-export type NativeAvailability = { available: true; config: string } | { available: false; reason: string };
+type NativeAvailability = { available: true; config: string } | { available: false; reason: string };
 
 /** How to get the native matmul, quoted by every error about it. */
-export const NATIVE_BUILD_HINT = 'build it with `apt-get install libopenblas-dev && npm rebuild` (or `node native/build.mjs`); ' +
+const NATIVE_BUILD_HINT = 'build it with `apt-get install libopenblas-dev && npm rebuild` (or `node native/build.mjs`); ' +
   "matmul 'js' and 'auto' need nothing extra";
 
 /** Where native/build.mjs puts the addon (relative to this file's compiled location, dist/core/model/). */
@@ -47,7 +47,7 @@ export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../../native/build
  * Products with fewer multiply-adds than this stay on the SIMD kernel when it takes the shape: measured on a
  * 2-core Cooperlake, OpenBLAS (1 thread) is slower up to 32³ and ~2x faster from 64³ (≥ 90 GFLOP/s vs ~50).
  */
-export const NATIVE_MIN_MACS = 1 << 16;
+const NATIVE_MIN_MACS = 1 << 16;
 let minMacs = NATIVE_MIN_MACS;
 
 /** The current threshold (see {@link NATIVE_MIN_MACS}). */
@@ -112,7 +112,7 @@ export function defaultBlasThreads(workers = 1): number {
 }
 
 /** What {@link selectMatmul} chose. */
-export interface MatmulSelection {
+interface MatmulSelection {
   matmul: 'native' | 'js';
   /** e.g. "OpenBLAS 0.3.21 sgemm (Haswell), 1 thread" or "wasm SIMD GEMM (native: the addon is not built ...)". */
   description: string;

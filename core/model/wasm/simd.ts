@@ -412,7 +412,7 @@ export interface ParallelGemmArgs {
  * The optional second GEMM thread (threads.ts, which sits above this module and registers itself when loaded):
  * `enabled` says whether its worker runs, `run` takes a product (false: not taken, run it single-threaded).
  */
-export interface GemmThreads {
+interface GemmThreads {
   enabled(): boolean;
   run(heap: ArrayBuffer, g: ParallelGemmArgs): boolean;
 }

@@ -9,7 +9,6 @@
 import { Worker } from 'node:worker_threads';
 import { gemmPanel, kernelsUseFma, registerGemmThreads, sharedGemmModuleBytes, type ParallelGemmArgs } from './simd.js';
 
-export type { ParallelGemmArgs } from './simd.js';
 
 /** Largest shared memory, in 64 KiB pages (1 GiB). */
 const MAX_PAGES = 16384;
@@ -76,7 +75,7 @@ export async function disableGemmThreads(): Promise<void> {
  * @param heap the tfjs heap buffer
  * @returns false when the product was not taken (caller runs it single-threaded)
  */
-export function parallelGemm(heap: ArrayBuffer, g: ParallelGemmArgs): boolean {
+function parallelGemm(heap: ArrayBuffer, g: ParallelGemmArgs): boolean {
   const p = pool;
   const { m, k, n } = g;
   if (!p || m < 64 || m * k * n < MIN_MACS || n % 4 !== 0) return false;

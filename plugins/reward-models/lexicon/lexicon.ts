@@ -7,7 +7,7 @@ import {
 export type EntryTier = Tier | 'custom';
 
 /** A known term and what it adds to the toxic logit. */
-export interface LexiconEntry {
+interface LexiconEntry {
   term: string;
   tier: EntryTier;
   /** Logit contribution before the target bonus; 0 means "known to be harmless". */

@@ -6,7 +6,7 @@ import {
 import { tokenize, type WordToken } from './tokenize.js';
 
 /** Parameters of the score (see {@link LexiconScorer}). */
-export interface ScorerOptions extends LexiconOptions {
+interface ScorerOptions extends LexiconOptions {
   /** Toxic-minus-neutral logit of a text with no hit (default −3.3: p ≈ 0.036). */
   bias?: number;
   /** Added to a hit aimed at the reader ("you idiot", "fuck you"); default 1.5. */

@@ -51,7 +51,7 @@ export function tokenize(text: string): WordToken[] {
 }
 
 /** Lowercase, accents stripped (NFKD minus combining marks), `’` → `'`, a possessive `'s` dropped. */
-export function normalizeWord(word: string): string {
+function normalizeWord(word: string): string {
   return word.normalize('NFKD').replace(/\p{M}/gu, '').replace(/’/gu, "'").toLowerCase().replace(/(?<=\p{L}{2})'s$/u, '');
 }
 
