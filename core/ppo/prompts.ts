@@ -5,7 +5,7 @@ import { Rng } from '../util/rng.js';
 import { InputError } from '../errors.js';
 
 /** A training prompt, tokenised and cut to its sampled length. */
-interface Query { id: string; ids: number[]; text: string }
+export interface Query { id: string; ids: number[]; text: string }
 
 /**
  * Tokenises prompts and cuts each to a length drawn once per prompt from `promptTokens`

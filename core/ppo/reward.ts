@@ -2,7 +2,7 @@ import type { RewardContext, RewardTransform } from '../interfaces/reward.js';
 import type { Hook } from '../interfaces/hook.js';
 
 /** A batch's rewards: what PPO is given (`scores`) and what the transform returned before any `onReward` hook. */
-interface BatchRewards {
+export interface BatchRewards {
   /** `[B]`: the transform's output reshaped by the hooks, in config order (what PPO trains on). */
   scores: number[];
   /** `[B]`: the transform's output. */

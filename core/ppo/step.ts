@@ -19,7 +19,7 @@ import { shardRollout } from './shard.js';
 export class NonFiniteError extends Error {}
 
 /** What one PPO step produced: TRL's statistics plus what the health checks noticed. */
-interface PpoStepResult {
+export interface PpoStepResult {
   /** Every scalar of TRL's step() under TRL's names (objective/*, ppo/*, tokens/*, time/ppo/*). */
   scalars: Record<string, number>;
   /** Distributions for histograms (objective/kl_dist, ppo/policy/advantages, ...). */

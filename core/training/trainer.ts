@@ -12,12 +12,15 @@ import type { MemoryStrategy } from '../interfaces/memory.js';
 import type { EvalReport, Hook, StepReport, StepSample } from '../interfaces/hook.js';
 import { Rng } from '../util/rng.js';
 import { LengthSampler } from '../ppo/length-sampler.js';
-import { prepareQueries, QueryQueue } from '../ppo/prompts.js';
-import { NonFiniteError, PpoStepper } from '../ppo/step.js';
+import { prepareQueries, QueryQueue, type Query } from '../ppo/prompts.js';
+import { PpoStepper, type PpoStepResult } from '../ppo/step.js';
 import { envRewardStats } from '../ppo/step-stats.js';
-import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard } from '../ppo/reward.js';
+import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard, type BatchRewards } from '../ppo/reward.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
-import { pruneCheckpoints, readCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';
+import { readCheckpoint, type TrainerState } from './checkpoint.js';
+import { Checkpointer } from './checkpointer.js';
+import { mainThread, type TrainerCompute } from './trainer-compute.js';
+import { runToStop, type StopReason } from './stop.js';
 import { ParallelCompute, resolveWorkers } from '../parallel/parallel-compute.js';
 import { mean } from '../util/mean.js';
 
@@ -54,6 +57,7 @@ export interface TrainerSinks {
 }
 
 const stripSamples = ({ samples: _s, ...rest }: EvalResult): EvalFigures => rest;
+
 
 /**
  * The PPO detox loop, top to bottom: prompts → responses → classifier → reward → PPO step,
@@ -118,6 +122,8 @@ export class Trainer {
     this.activeHooks = hooks;
     const log = opts.sinks.log;
     const started = Date.now();
+    // Sampling and scoring: on the worker threads or on this one, decided once.
+    const compute: TrainerCompute = parallel ?? mainThread(policy);
 
     // 1. Data: prompts cut to their sampled lengths, an endless shuffled queue of batches.
     const splits = await this.dataset.load();
@@ -134,29 +140,13 @@ export class Trainer {
     const classifier = { name: this.classifier.name, labels: this.classifier.labels, neutralIndex: this.classifier.neutralIndex };
 
     // 2. Resume, or measure the initial policy.
-    let step = 0;
-    let evalBefore: EvalFigures | undefined;
-    let priorMs = 0;
     const ckpt = opts.resumeFrom ?? null;
+    const resumed = ckpt ? await this.resume(ckpt, { compute, stepper, queue, rng }, log) : undefined;
+    let step = resumed?.step ?? 0;
+    let evalBefore = resumed?.evalBefore as EvalFigures | undefined;
+    const priorMs = resumed?.elapsedMs ?? 0;
     // The statistics of the last LAST_K steps (summary.json's final and last-K figures), carried across a resume.
-    const history: Record<string, number>[] = [];
-    let rewardVaried: boolean | undefined;
-    if (ckpt) {
-      const { state, optimiser } = await readCheckpoint(ckpt);
-      await policy.restore(`${ckpt}/policy`);
-      parallel?.weightsChanged();
-      this.optimiser.setState(optimiser, policy.trainableVariables());
-      stepper.setState(state.stepper);
-      queue.setState(state.queue);
-      rng.generation.setState(state.rng.generation);
-      rng.ppo.setState(state.rng.ppo);
-      step = state.step;
-      evalBefore = state.evalBefore as EvalFigures | undefined;
-      priorMs = state.elapsedMs;
-      history.push(...(state.recentStats ?? []));
-      rewardVaried = state.rewardVaried;
-      log(`resumed from ${ckpt} at step ${step}`);
-    }
+    const history: Record<string, number>[] = [...(resumed?.recentStats ?? [])];
     const total = cfg.train.steps;
     const runEnd = async (reason: TrainOutcome['status']) => {
       for (const h of hooks) await Promise.resolve(h.onRunEnd?.({ reason, step })).catch(() => {});
@@ -169,7 +159,7 @@ export class Trainer {
     for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
     if (!ckpt && cfg.eval.enabled) {
       try {
-        const r = await this.evaluate(splits.heldOut, 'before', log, opts.signal, parallel);
+        const r = await this.evaluate(splits.heldOut, 'before', log, opts.signal, compute);
         evalBefore = stripSamples(r);
         await reportEval(r, 'before', 0);
       } catch (err) {
@@ -179,143 +169,112 @@ export class Trainer {
       }
     }
 
-    const state = (): TrainerState => ({
-      version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
-      rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
-      optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
-      recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown, rewardVaried: zeroVariance.varied,
-    });
-    // Hooks make their output durable up to this step first, so a resume from the checkpoint loses nothing.
-    const checkpoint = async (name?: string) => {
-      for (const h of hooks) await h.onCheckpoint?.({ step, name: name ?? `step-${step}` });
-      const dir = await writeCheckpoint(this.run.runDir, policy, this.optimiser.getState(), state(), name);
-      if (name === undefined) {
-        for (const old of pruneCheckpoints(this.run.runDir, cfg.train.keepCheckpoints)) log(`removed ${old} (train.keepCheckpoints ${cfg.train.keepCheckpoints})`);
-      }
-      return dir;
-    };
-
     const zeroVariance = new ZeroVarianceGuard(
       cfg.reward.zeroVarianceSteps === undefined ? DEFAULT_ZERO_VARIANCE_STEPS : cfg.reward.zeroVarianceSteps,
       { model: (cfg.reward.model as { type: string }).type, labels: classifier.labels, neutralIndex: classifier.neutralIndex,
         transform: (cfg.reward.transform as { type: string }).type },
       // A resumed run: as its checkpoint says (older checkpoints: whether the reward varied in their recent steps).
-      rewardVaried ?? history.some((h) => (h['env/reward_std'] ?? 0) > 0),
+      resumed?.rewardVaried ?? history.some((h) => (h['env/reward_std'] ?? 0) > 0),
     );
-    // 3. The loop.
-    let status: TrainOutcome['status'] = 'done';
-    let lastCheckpoint: string | undefined;
-    let error: string | undefined;
-    try {
+    const saver = new Checkpointer({
+      runDir: this.run.runDir, policy, optimiser: this.optimiser, hooks, train: cfg.train, log,
+      state: () => ({
+        version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
+        rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
+        optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
+        recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown, rewardVaried: zeroVariance.varied,
+      }),
+    });
+
+    // A batch of prompts, the policy's responses, their text scored by the classifier, the rewards of the transform
+    // and the hooks' onReward (with what was scored: on this thread whatever `workers` is).
+    const rollout = async (): Promise<Rollout> => {
+      const batch = queue.next();
+      const tg0 = performance.now();
+      const genOpts = {
+        maxNewTokens: responseLengths.sample(rng.generation), minNewTokens: cfg.generation.minNewTokens,
+        temperature: cfg.generation.temperature, topK: cfg.generation.topK, topP: cfg.generation.topP, rng: rng.generation,
+      };
+      const prompts = batch.map((q) => q.ids);
+      const responses = await compute.generate(prompts, genOpts);
+      const genSeconds = (performance.now() - tg0) / 1000;
+      // Only the response text is scored (the study's setting).
+      const texts = responses.map((r) => policy.tokenizer.decode(r, { skipSpecialTokens: true }));
+      const tr0 = performance.now();
+      const logits = await compute.classify(texts, this.classifier);
+      const rewards = await batchRewards(this.transform, hooks, logits, {
+        prompts: batch.map((q) => q.text), responses: texts, promptTokens: batch.map((q) => q.ids.length),
+        responseTokens: responses.map((r) => r.length), logits, rewardModel: classifier, step: step + 1,
+      });
+      return { batch, responses, texts, logits, rewards, genSeconds, rewardSeconds: (performance.now() - tr0) / 1000 };
+    };
+    // The step's statistics (kept for the summary), samples and distributions to every hook's onStep.
+    const reportStep = async (roll: Rollout, result: PpoStepResult, warning: string | undefined, t0: number) => {
+      const { batch, texts, logits, rewards } = roll;
+      const rawScores = rewards.scores; // [B]
+      const stats: Record<string, number> = {
+        ...envStats(rawScores), ...(rewards.shaped ? { 'env/transform_score_mean': mean(rewards.transformScores) } : {}), ...result.scalars,
+        'env/toxicity_mean': mean(logits.map((l) => toxicProbability(l, this.classifier.neutralIndex))),
+        'time/generate': roll.genSeconds, 'time/reward': roll.rewardSeconds, 'time/step': (performance.now() - t0) / 1000,
+      };
+      history.push(stats);
+      if (history.length > LAST_K) history.shift();
+      const samples: StepSample[] = batch.map((q, i) => ({
+        prompt: q.text, response: texts[i]!, score: rawScores[i]!, reward: result.scores[i]!,
+        toxicity: toxicProbability(logits[i]!, this.classifier.neutralIndex),
+        ...(rewards.shaped ? { transformScore: rewards.transformScores[i]! } : {}),
+      }));
+      const report: StepReport = {
+        step, totalSteps: total, stats, rewards: rawScores, samples: samples.slice(0, 4), allSamples: samples,
+        distributions: result.arrays,
+        warnings: warning ? [warning, ...result.warnings] : result.warnings, elapsedMs: priorMs + (Date.now() - started),
+      };
+      for (const h of hooks) await h.onStep?.(report);
+    };
+
+    // 3. The loop: rollout → PPO step → hooks → periodic evaluation → checkpoint cadence, until it stops.
+    const loop = async (): Promise<StopReason> => {
       while (step < total) {
         // Let pending signal handlers run: every await in a step may resolve without returning to the event loop.
         await new Promise((r) => setImmediate(r));
-        if (opts.signal?.aborted) { status = 'interrupted'; break; }
+        if (opts.signal?.aborted) return { kind: 'interrupted' };
         for (const h of hooks) await h.onBeforeStep?.({ step: step + 1, totalSteps: total });
         const t0 = performance.now();
-        const batch = queue.next();
-        const tg0 = performance.now();
-        const genOpts = {
-          maxNewTokens: responseLengths.sample(rng.generation), minNewTokens: cfg.generation.minNewTokens,
-          temperature: cfg.generation.temperature, topK: cfg.generation.topK, topP: cfg.generation.topP, rng: rng.generation,
-        };
-        const prompts = batch.map((q) => q.ids);
-        const responses = await (parallel ? parallel.generate(prompts, genOpts) : policy.generate(prompts, genOpts));
-        const genSeconds = (performance.now() - tg0) / 1000;
-        // Only the response text is scored (the study's setting).
-        const texts = responses.map((r) => policy.tokenizer.decode(r, { skipSpecialTokens: true }));
-        const tr0 = performance.now();
-        const logits = await (parallel ? parallel.classify(texts, this.classifier) : this.classifier.classify(texts));
-        // The transform, then the hooks' onReward, with what was scored: on this thread whatever `workers` is.
-        const rewards = await batchRewards(this.transform, hooks, logits, {
-          prompts: batch.map((q) => q.text), responses: texts, promptTokens: batch.map((q) => q.ids.length),
-          responseTokens: responses.map((r) => r.length), logits, rewardModel: classifier, step: step + 1,
-        });
-        const rawScores = rewards.scores; // [B]
-        const rewardSeconds = (performance.now() - tr0) / 1000;
-        const guard = zeroVariance.check(rawScores, step + 1);
-        if (guard.failure) {
-          if (guard.warning) log(`warning: ${guard.warning}`);
-          // The steps so far are sound: keep them as a normal, resumable checkpoint and stop.
-          status = 'failed';
-          error = guard.failure;
-          if (step > 0) lastCheckpoint = await checkpoint();
-          log(`stopped: ${error}${lastCheckpoint ? `; steps up to ${step} saved to ${lastCheckpoint}` : ''}`);
-          break;
-        }
-        const result = await stepper.step(batch.map((q) => q.ids), responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])), rawScores);
+        const roll = await rollout();
+        const guard = zeroVariance.check(roll.rewards.scores, step + 1);
+        if (guard.failure) return { kind: 'zero-variance', failure: guard.failure, warning: guard.warning };
+        const result = await stepper.step(
+          roll.batch.map((q) => q.ids), roll.responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])), roll.rewards.scores);
         step++;
-
-        const stats: Record<string, number> = {
-          ...envStats(rawScores), ...(rewards.shaped ? { 'env/transform_score_mean': mean(rewards.transformScores) } : {}), ...result.scalars,
-          'env/toxicity_mean': mean(logits.map((l) => toxicProbability(l, this.classifier.neutralIndex))),
-          'time/generate': genSeconds, 'time/reward': rewardSeconds, 'time/step': (performance.now() - t0) / 1000,
-        };
-        history.push(stats);
-        if (history.length > LAST_K) history.shift();
-        const samples: StepSample[] = batch.map((q, i) => ({
-          prompt: q.text, response: texts[i]!, score: rawScores[i]!, reward: result.scores[i]!,
-          toxicity: toxicProbability(logits[i]!, this.classifier.neutralIndex),
-          ...(rewards.shaped ? { transformScore: rewards.transformScores[i]! } : {}),
-        }));
-        const report: StepReport = {
-          step, totalSteps: total, stats, rewards: rawScores, samples: samples.slice(0, 4), allSamples: samples,
-          distributions: result.arrays,
-          warnings: guard.warning ? [guard.warning, ...result.warnings] : result.warnings, elapsedMs: priorMs + (Date.now() - started),
-        };
-        for (const h of hooks) await h.onStep?.(report);
-        if (parallel?.failure) {
-          // The step was finished on the main thread: save it as a normal, resumable checkpoint and stop.
-          lastCheckpoint = await checkpoint();
-          status = 'failed';
-          error = `${parallel.failure.message}; step ${step} was finished on the main thread and saved to ${lastCheckpoint} ` +
-            '(continue with --resume; workers: 1 runs without threads)';
-          log(`stopped: ${error}`);
-          break;
-        }
+        await reportStep(roll, result, guard.warning, t0);
+        if (compute.failure) return { kind: 'worker-failed', failure: compute.failure };
         // Periodic evaluation, before the step's checkpoint (whose onCheckpoint then makes its figures durable too). It
         // samples from its own stream seeded by eval.seed, as before/after do: the training streams are untouched.
         if (cfg.eval.enabled && cfg.eval.every > 0 && step % cfg.eval.every === 0 && step < total) {
-          let r: EvalResult | undefined;
-          try {
-            r = await this.evaluate(splits.heldOut, `at step ${step}`, log, opts.signal, parallel);
-          } catch (err) {
-            if (!(err instanceof EvalInterrupted)) throw err;
-            status = 'interrupted'; // the step itself is complete: it is checkpointed below
-            break;
-          }
+          const r = await unlessInterrupted(this.evaluate(splits.heldOut, `at step ${step}`, log, opts.signal, compute));
+          if (!r) return { kind: 'interrupted' }; // the step itself is complete: it is checkpointed
           await reportEval(r, 'periodic', step);
         }
-        if (cfg.train.checkpointEvery > 0 && step % cfg.train.checkpointEvery === 0 && step < total) {
-          lastCheckpoint = await checkpoint();
-        }
+        await saver.maybeSave(step, total);
       }
-      if (status !== 'failed') lastCheckpoint = await checkpoint();
-    } catch (err) {
-      status = 'failed';
-      error = (err as Error).message;
-      if (err instanceof NonFiniteError) {
-        // Keep the broken state for inspection under a name `--resume` never picks.
-        lastCheckpoint = await checkpoint(`failed-step-${step + 1}`).catch(() => lastCheckpoint);
-        log(`stopped: ${error}; state saved to ${lastCheckpoint}`);
-      } else {
-        await runEnd(status);
-        throw err;
-      }
-    }
+      return { kind: 'done' };
+    };
+
+    // How it stopped → status, error, checkpoint, log line (core/training/stop.ts).
+    const stopped = await runToStop(loop, { step: () => step, saver, log, runEnd });
+    let status = stopped.status;
+    const error = stopped.error;
 
     // 4. Measure the trained policy on the same held-out prompts.
     let evalAfter: EvalFigures | undefined;
     try {
       if (status === 'done' && cfg.eval.enabled) {
-        const r = await this.evaluate(splits.heldOut, 'after', log, opts.signal, parallel).catch((err) => {
-          if (!(err instanceof EvalInterrupted)) throw err;
-          status = 'interrupted'; // training is complete and checkpointed; only the final evaluation was cut short
-          return undefined;
-        });
+        const r = await unlessInterrupted(this.evaluate(splits.heldOut, 'after', log, opts.signal, compute));
         if (r) {
           evalAfter = stripSamples(r);
           await reportEval(r, 'after', step);
+        } else {
+          status = 'interrupted'; // training is complete and checkpointed; only the final evaluation was cut short
         }
       }
     } finally {
@@ -325,16 +284,34 @@ export class Trainer {
       status, step, totalSteps: total, elapsedMs: priorMs + (Date.now() - started), evalBefore, evalAfter,
       final: history[history.length - 1] ?? {},
       lastK: Object.fromEntries(Object.keys(history[0] ?? {}).map((k) => [k, mean(history.map((h) => h[k]!))])),
-      checkpoint: lastCheckpoint, ...(error ? { error } : {}),
+      checkpoint: saver.last, ...(error ? { error } : {}),
     };
   }
 
-  private async evaluate(prompts: PromptRecord[], label: string, log: (m: string) => void, signal?: AbortSignal,
-    parallel?: ParallelCompute): Promise<EvalResult> {
+  /**
+   * Continues from checkpoint `dir`: the policy's weights (the workers' replicas follow), the optimiser's moments,
+   * the stepper's controllers, the queue's position and both random streams. Returns the rest of its trainer state.
+   */
+  private async resume(dir: string, parts: { compute: TrainerCompute; stepper: PpoStepper; queue: QueryQueue; rng: { generation: Rng; ppo: Rng } },
+    log: (m: string) => void): Promise<TrainerState> {
+    const { state, optimiser } = await readCheckpoint(dir);
+    await this.policy.restore(`${dir}/policy`);
+    parts.compute.weightsChanged();
+    this.optimiser.setState(optimiser, this.policy.trainableVariables());
+    parts.stepper.setState(state.stepper);
+    parts.queue.setState(state.queue);
+    parts.rng.generation.setState(state.rng.generation);
+    parts.rng.ppo.setState(state.rng.ppo);
+    log(`resumed from ${dir} at step ${state.step}`);
+    return state;
+  }
+
+  private async evaluate(prompts: PromptRecord[], label: string, log: (m: string) => void, signal: AbortSignal | undefined,
+    compute: TrainerCompute): Promise<EvalResult> {
     if (prompts.length === 0) throw new Error('eval.enabled is true but the dataset has no held-out prompts');
     const t0 = Date.now();
     const r = await evaluate({
-      policy: this.policy, classifier: parallel ? parallel.splitClassifier(this.classifier) : this.classifier, cfg: this.cfg.eval, signal,
+      policy: this.policy, classifier: compute.splitClassifier(this.classifier), cfg: this.cfg.eval, signal,
       crossCheck: this.evalClassifiers,
       prompts: prompts.map((p) => p.text),
       fluency: (ids, mask) => this.policy.forward(ids, mask, 'reference').logits,
@@ -345,6 +322,27 @@ export class Trainer {
       `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return r;
   }
+}
+
+/** `evaluation`'s result, or undefined when it was interrupted (EvalInterrupted); other errors propagate. */
+async function unlessInterrupted(evaluation: Promise<EvalResult>): Promise<EvalResult | undefined> {
+  try {
+    return await evaluation;
+  } catch (err) {
+    if (err instanceof EvalInterrupted) return undefined;
+    throw err;
+  }
+}
+
+/** One step's rollout: the batch, the sampled responses and their text, the classifier's logits, the rewards. */
+interface Rollout {
+  batch: Query[];
+  responses: number[][];
+  texts: string[];
+  logits: number[][];
+  rewards: BatchRewards;
+  genSeconds: number;
+  rewardSeconds: number;
 }
 
 function envStats(rewards: readonly number[]): Record<string, number> {
