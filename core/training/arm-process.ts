@@ -29,7 +29,7 @@ import { EXIT } from '../exit.js';
 export const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/detox-lab.js');
 
 /** What happens to one arm's folder before the grid runs. */
-export interface ArmDecision {
+interface ArmDecision {
   action: 'skip' | 'resume' | 'start' | 'refuse';
   /** Why the arm cannot run (set only when refused). */
   reason?: string;
@@ -90,7 +90,7 @@ export function recordArmConfig(runDir: string, prepared: PlannedArm['prepared']
 }
 
 /** What arm.json holds: the arm's name, exact settings, and place in its grid. */
-export interface ArmJson {
+interface ArmJson {
   arm: string;
   index: number;
   experiment: string;
@@ -123,7 +123,7 @@ export function gridExitCode(results: readonly ArmResult[]): number {
 }
 
 /** Options of {@link runGrid}. */
-export interface GridRunOptions {
+interface GridRunOptions {
   /** Arms run at once (each a child process); default 1. */
   parallel?: number;
   /** Start every arm again (used folders are moved aside). */
@@ -243,7 +243,7 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
 }
 
 /** How {@link startArmProcess} runs one arm. */
-export interface ArmProcessOptions {
+interface ArmProcessOptions {
   /** The arm's name in messages and the `[label]` prefix of its lines. */
   label: string;
   /** The prepared run folder (resolved-config.json written): the arm runs as `run --resume <runDir>`. */

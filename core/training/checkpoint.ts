@@ -30,7 +30,7 @@ export interface TrainerState {
   rewardVaried?: boolean;
 }
 
-export const CHECKPOINTS = 'checkpoints';
+const CHECKPOINTS = 'checkpoints';
 /** Written last into a checkpoint: every other file with its size and sha256. */
 export const MANIFEST = 'manifest.json';
 const STEP_DIR = /^step-(\d+)$/;

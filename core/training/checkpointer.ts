@@ -4,7 +4,7 @@ import type { Optimiser } from '../interfaces/optimiser.js';
 import type { Hook } from '../interfaces/hook.js';
 import { pruneCheckpoints, writeCheckpoint, type TrainerState } from './checkpoint.js';
 
-export interface CheckpointerOptions {
+interface CheckpointerOptions {
   runDir: string;
   policy: Policy;
   optimiser: Optimiser;

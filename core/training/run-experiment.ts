@@ -18,7 +18,7 @@ import {
 } from './run-folder.js';
 
 /** How {@link runExperiment} treats the run folder. */
-export interface RunFolderOptions {
+interface RunFolderOptions {
   /** Continue from the folder's newest complete checkpoint (from step 0 when it has none). */
   resume?: boolean;
   /** A used folder is moved aside (`<arm>.old-<time>`) once everything is built, then the run starts fresh. */
@@ -27,7 +27,7 @@ export interface RunFolderOptions {
 }
 
 /** What `summary.json` holds: the run's outcome and its final figures. */
-export interface RunSummary extends TrainOutcome {
+interface RunSummary extends TrainOutcome {
   experiment: string;
   arm: string;
   runDir: string;
@@ -169,7 +169,7 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
 }
 
 /** The study's table: toxicity mean ± std before and after, plus diversity and fluency, with relative change. */
-export function resultsTable(before?: EvalFigures, after?: EvalFigures): string {
+function resultsTable(before?: EvalFigures, after?: EvalFigures): string {
   const cross = (after ?? before)!.crossCheck ?? [];
   const crossOf = (e: EvalFigures, k: number) => e.crossCheck?.[k]?.toxicity ?? { mean: NaN, std: NaN };
   const rows: [string, (e: EvalFigures) => number, ((e: EvalFigures) => number)?][] = [

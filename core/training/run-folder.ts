@@ -31,11 +31,11 @@ export const RESUMABLE_SETTINGS = [
  * on from its checkpoint): the resumable settings that do not change what is computed. A different `workers` or
  * `matmul` is another run, continued only by an explicit `--resume`.
  */
-export const SAME_RUN_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'reward.zeroVarianceSteps'] as const;
+const SAME_RUN_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'reward.zeroVarianceSteps'] as const;
 
 
 /** Who holds a run folder. */
-export interface LockOwner { pid: number; host: string; command: string; startedAt: string }
+interface LockOwner { pid: number; host: string; command: string; startedAt: string }
 
 /** A run folder cannot be taken (in use, or locked from another host): a usage problem, nothing was started. */
 export class RunFolderError extends Error {
@@ -156,7 +156,7 @@ export function diffPaths(a: unknown, b: unknown, at = '', limit = 3, out: strin
 }
 
 /** The config recorded in a run folder's resolved-config.json, without where it came from. */
-export function recordedConfig(dir: string): unknown {
+function recordedConfig(dir: string): unknown {
   let body: unknown;
   try {
     body = JSON.parse(fs.readFileSync(path.join(dir, 'resolved-config.json'), 'utf8'));
@@ -216,7 +216,7 @@ export function readJson(file: string): unknown {
 }
 
 /** Earlier copies of a run folder (`<dir>.old-<time>`), oldest first. */
-export function previousCopies(dir: string): string[] {
+function previousCopies(dir: string): string[] {
   const parent = path.dirname(dir);
   if (!fs.existsSync(parent)) return [];
   const prefix = `${path.basename(dir)}.old-`;

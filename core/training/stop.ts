@@ -14,9 +14,9 @@ export type StopReason =
   | { kind: 'threw'; error: unknown };
 
 /** A stopped run's status and error (the trainer's outcome). */
-export interface Stopped { status: 'done' | 'interrupted' | 'failed'; error?: string }
+interface Stopped { status: 'done' | 'interrupted' | 'failed'; error?: string }
 
-export interface StopContext {
+interface StopContext {
   /** Steps completed when the run stopped. */
   step: () => number;
   saver: Checkpointer;

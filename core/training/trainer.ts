@@ -46,13 +46,13 @@ export interface TrainOutcome {
  * What {@link Trainer.train} takes: `hooks` run before the configured ones (the run's plumbing, e.g. the queue's arm
  * channel), `resumeFrom` is the checkpoint folder to continue from (the run folder's owner picks it).
  */
-export interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resumeFrom?: string | null }
+interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resumeFrom?: string | null }
 
 /** Steps averaged into a summary's `lastK`. */
 const LAST_K = 10;
 
 /** Where the trainer reports besides hooks (evaluation figures reach hooks, TensorBoard's among them, via onEval). */
-export interface TrainerSinks {
+interface TrainerSinks {
   log(message: string): void;
 }
 
@@ -351,7 +351,7 @@ function envStats(rewards: readonly number[]): Record<string, number> {
 }
 
 /** Evaluation figures as TensorBoard scalars. */
-export function evalScalars(e: EvalFigures): Record<string, number> {
+function evalScalars(e: EvalFigures): Record<string, number> {
   return {
     'eval/toxicity_mean': e.toxicity.mean, 'eval/toxicity_std': e.toxicity.std,
     'eval/distinct_1': e.distinct1, 'eval/distinct_2': e.distinct2, 'eval/distinct_3': e.distinct3,
