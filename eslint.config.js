@@ -33,7 +33,9 @@ const layers = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'schema/**', 'runs/**', 'test-artifacts/**', 'bench-profiles/**', 'docs/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'schema/**', 'runs/**', 'test-artifacts/**', 'bench-profiles/**', 'docs/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -59,12 +61,24 @@ export default tseslint.config(
   {
     files: ['core/serve/static/**/*.js'],
     languageOptions: {
-      globals: Object.fromEntries(['document', 'window', 'fetch', 'location', 'CSS', 'Blob', 'URL', 'URLSearchParams', 'console', 'setTimeout', 'clearTimeout']
-        .map((g) => [g, 'readonly'])),
+      globals: Object.fromEntries(
+        ['document', 'window', 'fetch', 'location', 'CSS', 'Blob', 'URL', 'URLSearchParams', 'console', 'setTimeout', 'clearTimeout'].map(
+          (g) => [g, 'readonly'],
+        ),
+      ),
     },
   },
   {
     files: ['**/*.mjs', 'eslint.config.js', 'bin/**/*.js'],
-    languageOptions: { globals: { console: 'readonly', process: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
+    languageOptions: {
+      globals: {
+        console: 'readonly',
+        process: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
+    },
   },
 );

@@ -28,8 +28,14 @@ interface DefaultRunFigures {
 function runOnce(label: string, settings: string[], steps: number | undefined): DefaultRunFigures {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'detox-bench-default-'));
   try {
-    const args = ['bin/detox-lab.js', 'run', '--set', `runsDir=${runs}`, ...(steps ? ['--set', `train.steps=${steps}`] : []),
-      ...settings.flatMap((s) => ['--set', s])];
+    const args = [
+      'bin/detox-lab.js',
+      'run',
+      '--set',
+      `runsDir=${runs}`,
+      ...(steps ? ['--set', `train.steps=${steps}`] : []),
+      ...settings.flatMap((s) => ['--set', s]),
+    ];
     const t0 = performance.now();
     const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
     const wallSeconds = (performance.now() - t0) / 1000;
@@ -50,14 +56,13 @@ export async function benchDefaultRun(): Promise<DefaultRunFigures[]> {
     throw new Error(`BENCH_DEFAULT_STEPS must be a positive integer, got ${JSON.stringify(process.env.BENCH_DEFAULT_STEPS)}`);
   }
   console.log(`embedded default (${steps ?? 'all'} steps), ${os.availableParallelism()} cores; each run in a fresh process:`);
-  const rows = [
-    runOnce('1 worker, JS matmul', ['workers=1', 'matmul=js'], steps),
-    runOnce('configured default', [], steps),
-  ];
+  const rows = [runOnce('1 worker, JS matmul', ['workers=1', 'matmul=js'], steps), runOnce('configured default', [], steps)];
   for (const r of rows) {
-    console.log(`  ${r.label.padEnd(22)} ${r.wallSeconds.toFixed(1).padStart(7)} s for ${r.steps} steps` +
-      `${r.toxicityAfter !== undefined ? `, toxicity after ${r.toxicityAfter.toFixed(4)}` : ''}` +
-      `${r.backendLine ? `  [${r.backendLine.trim()}]` : ''}`);
+    console.log(
+      `  ${r.label.padEnd(22)} ${r.wallSeconds.toFixed(1).padStart(7)} s for ${r.steps} steps` +
+        `${r.toxicityAfter !== undefined ? `, toxicity after ${r.toxicityAfter.toFixed(4)}` : ''}` +
+        `${r.backendLine ? `  [${r.backendLine.trim()}]` : ''}`,
+    );
   }
   console.log(`  speed-up: ${(rows[0]!.wallSeconds / rows[1]!.wallSeconds).toFixed(2)}x`);
   return rows;

@@ -41,15 +41,32 @@ function buildModel(name: ConfigName): CausalLM {
   const c = CONFIGS[name];
   const neo = 'neo' in c;
   const cfg = makeConfig({
-    vocabSize: c.vocab, nPositions: neo ? 2048 : Math.max(c.seq, PROMPT_LEN + NEW_TOKENS), dModel: c.dModel, nHeads: c.nHeads, nLayers: c.nLayers,
-    ...(neo ? { modelType: 'gpt_neo' as const, windowSize: 256, attentionTypes: Array.from({ length: c.nLayers }, (_, i) => (i % 2 ? 'local' : 'global') as 'local' | 'global') } : {}),
+    vocabSize: c.vocab,
+    nPositions: neo ? 2048 : Math.max(c.seq, PROMPT_LEN + NEW_TOKENS),
+    dModel: c.dModel,
+    nHeads: c.nHeads,
+    nLayers: c.nLayers,
+    ...(neo
+      ? {
+          modelType: 'gpt_neo' as const,
+          windowSize: 256,
+          attentionTypes: Array.from({ length: c.nLayers }, (_, i) => (i % 2 ? 'local' : 'global') as 'local' | 'global'),
+        }
+      : {}),
   });
   return CausalLM.random(cfg, { seed: 0, std: 0.02 });
 }
 
 /** PPO clipped policy loss + clipped value loss (peer.py's ppo_loss). */
-function ppoLoss(model: CausalLM, tokens: tf.Tensor2D, mask: tf.Tensor2D, oldLogp: tf.Tensor2D, oldValues: tf.Tensor2D,
-  adv: tf.Tensor2D, returns: tf.Tensor2D): tf.Scalar {
+function ppoLoss(
+  model: CausalLM,
+  tokens: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  oldLogp: tf.Tensor2D,
+  oldValues: tf.Tensor2D,
+  adv: tf.Tensor2D,
+  returns: tf.Tensor2D,
+): tf.Scalar {
   const [b, t] = tokens.shape;
   const hidden = model.hiddenStates(tokens, mask); // [B, T, d]
   const h = tf.slice(hidden, [0, 0, 0], [b, t - 1, -1]); // [B, T-1, d]
@@ -67,7 +84,11 @@ function ppoLoss(model: CausalLM, tokens: tf.Tensor2D, mask: tf.Tensor2D, oldLog
 }
 
 /** Median ms of forward + loss + backward + Adam, after warm-up steps. */
-export async function benchTrainStep(name: ConfigName, steps = 10, warmup = 5): Promise<{ medianMs: number; minMs: number; lossFirst: number; lossLast: number }> {
+export async function benchTrainStep(
+  name: ConfigName,
+  steps = 10,
+  warmup = 5,
+): Promise<{ medianMs: number; minMs: number; lossFirst: number; lossLast: number }> {
   const c = CONFIGS[name];
   const model = buildModel(name);
   const rng = new SeededRandom(1);
@@ -124,7 +145,11 @@ export async function benchSampling(name: ConfigName, reps = 3): Promise<{ token
   return { tokensPerS: (c.batch * NEW_TOKENS) / (med / 1000), medianMs: med };
 }
 
-interface PeerResult { trainMs?: number; sampleTokS?: number; note?: string }
+interface PeerResult {
+  trainMs?: number;
+  sampleTokS?: number;
+  note?: string;
+}
 
 /** Runs peer.py with 1 and 2 threads and keeps the better figure of each (`what`: peer.py's measurements). */
 export function runPeer(name: ConfigName, root: string, what = 'train,sample'): PeerResult {
@@ -134,7 +159,10 @@ export function runPeer(name: ConfigName, root: string, what = 'train,sample'): 
   if (!existsSync(python)) return { note: `PyTorch column skipped: ${python} not found` };
   const res: PeerResult = {};
   for (const threads of [1, 2]) {
-    const r = spawnSync(python, [peer, '--config', name, '--what', what, '--threads', String(threads)], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(python, [peer, '--config', name, '--what', what, '--threads', String(threads)], {
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
     if (r.status !== 0) {
       const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
       return { note: `PyTorch column skipped: peer.py failed (${why}); it needs /usr/bin/python3 with torch` };
@@ -157,7 +185,9 @@ export async function benchEngine(opts: { configs?: ConfigName[]; backend?: 'was
   await benchTrainStep('S', 2, 3);
   await benchSampling('S', 1);
   const fma = info.tfBackend === 'wasm' ? `, fma ${kernelsUseFma()}` : '';
-  console.log(`engine benchmark: backend ${info.tfBackend}${info.simd !== undefined ? ` (simd ${info.simd}${fma})` : ''}, node ${process.version}`);
+  console.log(
+    `engine benchmark: backend ${info.tfBackend}${info.simd !== undefined ? ` (simd ${info.simd}${fma})` : ''}, node ${process.version}`,
+  );
   for (const name of opts.configs ?? (['S', 'M'] as ConfigName[])) {
     const c = CONFIGS[name];
     const train1 = await benchTrainStep(name);
@@ -172,10 +202,16 @@ export async function benchEngine(opts: { configs?: ConfigName[]; backend?: 'was
     const sample = await benchSampling(name);
     const peer = runPeer(name, root);
     console.log(`\n[${name}] ${c.nLayers} layers, d ${c.dModel}, ${c.nHeads} heads, vocab ${c.vocab}, seq ${c.seq}, batch ${c.batch}`);
-    const trainRatio = peer.trainMs ? ` | PyTorch ${peer.trainMs.toFixed(1)} ms | ratio ${(train.medianMs / peer.trainMs).toFixed(2)}x time (target <= 2x)` : '';
+    const trainRatio = peer.trainMs
+      ? ` | PyTorch ${peer.trainMs.toFixed(1)} ms | ratio ${(train.medianMs / peer.trainMs).toFixed(2)}x time (target <= 2x)`
+      : '';
     const threads = train2 ? ` (1 thread ${train1.medianMs.toFixed(1)}, 2 threads ${train2.medianMs.toFixed(1)})` : '';
-    console.log(`  train step   : ${train.medianMs.toFixed(1)} ms median${threads}, loss ${train.lossFirst.toFixed(4)} -> ${train.lossLast.toFixed(4)}${trainRatio}`);
-    const sampleRatio = peer.sampleTokS ? ` | PyTorch ${peer.sampleTokS.toFixed(0)} tok/s | ratio ${(sample.tokensPerS / peer.sampleTokS).toFixed(2)}x throughput (target >= 1x)` : '';
+    console.log(
+      `  train step   : ${train.medianMs.toFixed(1)} ms median${threads}, loss ${train.lossFirst.toFixed(4)} -> ${train.lossLast.toFixed(4)}${trainRatio}`,
+    );
+    const sampleRatio = peer.sampleTokS
+      ? ` | PyTorch ${peer.sampleTokS.toFixed(0)} tok/s | ratio ${(sample.tokensPerS / peer.sampleTokS).toFixed(2)}x throughput (target >= 1x)`
+      : '';
     console.log(`  sampling (KV): ${sample.tokensPerS.toFixed(0)} tok/s (${sample.medianMs.toFixed(1)} ms per batch)${sampleRatio}`);
     if (peer.note) console.log(`  ${peer.note}`);
   }
@@ -188,7 +224,11 @@ export async function benchNeo125m(): Promise<void> {
   const c = CONFIGS.neo125m;
   const model = buildModel('neo125m');
   const params = model.trainableVariables().reduce((a, v) => a + v.size, 0);
-  const ids = tf.tensor2d(Int32Array.from({ length: c.batch * c.seq }, (_, i) => (i * 7919) % c.vocab), [c.batch, c.seq], 'int32'); // [B, T]
+  const ids = tf.tensor2d(
+    Int32Array.from({ length: c.batch * c.seq }, (_, i) => (i * 7919) % c.vocab),
+    [c.batch, c.seq],
+    'int32',
+  ); // [B, T]
   const mask = tf.ones([c.batch, c.seq], 'int32') as tf.Tensor2D; // [B, T]
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {

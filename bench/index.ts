@@ -27,7 +27,9 @@ const sections: Record<string, () => Promise<unknown>> = {
 const args = process.argv.slice(2);
 const unknown = args.filter((a) => !(a in sections) && a !== 'profile');
 if (unknown.length) {
-  console.error(`bench: unknown section ${unknown.map((a) => JSON.stringify(a)).join(', ')}; sections: ${Object.keys(sections).join(', ')} (or profile <section>)`);
+  console.error(
+    `bench: unknown section ${unknown.map((a) => JSON.stringify(a)).join(', ')}; sections: ${Object.keys(sections).join(', ')} (or profile <section>)`,
+  );
   process.exit(2);
 }
 if (args[0] === 'profile') {

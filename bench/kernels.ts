@@ -32,7 +32,11 @@ function measure(m: number, k: number, n: number, transA: boolean, transB: boole
   const rng = new SeededRandom(m * 7 + k * 3 + n);
   const a = tf.tensor2d(rng.normalArray(m * k, 1), transA ? [k, m] : [m, k]);
   const b = tf.tensor2d(rng.normalArray(k * n, 1), transB ? [n, k] : [k, n]);
-  const once = () => { const c = tf.matMul(a, b, transA, transB); c.dataSync(); c.dispose(); };
+  const once = () => {
+    const c = tf.matMul(a, b, transA, transB);
+    c.dataSync();
+    c.dispose();
+  };
   for (let i = 0; i < 3; i++) once();
   const t0 = performance.now();
   once();
@@ -74,7 +78,9 @@ print(json.dumps(out))
 `;
   const shapes = KERNEL_SHAPES.map(([, m, k, n, ta, tb]) => [m, k, n, ta, tb]);
   const r = spawnSync(python, ['-c', script, JSON.stringify(shapes), String(threads)], {
-    encoding: 'utf8', timeout: 300_000, env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
   });
   if (r.status !== 0) return { note: `PyTorch column skipped: ${(r.stderr || '').trim().split('\n').pop()}` };
   return { gflops: JSON.parse(r.stdout.trim().split('\n').pop()!) as number[] };
@@ -98,18 +104,26 @@ export async function benchKernels(): Promise<void> {
   // Two FMA ports: 2 × lanes × 2 flops per cycle.
   const wide = cpu.flags.includes('avx512f') ? 16 : cpu.flags.includes('avx2') ? 8 : 4;
   if (ghz) {
-    console.log(`single-core peak at ${ghz.toFixed(2)} GHz (2 FMA ports): 128-bit (wasm SIMD) ${(ghz * 16).toFixed(0)} GFLOP/s, ` +
-      `${wide * 32}-bit ${(ghz * 4 * wide).toFixed(0)} GFLOP/s`);
+    console.log(
+      `single-core peak at ${ghz.toFixed(2)} GHz (2 FMA ports): 128-bit (wasm SIMD) ${(ghz * 16).toFixed(0)} GFLOP/s, ` +
+        `${wide * 32}-bit ${(ghz * 4 * wide).toFixed(0)} GFLOP/s`,
+    );
   }
   const modes: ('js' | 'native')[] = nativeMatmulAvailable().available ? ['js', 'native'] : ['js'];
   const cols = new Map<string, number[]>();
   for (const mode of modes) {
     await initBackend('wasm', { matmul: mode, workers: 1, blasThreads: 1 });
-    cols.set(mode, KERNEL_SHAPES.map(([, m, k, n, ta, tb]) => measure(m, k, n, ta, tb)));
+    cols.set(
+      mode,
+      KERNEL_SHAPES.map(([, m, k, n, ta, tb]) => measure(m, k, n, ta, tb)),
+    );
   }
   if (modes.includes('native')) {
     await initBackend('wasm', { matmul: 'native', workers: 1, blasThreads: 2 });
-    cols.set('native2', KERNEL_SHAPES.map(([, m, k, n, ta, tb]) => measure(m, k, n, ta, tb)));
+    cols.set(
+      'native2',
+      KERNEL_SHAPES.map(([, m, k, n, ta, tb]) => measure(m, k, n, ta, tb)),
+    );
     await initBackend('wasm', { matmul: 'auto', workers: 1 });
   }
   const torch1 = torchColumn(1);
@@ -117,10 +131,14 @@ export async function benchKernels(): Promise<void> {
   const names: Record<string, string> = { js: 'wasm GEMM', native: 'OpenBLAS', native2: 'OpenBLAS×2' };
   const keys = [...cols.keys()];
   console.log(`  GFLOP/s; every column 1 thread except ×2 (2 threads)`);
-  console.log(`  ${'product'.padEnd(38)} ${keys.map((m) => names[m]!.padStart(10)).join(' ')} ${'torch'.padStart(8)} ${'torch×2'.padStart(8)}`);
+  console.log(
+    `  ${'product'.padEnd(38)} ${keys.map((m) => names[m]!.padStart(10)).join(' ')} ${'torch'.padStart(8)} ${'torch×2'.padStart(8)}`,
+  );
   const fmt = (x: number | undefined, w: number) => (x === undefined ? '-' : x.toFixed(1)).padStart(w);
   KERNEL_SHAPES.forEach(([label], i) => {
-    console.log(`  ${label.padEnd(38)} ${keys.map((m) => fmt(cols.get(m)![i], 10)).join(' ')} ${fmt(torch1.gflops?.[i], 8)} ${fmt(torch2.gflops?.[i], 8)}`);
+    console.log(
+      `  ${label.padEnd(38)} ${keys.map((m) => fmt(cols.get(m)![i], 10)).join(' ')} ${fmt(torch1.gflops?.[i], 8)} ${fmt(torch2.gflops?.[i], 8)}`,
+    );
   });
   for (const note of new Set([torch1.note, torch2.note])) if (note) console.log(`  ${note}`);
 }

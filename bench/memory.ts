@@ -25,7 +25,12 @@ import { leanTokenStats } from '../core/model/memory/loss-head.js';
 import { measurePeakBytes } from '../core/memory/peak-bytes.js';
 
 /** One benchmark shape. */
-interface Shape { name: string; cfg: TransformerConfig; batch: number; seq: number }
+interface Shape {
+  name: string;
+  cfg: TransformerConfig;
+  batch: number;
+  seq: number;
+}
 
 const SHAPES: Record<'M' | '125M', () => Shape> = {
   M: () => ({ name: 'M', cfg: makeConfig({ vocabSize: 4096, nPositions: 64, dModel: 256, nHeads: 8, nLayers: 4 }), batch: 8, seq: 64 }),
@@ -78,7 +83,11 @@ async function measure(shape: Shape, label: string, plan: MemoryPlan, steps: num
   const model = CausalLM.random(cfg, { seed: 1 });
   applyMemoryPlan(model, plan);
   const rng = new SeededRandom(2);
-  const ids = tf.tensor2d(Int32Array.from({ length: batch * seq }, () => Math.floor(rng.next() * cfg.vocabSize)), [batch, seq], 'int32'); // [b, L]
+  const ids = tf.tensor2d(
+    Int32Array.from({ length: batch * seq }, () => Math.floor(rng.next() * cfg.vocabSize)),
+    [batch, seq],
+    'int32',
+  ); // [b, L]
   const am = tf.ones([batch, seq], 'int32') as tf.Tensor2D; // [b, L]
   const adv = tf.tensor2d(rng.normalArray(batch * (seq - 1), 1), [batch, seq - 1]); // [b, T]
   const returns = tf.tensor2d(rng.normalArray(batch * (seq - 1), 1), [batch, seq - 1]); // [b, T]
@@ -105,7 +114,14 @@ async function measure(shape: Shape, label: string, plan: MemoryPlan, steps: num
   model.dispose();
   const est = estimateMemory(cfg, { miniBatchSize: batch, seqLen: seq, leanHead: lean }, plan);
   times.sort((a, b) => a - b);
-  return { model: shape.name, strategies: label, peakBytes: peak, hostBytes, estimateBytes: est.backendBytes, stepMs: times[times.length >> 1]! };
+  return {
+    model: shape.name,
+    strategies: label,
+    peakBytes: peak,
+    hostBytes,
+    estimateBytes: est.backendBytes,
+    stepMs: times[times.length >> 1]!,
+  };
 }
 
 type ShapeName = keyof typeof SHAPES;
@@ -133,20 +149,31 @@ async function runArm(which: ShapeName, index: number, steps: number): Promise<M
 export async function benchMemory(which: ShapeName[] = ['M', '125M'], steps = 2): Promise<MemoryBenchRow[]> {
   const rows: MemoryBenchRow[] = [];
   const self = fileURLToPath(import.meta.url);
-  console.log(`${'model'.padEnd(14)}${'strategies'.padEnd(20)}${'peak'.padStart(12)}${'estimate'.padStart(12)}${'est/peak'.padStart(10)}${'host bf16'.padStart(12)}${'step'.padStart(10)}`);
+  console.log(
+    `${'model'.padEnd(14)}${'strategies'.padEnd(20)}${'peak'.padStart(12)}${'estimate'.padStart(12)}${'est/peak'.padStart(10)}${'host bf16'.padStart(12)}${'step'.padStart(10)}`,
+  );
   for (const w of which) {
     const n = arms(SHAPES[w]()).length;
     for (let i = 0; i < n; i++) {
       const child = spawnSync(process.execPath, [self, '--arm', w, String(i), String(steps)], { encoding: 'utf8', maxBuffer: 1 << 24 });
       const line = child.stdout.split('\n').find((l) => l.startsWith('{'));
       if (child.status !== 0 || !line) {
-        console.log(`${w} arm ${i}: failed (${(child.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? `exit ${child.status}`).slice(0, 200)})`);
+        console.log(
+          `${w} arm ${i}: failed (${(
+            child.stderr
+              .trim()
+              .split('\n')
+              .find((l) => /Error/.test(l)) ?? `exit ${child.status}`
+          ).slice(0, 200)})`,
+        );
         continue;
       }
       const r = JSON.parse(line) as MemoryBenchRow;
       rows.push(r);
-      console.log(`${r.model.padEnd(14)}${r.strategies.padEnd(20)}${formatBytes(r.peakBytes).padStart(12)}${formatBytes(r.estimateBytes).padStart(12)}` +
-        `${(r.estimateBytes / r.peakBytes).toFixed(2).padStart(10)}${formatBytes(r.hostBytes).padStart(12)}${`${r.stepMs.toFixed(0)} ms`.padStart(10)}`);
+      console.log(
+        `${r.model.padEnd(14)}${r.strategies.padEnd(20)}${formatBytes(r.peakBytes).padStart(12)}${formatBytes(r.estimateBytes).padStart(12)}` +
+          `${(r.estimateBytes / r.peakBytes).toFixed(2).padStart(10)}${formatBytes(r.hostBytes).padStart(12)}${`${r.stepMs.toFixed(0)} ms`.padStart(10)}`,
+      );
     }
   }
   return rows;

@@ -19,7 +19,6 @@ interface Variant {
   fusedBlock: boolean;
 }
 
-
 /**
  * Prints model M's train step (median ms) and sampling (tok/s) for js vs native matmul beside PyTorch, with ratios.
  * @param opts.rounds interleaved rounds per variant (default 3)
@@ -37,8 +36,10 @@ export async function benchNative(opts: { rounds?: number } = {}): Promise<void>
     );
   }
   const head = await initBackend('wasm', { matmul: 'js' });
-  console.log(`native matmul benchmark: model M (4 layers, d 256, 8 heads, vocab 4096, batch 8 x seq 64), node ${process.version}, ` +
-    `${rounds} interleaved rounds; js = ${head.matmulDescription}`);
+  console.log(
+    `native matmul benchmark: model M (4 layers, d 256, 8 heads, vocab 4096, batch 8 x seq 64), node ${process.version}, ` +
+      `${rounds} interleaved rounds; js = ${head.matmulDescription}`,
+  );
   if (!avail.available) console.log(`  native matmul unavailable (${avail.reason}): js only`);
   // Untimed warm-up: V8 optimises the JS around the kernels during the first steps.
   await benchTrainStep('S', 2, 3);
@@ -70,13 +71,22 @@ export async function benchNative(opts: { rounds?: number } = {}): Promise<void>
     const ms = median(train.get(v.label)!);
     const tok = sample.has(v.label) ? median(sample.get(v.label)!) : undefined;
     const vsPeer = peer.trainMs ? `, ${(ms / peer.trainMs).toFixed(2)}x PyTorch's time` : '';
-    const tokText = tok !== undefined
-      ? ` | sampling ${tok.toFixed(0)} tok/s (${(tok / jsSample).toFixed(2)}x js${peer.sampleTokS ? `, ${(tok / peer.sampleTokS).toFixed(2)}x PyTorch` : ''})`
-      : '';
-    console.log(`  ${v.label.padEnd(34)}: train step ${ms.toFixed(1)} ms (${(jsTrain / ms).toFixed(2)}x js speed${vsPeer})${tokText}` +
-      `  [${described.get(v.label)}; rounds ${train.get(v.label)!.map((x) => x.toFixed(0)).join('/')} ms]`);
+    const tokText =
+      tok !== undefined
+        ? ` | sampling ${tok.toFixed(0)} tok/s (${(tok / jsSample).toFixed(2)}x js${peer.sampleTokS ? `, ${(tok / peer.sampleTokS).toFixed(2)}x PyTorch` : ''})`
+        : '';
+    console.log(
+      `  ${v.label.padEnd(34)}: train step ${ms.toFixed(1)} ms (${(jsTrain / ms).toFixed(2)}x js speed${vsPeer})${tokText}` +
+        `  [${described.get(v.label)}; rounds ${train
+          .get(v.label)!
+          .map((x) => x.toFixed(0))
+          .join('/')} ms]`,
+    );
   }
-  if (peer.trainMs) console.log(`  ${'PyTorch (best of 1, 2 threads)'.padEnd(34)}: train step ${peer.trainMs.toFixed(1)} ms | sampling ${peer.sampleTokS?.toFixed(0) ?? '?'} tok/s`);
+  if (peer.trainMs)
+    console.log(
+      `  ${'PyTorch (best of 1, 2 threads)'.padEnd(34)}: train step ${peer.trainMs.toFixed(1)} ms | sampling ${peer.sampleTokS?.toFixed(0) ?? '?'} tok/s`,
+    );
   if (peer.note) console.log(`  ${peer.note}`);
 }
 

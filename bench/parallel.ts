@@ -42,25 +42,40 @@ const NEW = 32;
 async function projectM(matmul: 'js' | 'native', workers: number): Promise<{ dir: string; prepared: PreparedExperiment }> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detox-bench-parallel-'));
-  const model = CausalLM.random(makeConfig({ vocabSize: M.vocab, nPositions: 128, dModel: M.dModel, nHeads: M.nHeads, nLayers: M.nLayers }), { seed: 0, std: 0.02 });
+  const model = CausalLM.random(
+    makeConfig({ vocabSize: M.vocab, nPositions: 128, dModel: M.dModel, nHeads: M.nHeads, nLayers: M.nLayers }),
+    { seed: 0, std: 0.02 },
+  );
   const tokenizerJson = JSON.parse(fs.readFileSync(path.join(root, 'models/tiny-gpt2/tokenizer.json'), 'utf8')) as object;
   await saveCausalLM(model, path.join(dir, 'model'), { tokenizerJson });
   model.dispose();
   fs.writeFileSync(path.join(dir, 'prompts.txt'), 'a prompt\nanother prompt\n');
   fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"bench","private":true}\n');
-  fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify({
-    backend: 'wasm', matmul, workers,
-    policy: { type: 'hf-causal-lm', path: 'model' },
-    reward: { model: { type: 'lexicon-toxicity' }, transform: { type: 'raw-logit' } },
-    data: { dataset: { type: 'prompt-file', path: 'prompts.txt' } },
-    optimiser: { type: 'adam', learningRate: 1e-5 },
-    ppo: { batchSize: M.batch, miniBatchSize: M.batch, ppoEpochs: 4 },
-  }));
+  fs.writeFileSync(
+    path.join(dir, '.detoxrc.json'),
+    JSON.stringify({
+      backend: 'wasm',
+      matmul,
+      workers,
+      policy: { type: 'hf-causal-lm', path: 'model' },
+      reward: { model: { type: 'lexicon-toxicity' }, transform: { type: 'raw-logit' } },
+      data: { dataset: { type: 'prompt-file', path: 'prompts.txt' } },
+      optimiser: { type: 'adam', learningRate: 1e-5 },
+      ppo: { batchSize: M.batch, miniBatchSize: M.batch, ppoEpochs: 4 },
+    }),
+  );
   const prepared = await prepareExperiment({ file: path.join(dir, '.detoxrc.json'), builtins: builtinPlugins });
   return { dir, prepared };
 }
 
-interface Arm { label: string; policy: Policy; optimiser: Optimiser; compute: PpoCompute; parallel?: ParallelCompute; classifier: RewardModel }
+interface Arm {
+  label: string;
+  policy: Policy;
+  optimiser: Optimiser;
+  compute: PpoCompute;
+  parallel?: ParallelCompute;
+  classifier: RewardModel;
+}
 
 async function buildArm(label: string, prepared: PreparedExperiment, dir: string, workers: number): Promise<Arm> {
   const cfg = prepared.config;
@@ -68,10 +83,26 @@ async function buildArm(label: string, prepared: PreparedExperiment, dir: string
   const policy = await create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx);
   const optimiser = await create(prepared.registry, 'optimiser', cfg.optimiser as SlotConfig, ctx);
   const classifier = await create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx);
-  const parallel = workers > 1
-    ? await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, rewardModel: classifier, policy, workers, backendOptions: { matmul: cfg.matmul } })
-    : undefined;
-  return { label, policy, optimiser, classifier, compute: parallel ?? new LocalCompute(policy, cfg.ppo), ...(parallel ? { parallel } : {}) };
+  const parallel =
+    workers > 1
+      ? await ParallelCompute.start({
+          config: cfg,
+          configDir: dir,
+          plugins: prepared.registry,
+          rewardModel: classifier,
+          policy,
+          workers,
+          backendOptions: { matmul: cfg.matmul },
+        })
+      : undefined;
+  return {
+    label,
+    policy,
+    optimiser,
+    classifier,
+    compute: parallel ?? new LocalCompute(policy, cfg.ppo),
+    ...(parallel ? { parallel } : {}),
+  };
 }
 
 /** The fixed train-step inputs: batch 8 × 64 tokens (16 query + 48 response), rollout arrays with small noise. */
@@ -80,7 +111,8 @@ function trainInputs(): { batch: PpoBatch; roll: PpoRollout; adv: PpoAdvantages 
   const tok = () => Math.floor(rng.next() * M.vocab);
   const batch = buildBatch(
     Array.from({ length: M.batch }, () => Array.from({ length: PROMPT }, tok)),
-    Array.from({ length: M.batch }, () => Array.from({ length: M.seq - PROMPT }, tok)), 0,
+    Array.from({ length: M.batch }, () => Array.from({ length: M.seq - PROMPT }, tok)),
+    0,
   );
   const B = M.batch;
   const T = M.seq - 1;
@@ -112,7 +144,11 @@ async function ppoIteration(arm: Arm, stepper: PpoStepper, rng: Rng, prompts: nu
   const responses = await (arm.parallel ? arm.parallel.generate(prompts, opts) : arm.policy.generate(prompts, opts));
   const texts = responses.map((r) => arm.policy.tokenizer.decode(r, { skipSpecialTokens: true }));
   const logits = await arm.classifier.classify(texts);
-  await stepper.step(prompts, responses, logits.map((l) => l[0]! - l[1]!));
+  await stepper.step(
+    prompts,
+    responses,
+    logits.map((l) => l[0]! - l[1]!),
+  );
   return performance.now() - t0;
 }
 
@@ -170,8 +206,10 @@ export async function benchParallel(opts: { rounds?: number; workers?: number } 
   } catch (err) {
     console.log(`  native matmul not measured: ${(err as Error).message.split('\n')[0]}`);
   }
-  console.log(`parallel benchmark: model M (${M.nLayers} layers, d ${M.dModel}, ${M.nHeads} heads, vocab ${M.vocab}), ` +
-    `${os.availableParallelism()} cores, 1 vs ${N} threads, ${rounds} interleaved rounds, node ${process.version}`);
+  console.log(
+    `parallel benchmark: model M (${M.nLayers} layers, d ${M.dModel}, ${M.nHeads} heads, vocab ${M.vocab}), ` +
+      `${os.availableParallelism()} cores, 1 vs ${N} threads, ${rounds} interleaved rounds, node ${process.version}`,
+  );
   const inputs = trainInputs();
   const prompts = Array.from({ length: M.batch }, (_, i) => Array.from({ length: PROMPT }, (_, t) => (i * 131 + t * 17) % M.vocab));
   const results: { matmul: string; workers: number; trainMs: number; iterMs: number }[] = [];
@@ -191,7 +229,10 @@ export async function benchParallel(opts: { rounds?: number; workers?: number } 
         const a = arms[k]!;
         const ts = [await trainStep(a, inputs), await trainStep(a, inputs)];
         const it = await ppoIteration(a, steppers[k]!, rngs[k]!, prompts);
-        if (r >= 0) { train[k]!.push(...ts); iter[k]!.push(it); } // round -1 warms up
+        if (r >= 0) {
+          train[k]!.push(...ts);
+          iter[k]!.push(it);
+        } // round -1 warms up
       }
     }
     arms.forEach((a, k) => results.push({ matmul, workers: k === 0 ? 1 : N, trainMs: median(train[k]!), iterMs: median(iter[k]!) }));
@@ -206,10 +247,15 @@ export async function benchParallel(opts: { rounds?: number; workers?: number } 
   console.log(`  backend ${info.tfBackend}${info.matmulDescription ? ` (${info.matmulDescription} on main)` : ''}`);
   const ratio = (x: number, ref?: number) => (ref ? ` (${(x / ref).toFixed(2)}x PyTorch)` : '');
   for (const r of results) {
-    console.log(`  matmul ${r.matmul.padEnd(6)} ${String(r.workers).padStart(2)} thread(s): train step ${r.trainMs.toFixed(1)} ms${ratio(r.trainMs, peer.trainMs)}` +
-      `, PPO iteration ${r.iterMs.toFixed(0)} ms${ratio(r.iterMs, peer.iterMs)}`);
+    console.log(
+      `  matmul ${r.matmul.padEnd(6)} ${String(r.workers).padStart(2)} thread(s): train step ${r.trainMs.toFixed(1)} ms${ratio(r.trainMs, peer.trainMs)}` +
+        `, PPO iteration ${r.iterMs.toFixed(0)} ms${ratio(r.iterMs, peer.iterMs)}`,
+    );
   }
-  if (peer.trainMs) console.log(`  PyTorch (best of 1 and 2 threads): train step ${peer.trainMs.toFixed(1)} ms (target ≤ 1.3x), PPO iteration ${peer.iterMs?.toFixed(0) ?? '?'} ms (target ≤ 1.0x)`);
+  if (peer.trainMs)
+    console.log(
+      `  PyTorch (best of 1 and 2 threads): train step ${peer.trainMs.toFixed(1)} ms (target ≤ 1.3x), PPO iteration ${peer.iterMs?.toFixed(0) ?? '?'} ms (target ≤ 1.0x)`,
+    );
   if (peer.note) console.log(`  ${peer.note}`);
 }
 

@@ -52,7 +52,10 @@ export async function benchPretrainStep(backend: BackendName, batchSize: number,
   });
   const step = await time(async () => {
     const { value, grads } = tf.variableGrads(() => causalLmLoss(model, x, y), vars); // value [], grads[name] shaped as the variable
-    opt.apply(vars, vars.map((v) => grads[v.name]!));
+    opt.apply(
+      vars,
+      vars.map((v) => grads[v.name]!),
+    );
     await value.data();
     tf.dispose([value, ...Object.values(grads)]);
   });
@@ -66,5 +69,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const [backend = 'wasm', b = '16', s = '5'] = process.argv.slice(2);
   const figures = await benchPretrainStep(backend as BackendName, Number(b), Number(s));
   console.log(`pretrain step, ${D.nLayers} layers d ${D.dModel} vocab ${D.vocabSize}, batch ${b} × ${D.seqLen} tokens on ${backend}:`);
-  for (const [k, f] of Object.entries(figures)) console.log(`  ${k.padEnd(16)} ${f.ms.toFixed(0).padStart(6)} ms  ${f.tokensPerSecond.toFixed(0).padStart(6)} tokens/s`);
+  for (const [k, f] of Object.entries(figures))
+    console.log(`  ${k.padEnd(16)} ${f.ms.toFixed(0).padStart(6)} ms  ${f.tokensPerSecond.toFixed(0).padStart(6)} tokens/s`);
 }

@@ -11,8 +11,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
-interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+}
 
 /** Self time per function (name + file), most first, as fractions of all samples. */
 function selfTimes(profile: CpuProfile): { name: string; share: number }[] {
@@ -38,8 +46,11 @@ export function profileSection(section: string | undefined, sections: string[]):
   fs.mkdirSync(dir, { recursive: true });
   const name = `${section}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
   console.log(`profiling "${section}" → ${path.relative(process.cwd(), path.join(dir, name))}`);
-  const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`,
-    path.join(root, 'dist/bench/index.js'), section], { stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`, path.join(root, 'dist/bench/index.js'), section],
+    { stdio: 'inherit' },
+  );
   const file = path.join(dir, name);
   if (r.status !== 0 || !fs.existsSync(file)) {
     console.error(`bench profile: the section exited with ${r.status ?? r.signal}${fs.existsSync(file) ? '' : ' and wrote no profile'}`);

@@ -26,7 +26,10 @@ export async function asUsage<T>(what: string, f: () => Promise<T> | T): Promise
 
 /** An error whose message is for the user as is (no stack trace), with its exit code. */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.usage) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.usage,
+  ) {
     super(message);
     this.name = 'UserError';
   }

@@ -22,7 +22,9 @@ function skip(reason) {
 
 function multiarchDirs(root) {
   try {
-    return readdirSync(root).filter((d) => /-linux-gnu/.test(d)).map((d) => path.join(root, d));
+    return readdirSync(root)
+      .filter((d) => /-linux-gnu/.test(d))
+      .map((d) => path.join(root, d));
   } catch {
     return [];
   }
@@ -33,8 +35,16 @@ function findHeader() {
   const roots = ['/usr/include', '/usr/local/include'];
   const cands = [
     process.env.BLAS_INCLUDE_DIR,
-    ...multiarchDirs('/usr/include').flatMap((d) => [path.join(d, 'openblas-pthread'), path.join(d, 'openblas-openmp'), path.join(d, 'openblas-serial'), d]),
-    '/usr/include/openblas', '/usr/local/include/openblas', '/opt/homebrew/opt/openblas/include', '/usr/local/opt/openblas/include',
+    ...multiarchDirs('/usr/include').flatMap((d) => [
+      path.join(d, 'openblas-pthread'),
+      path.join(d, 'openblas-openmp'),
+      path.join(d, 'openblas-serial'),
+      d,
+    ]),
+    '/usr/include/openblas',
+    '/usr/local/include/openblas',
+    '/opt/homebrew/opt/openblas/include',
+    '/usr/local/opt/openblas/include',
     ...roots,
   ].filter(Boolean);
   return cands.find((d) => existsSync(path.join(d, 'cblas.h')));
@@ -44,7 +54,12 @@ function findHeader() {
 function findLib() {
   const cands = [
     process.env.BLAS_LIB_DIR,
-    ...multiarchDirs('/usr/lib'), '/usr/lib64', '/usr/lib', '/usr/local/lib', '/opt/homebrew/opt/openblas/lib', '/usr/local/opt/openblas/lib',
+    ...multiarchDirs('/usr/lib'),
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+    '/opt/homebrew/opt/openblas/lib',
+    '/usr/local/opt/openblas/lib',
   ].filter(Boolean);
   return cands.find((d) => ['libopenblas.so', 'libopenblas.dylib', 'libopenblas.a'].some((f) => existsSync(path.join(d, f))));
 }
@@ -64,7 +79,9 @@ function findNodeGyp() {
 /** Node's own headers (installed with node), so node-gyp downloads nothing. */
 function findNodeDir() {
   const cands = [process.env.npm_config_nodedir, path.resolve(path.dirname(process.execPath), '..')].filter(Boolean);
-  return cands.find((d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')) && existsSync(path.join(d, 'include', 'node', 'common.gypi')));
+  return cands.find(
+    (d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')) && existsSync(path.join(d, 'include', 'node', 'common.gypi')),
+  );
 }
 
 if (process.env.DETOX_NATIVE_BUILD === '0') skip('DETOX_NATIVE_BUILD=0');
@@ -77,20 +94,40 @@ if (!gyp) skip("npm's node-gyp not found");
 const nodedir = findNodeDir();
 if (!nodedir) skip(`Node headers not found next to ${process.execPath} (include/node/node_api.h)`);
 
-const env = { ...process.env, npm_config_nodedir: nodedir, LIBRARY_PATH: [libDir, process.env.LIBRARY_PATH].filter(Boolean).join(path.delimiter) };
-const r = spawnSync(process.execPath, [gyp, 'rebuild', `--directory=${here}`, `--nodedir=${nodedir}`, '--loglevel=error', '--',
-  `-Dblas_include=${include}`], { env, encoding: 'utf8', timeout: 300_000 });
+const env = {
+  ...process.env,
+  npm_config_nodedir: nodedir,
+  LIBRARY_PATH: [libDir, process.env.LIBRARY_PATH].filter(Boolean).join(path.delimiter),
+};
+const r = spawnSync(
+  process.execPath,
+  [gyp, 'rebuild', `--directory=${here}`, `--nodedir=${nodedir}`, '--loglevel=error', '--', `-Dblas_include=${include}`],
+  { env, encoding: 'utf8', timeout: 300_000 },
+);
 if (r.status !== 0) {
-  const lines = `${r.stderr ?? ''}\n${r.stdout ?? ''}\n${r.error?.message ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  const why = lines.find((l) => /error/i.test(l) && !/^gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/.test(l)) ?? lines[0] ?? `exit ${r.status}`;
+  const lines = `${r.stderr ?? ''}\n${r.stdout ?? ''}\n${r.error?.message ?? ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const why =
+    lines.find((l) => /error/i.test(l) && !/^gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)/.test(l)) ??
+    lines[0] ??
+    `exit ${r.status}`;
   rmSync(path.join(here, 'build'), { recursive: true, force: true });
   skip(`node-gyp failed (${why.slice(0, 200)})`);
 }
 
 // Load it once in a fresh process: a library that links but does not load is reported here, not at run time.
-const check = spawnSync(process.execPath, ['-e', `const b = require(${JSON.stringify(addon)}); console.log(b.getConfig().config)`], { encoding: 'utf8', timeout: 60_000 });
+const check = spawnSync(process.execPath, ['-e', `const b = require(${JSON.stringify(addon)}); console.log(b.getConfig().config)`], {
+  encoding: 'utf8',
+  timeout: 60_000,
+});
 if (check.status !== 0) {
-  const why = (check.stderr || '').trim().split('\n').find((l) => /Error/.test(l)) ?? `exit ${check.status}`;
+  const why =
+    (check.stderr || '')
+      .trim()
+      .split('\n')
+      .find((l) => /Error/.test(l)) ?? `exit ${check.status}`;
   rmSync(path.join(here, 'build'), { recursive: true, force: true });
   skip(`the built addon does not load (${why.slice(0, 200)})`);
 }

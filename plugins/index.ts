@@ -18,15 +18,28 @@ import samples from './hooks/samples.js';
 import consoleHook from './hooks/console.js';
 
 /** The built-in plugins, explicitly listed (no directory scanning): what `"type"` can name out of the box. */
-export const builtinPlugins: PluginList = pluginList([
-  hfCausalLm,
-  hfClassifier, lexiconToxicity,
-  rawLogit, softmax, log,
-  realToxicityPrompts, promptFile, builtinToxicPrompts,
-  adam, adamw,
-  sharedLayers, bf16, checkpointing,
-  tensorboard, samples, consoleHook,
-], import.meta.url);
+export const builtinPlugins: PluginList = pluginList(
+  [
+    hfCausalLm,
+    hfClassifier,
+    lexiconToxicity,
+    rawLogit,
+    softmax,
+    log,
+    realToxicityPrompts,
+    promptFile,
+    builtinToxicPrompts,
+    adam,
+    adamw,
+    sharedLayers,
+    bf16,
+    checkpointing,
+    tensorboard,
+    samples,
+    consoleHook,
+  ],
+  import.meta.url,
+);
 
 /** The embedded default's npm text corpus (also what `detox-lab pretrain --builtin-corpus` trains on). */
 export { loadBuiltinCorpus } from './datasets/builtin/corpus.js';

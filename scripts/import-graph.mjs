@@ -24,7 +24,8 @@ function listTs(dir) {
 
 // Static `import ... from '...'`, `export ... from '...'`, side-effect `import '...'` and dynamic `import('...')`
 // with a literal specifier. Type-only imports count: a layer should not need another's types either.
-const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
+const IMPORT_RE =
+  /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 function stripComments(src) {
   return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
@@ -41,7 +42,10 @@ export function fileGraph(root = ROOT) {
       for (const m of src.matchAll(IMPORT_RE)) {
         const spec = m[1] ?? m[2] ?? m[3];
         if (!spec.startsWith('.')) continue;
-        const target = relative(root, resolve(dirname(abs), spec)).split(sep).join('/').replace(/\.js$/, '.ts');
+        const target = relative(root, resolve(dirname(abs), spec))
+          .split(sep)
+          .join('/')
+          .replace(/\.js$/, '.ts');
         deps.add(target);
       }
       graph.set(file, deps);
@@ -53,19 +57,32 @@ export function fileGraph(root = ROOT) {
 /** Strongly connected components with more than one file (or a file importing itself): the import circles. */
 export function cycles(graph) {
   let index = 0;
-  const idx = new Map(), low = new Map(), onStack = new Set(), stack = [], out = [];
+  const idx = new Map(),
+    low = new Map(),
+    onStack = new Set(),
+    stack = [],
+    out = [];
   const visit = (v) => {
-    idx.set(v, index); low.set(v, index); index++;
-    stack.push(v); onStack.add(v);
+    idx.set(v, index);
+    low.set(v, index);
+    index++;
+    stack.push(v);
+    onStack.add(v);
     for (const w of graph.get(v) ?? []) {
       if (!graph.has(w)) continue;
-      if (!idx.has(w)) { visit(w); low.set(v, Math.min(low.get(v), low.get(w))); }
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
     }
     if (low.get(v) === idx.get(v)) {
       const comp = [];
       let w;
-      do { w = stack.pop(); onStack.delete(w); comp.push(w); } while (w !== v);
+      do {
+        w = stack.pop();
+        onStack.delete(w);
+        comp.push(w);
+      } while (w !== v);
       if (comp.length > 1 || graph.get(v)?.has(v)) out.push(comp.sort());
     }
   };

@@ -6,20 +6,20 @@ import { posix } from 'node:path';
 
 /** Bottom to top. A folder's layer is its index here. */
 export const LAYERS = [
-  ['core', 'core/util', 'core/interfaces'],                  // tokens, errors, exit codes; helpers; the interfaces
-  ['core/plugin'],                                           // definePlugin, the registry
-  ['core/config', 'core/logging'],                           // config schema/loading/validation; progress, TensorBoard
+  ['core', 'core/util', 'core/interfaces'], // tokens, errors, exit codes; helpers; the interfaces
+  ['core/plugin'], // definePlugin, the registry
+  ['core/config', 'core/logging'], // config schema/loading/validation; progress, TensorBoard
   ['core/di', 'core/compare', 'core/model/wasm', 'core/model/arch', 'core/model/memory'],
-  ['core/model/io'],                                         // safetensors, Hugging Face folders, tokenizers
-  ['core/model'],                                            // the causal LM, generation, classifiers, policy
-  ['core/data', 'core/optim', 'core/memory'],                // dataset kits, optimisers, memory estimates
-  ['core/ppo'],                                              // TRL's PPO math and the step
-  ['core/parallel', 'core/eval'],                            // worker threads; evaluation
-  ['core/training'],                                         // the loop, checkpoints, run set-up, arm processes
+  ['core/model/io'], // safetensors, Hugging Face folders, tokenizers
+  ['core/model'], // the causal LM, generation, classifiers, policy
+  ['core/data', 'core/optim', 'core/memory'], // dataset kits, optimisers, memory estimates
+  ['core/ppo'], // TRL's PPO math and the step
+  ['core/parallel', 'core/eval'], // worker threads; evaluation
+  ['core/training'], // the loop, checkpoints, run set-up, arm processes
   ['core/classifier', 'core/pretrain', 'core/serve', 'core/queue'],
-  ['core/index'],                                            // the public door: what plugins (any plugins) import
-  ['plugins'],                                               // built-in plugins: import core/index.ts only
-  ['core/cli'],                                              // parses and prints; the composition root
+  ['core/index'], // the public door: what plugins (any plugins) import
+  ['plugins'], // built-in plugins: import core/index.ts only
+  ['core/cli'], // parses and prints; the composition root
 ];
 
 const LAYER_OF = new Map(LAYERS.flatMap((fs, i) => fs.map((f) => [f, i])));

@@ -15,16 +15,26 @@ import { CausalSequenceClassifier } from '../model/gpt2-classifier.js';
 import { loadTokenizer } from '../model/io/tokenizer.js';
 import { InputError } from '../errors.js';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_VALIDATION_BY_SOURCE, dedupeWithCounts, loadLabelledCsv, loadToxicityLabels, splitByHash, type LabelledText } from './data.js';
+import {
+  DEFAULT_VALIDATION_BY_SOURCE,
+  dedupeWithCounts,
+  loadLabelledCsv,
+  loadToxicityLabels,
+  splitByHash,
+  type LabelledText,
+} from './data.js';
 import { CLASSIFIER_DEFAULTS } from './defaults.js';
 import { trainClassifier, validateClassifierHyperparameters, type ClassifierHyperparameters, type TrainClassifierResult } from './train.js';
-
 
 /** Labels of every classifier train-classifier makes, in logit order. */
 const CLASSIFIER_LABELS = ['neutral', 'toxic'] as const;
 
 /** A user CSV file and its columns. */
-interface CsvSource { file: string; textColumn: string; labelColumn: string }
+interface CsvSource {
+  file: string;
+  textColumn: string;
+  labelColumn: string;
+}
 
 /** Settings of the command (all but `outDir` optional; defaults from {@link CLASSIFIER_DEFAULTS}). */
 interface TrainClassifierCommandOptions extends Partial<ClassifierHyperparameters> {
@@ -63,7 +73,9 @@ export function defaultPath(relative: string): string {
 /** Refuses an existing output folder unless `force`; the message names the flag. */
 export function checkOutDir(outDir: string, force: boolean): void {
   if (!force && fs.existsSync(outDir)) {
-    throw new InputError(`--out ${outDir}: the folder exists; train-classifier does not overwrite a model (choose another --out, delete it, or add --force to replace it)`);
+    throw new InputError(
+      `--out ${outDir}: the folder exists; train-classifier does not overwrite a model (choose another --out, delete it, or add --force to replace it)`,
+    );
   }
 }
 
@@ -80,7 +92,8 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
   const items: LabelledText[] = [];
   if (args.labels !== null) {
     const dir = args.labels === undefined ? defaultPath(CLASSIFIER_DEFAULTS.labels) : path.resolve(args.labels);
-    if (!fs.existsSync(dir)) throw new InputError(`--labels ${dir}: no such folder (expected davidson-labeled_data.csv and toxigen-prompts/ inside)`);
+    if (!fs.existsSync(dir))
+      throw new InputError(`--labels ${dir}: no such folder (expected davidson-labeled_data.csv and toxigen-prompts/ inside)`);
     items.push(...wrap('--labels', dir, () => loadToxicityLabels(dir)));
   }
   for (const d of args.data ?? []) {
@@ -91,10 +104,15 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
   const { items: all, duplicates, conflicts } = dedupeWithCounts(items);
   if (all.length === 0) throw new InputError('train-classifier: no labelled texts (give --labels <dir> and/or --data <file.csv>)');
   const split = splitByHash(all, o.validation);
-  if (split.validation.length === 0) throw new InputError(`--validation ${o.validation}: no text fell into the validation split (${all.length} texts); raise it`);
-  log(`train-classifier: ${all.length} distinct labelled texts (${duplicates} duplicates, ${conflicts} with conflicting labels removed): ` +
-    `${split.train.length} training, ${split.validation.length} validation (${o.validation} of each source by text hash; ` +
-    `${Object.entries(DEFAULT_VALIDATION_BY_SOURCE).map(([s, f]) => `${s} ${f}`).join(', ')})`);
+  if (split.validation.length === 0)
+    throw new InputError(`--validation ${o.validation}: no text fell into the validation split (${all.length} texts); raise it`);
+  log(
+    `train-classifier: ${all.length} distinct labelled texts (${duplicates} duplicates, ${conflicts} with conflicting labels removed): ` +
+      `${split.train.length} training, ${split.validation.length} validation (${o.validation} of each source by text hash; ` +
+      `${Object.entries(DEFAULT_VALIDATION_BY_SOURCE)
+        .map(([s, f]) => `${s} ${f}`)
+        .join(', ')})`,
+  );
 
   if (args.backend !== null) {
     const info = await initBackend(args.backend ?? 'wasm');
@@ -104,35 +122,63 @@ export async function trainClassifierCommand(args: TrainClassifierCommandOptions
   if (!fs.existsSync(path.join(baseDir, 'config.json'))) throw new InputError(`--base ${baseDir}: not a model folder (no config.json)`);
   const tokenizer = await wrapAsync('--base', baseDir, () => loadTokenizer(baseDir));
   const body = await wrapAsync('--base', baseDir, () => loadCausalLM(baseDir));
-  const classifier = CausalSequenceClassifier.fromCausalLM(body, { labels: CLASSIFIER_LABELS, padTokenId: tokenizer.padTokenId, seed: o.seed, tokenizer });
+  const classifier = CausalSequenceClassifier.fromCausalLM(body, {
+    labels: CLASSIFIER_LABELS,
+    padTokenId: tokenizer.padTokenId,
+    seed: o.seed,
+    tokenizer,
+  });
   try {
     validateClassifierHyperparameters(o, classifier.config.maxPositionEmbeddings);
-    const runDir = args.runDir === null ? undefined : path.resolve(args.runDir ?? path.join('runs', 'train-classifier', path.basename(outDir)));
+    const runDir =
+      args.runDir === null ? undefined : path.resolve(args.runDir ?? path.join('runs', 'train-classifier', path.basename(outDir)));
     if (runDir) {
       await fsp.rm(runDir, { recursive: true, force: true }); // the run folder belongs to the output being made
       await fsp.mkdir(runDir, { recursive: true });
     }
     const tokenizerConfig = await readTokenizerConfig(baseDir, tokenizer.padToken, o.maxLength);
     const params = classifier.trainableVariables().reduce((n, v) => n + v.size, 0);
-    log(`train-classifier: ${classifier.config.architecture} on ${baseDir} (${params} parameters), labels ${CLASSIFIER_LABELS.join(', ')}, ` +
-      `pad token ${tokenizer.padTokenId}${runDir ? `; TensorBoard and checkpoints in ${runDir}` : ''}`);
+    log(
+      `train-classifier: ${classifier.config.architecture} on ${baseDir} (${params} parameters), labels ${CLASSIFIER_LABELS.join(', ')}, ` +
+        `pad token ${tokenizer.padTokenId}${runDir ? `; TensorBoard and checkpoints in ${runDir}` : ''}`,
+    );
     return await trainClassifier({
-      ...o, classifier, tokenizer, train: split.train, validation: split.validation, outDir, runDir,
-      extraFiles: { 'tokenizer.json': JSON.stringify(tokenizer.toJSON()), 'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2) + '\n' },
+      ...o,
+      classifier,
+      tokenizer,
+      train: split.train,
+      validation: split.validation,
+      outDir,
+      runDir,
+      extraFiles: {
+        'tokenizer.json': JSON.stringify(tokenizer.toJSON()),
+        'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2) + '\n',
+      },
       info: {
-        base: path.relative(PROJECT_ROOT, baseDir).startsWith('..') ? baseDir : path.relative(PROJECT_ROOT, baseDir), parameters: params, labels: [...CLASSIFIER_LABELS],
+        base: path.relative(PROJECT_ROOT, baseDir).startsWith('..') ? baseDir : path.relative(PROJECT_ROOT, baseDir),
+        parameters: params,
+        labels: [...CLASSIFIER_LABELS],
         dataSources: {
-          labels: args.labels === null ? null : (args.labels === undefined ? CLASSIFIER_DEFAULTS.labels : args.labels),
-          csv: (args.data ?? []).map((d) => ({ ...d, file: path.relative(process.cwd(), d.file) || d.file })), items: args.items?.length ?? 0,
+          labels: args.labels === null ? null : args.labels === undefined ? CLASSIFIER_DEFAULTS.labels : args.labels,
+          csv: (args.data ?? []).map((d) => ({ ...d, file: path.relative(process.cwd(), d.file) || d.file })),
+          items: args.items?.length ?? 0,
         },
         split: {
-          method: 'text hash (core/classifier/data.ts splitByHash)', validation: o.validation, validationBySource: DEFAULT_VALIDATION_BY_SOURCE,
-          distinctTexts: all.length, duplicatesRemoved: duplicates, conflictingLabelsRemoved: conflicts,
+          method: 'text hash (core/classifier/data.ts splitByHash)',
+          validation: o.validation,
+          validationBySource: DEFAULT_VALIDATION_BY_SOURCE,
+          distinctTexts: all.length,
+          duplicatesRemoved: duplicates,
+          conflictingLabelsRemoved: conflicts,
         },
-        backend: getBackend(), cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length,
+        backend: getBackend(),
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.cpus().length,
         ...(args.command ? { command: args.command } : {}),
       },
-      signal: args.signal, log, progress: args.progress ?? true,
+      signal: args.signal,
+      log,
+      progress: args.progress ?? true,
     });
   } finally {
     classifier.dispose();

@@ -100,7 +100,10 @@ export function splitByHash(
   validationFraction: number,
   bySource: Readonly<Record<string, number>> = DEFAULT_VALIDATION_BY_SOURCE,
 ): { train: LabelledText[]; validation: LabelledText[] } {
-  for (const [what, f] of [['validation fraction', validationFraction], ...Object.entries(bySource).map(([s, f]) => [`validation fraction of ${s}`, f] as const)] as const) {
+  for (const [what, f] of [
+    ['validation fraction', validationFraction],
+    ...Object.entries(bySource).map(([s, f]) => [`validation fraction of ${s}`, f] as const),
+  ] as const) {
     if (!(f > 0 && f < 1)) throw new InputError(`${what}: ${f} is not allowed; use a number between 0 and 1 (exclusive), e.g. 0.1`);
   }
   const train: LabelledText[] = [];
@@ -144,7 +147,10 @@ export function readToxigen(folder: string): LabelledText[] {
     throw new InputError(`${folder}: no such folder; expected ToxiGen's prompts/ files (hate_<group>_1k.txt, neutral_<group>_1k.txt)`);
   }
   const out: LabelledText[] = [];
-  const files = fs.readdirSync(folder).filter((f) => /^(hate|neutral)_.+\.txt$/.test(f)).sort();
+  const files = fs
+    .readdirSync(folder)
+    .filter((f) => /^(hate|neutral)_.+\.txt$/.test(f))
+    .sort();
   if (files.length === 0) throw new InputError(`${folder}: no hate_<group>_*.txt or neutral_<group>_*.txt files`);
   for (const name of files) {
     const m = /^(hate|neutral)_(.+?)(?:_\d+k)?\.txt$/.exec(name)!;
@@ -168,7 +174,9 @@ export function loadToxicityLabels(dir: string): LabelledText[] {
   const davidson = path.join(dir, DAVIDSON_FILE);
   const toxigen = path.join(dir, TOXIGEN_FOLDER);
   if (!fs.existsSync(davidson) && !fs.existsSync(toxigen)) {
-    throw new InputError(`labels folder ${dir}: has neither ${DAVIDSON_FILE} nor ${TOXIGEN_FOLDER}/ (see ../shared/data/toxicity-labels/README.md)`);
+    throw new InputError(
+      `labels folder ${dir}: has neither ${DAVIDSON_FILE} nor ${TOXIGEN_FOLDER}/ (see ../shared/data/toxicity-labels/README.md)`,
+    );
   }
   const out: LabelledText[] = [];
   if (fs.existsSync(davidson)) out.push(...dedupeTexts(readDavidson(davidson)));
@@ -195,7 +203,10 @@ export function loadLabelledCsv(file: string, o: LabelledCsvOptions): LabelledTe
   const rows = parseCsvFile(file);
   if (rows.length === 0) throw new InputError(`--data ${file}: no rows after the header`);
   const columns = Object.keys(rows[0]!);
-  for (const [flag, column] of [['--text-column', o.textColumn], ['--label-column', o.labelColumn]] as const) {
+  for (const [flag, column] of [
+    ['--text-column', o.textColumn],
+    ['--label-column', o.labelColumn],
+  ] as const) {
     if (!columns.includes(column)) {
       throw new InputError(`${flag} "${column}": no such column in ${file}; its columns: ${columns.join(', ')}`);
     }
@@ -206,7 +217,9 @@ export function loadLabelledCsv(file: string, o: LabelledCsvOptions): LabelledTe
     const value = (row[o.labelColumn] ?? '').trim().toLowerCase();
     const label = TOXIC_LABELS.has(value) ? 1 : NEUTRAL_LABELS.has(value) ? 0 : null;
     if (label === null) {
-      throw new InputError(`${file}: line ${i + 2}: ${o.labelColumn} "${row[o.labelColumn]}" is not a label; use 1/0, toxic/neutral, true/false (or hate/nothate, offensive/none)`);
+      throw new InputError(
+        `${file}: line ${i + 2}: ${o.labelColumn} "${row[o.labelColumn]}" is not a label; use 1/0, toxic/neutral, true/false (or hate/nothate, offensive/none)`,
+      );
     }
     const text = normaliseText(row[o.textColumn] ?? '');
     if (text) out.push({ text, label, source });

@@ -64,7 +64,11 @@ export interface ClassifierReport {
 
 /** Figures of one set of rows. */
 export function sourceMetrics(source: string, items: readonly LabelledText[], pToxic: readonly number[]): SourceMetrics {
-  let tp = 0, fp = 0, fn = 0, correct = 0, toxic = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0,
+    correct = 0,
+    toxic = 0;
   items.forEach((item, i) => {
     const predicted = pToxic[i]! >= TOXIC_THRESHOLD ? 1 : 0;
     toxic += item.label;
@@ -77,7 +81,10 @@ export function sourceMetrics(source: string, items: readonly LabelledText[], pT
     source,
     n: items.length,
     toxic,
-    auc: rocAuc(pToxic, items.map((x) => x.label)),
+    auc: rocAuc(
+      pToxic,
+      items.map((x) => x.label),
+    ),
     accuracy: items.length ? correct / items.length : NaN,
     f1: tp + fp + fn === 0 ? NaN : (2 * tp) / (2 * tp + fp + fn),
   };
@@ -92,7 +99,13 @@ export function classifierReport(items: readonly LabelledText[], pToxic: readonl
     list.push(i);
     bySource.set(item.source, list);
   });
-  const sources = [...bySource].map(([source, idx]) => sourceMetrics(source, idx.map((i) => items[i]!), idx.map((i) => pToxic[i]!)));
+  const sources = [...bySource].map(([source, idx]) =>
+    sourceMetrics(
+      source,
+      idx.map((i) => items[i]!),
+      idx.map((i) => pToxic[i]!),
+    ),
+  );
   const byGroup = new Map<string, { n: number; fp: number }>();
   items.forEach((item, i) => {
     if (item.label !== 0 || item.group === undefined) return;
@@ -117,7 +130,8 @@ const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -136,10 +150,20 @@ export function formatClassifierReport(rows: readonly { name: string; report: Cl
   const groups = [...new Set(rows.flatMap((r) => r.report.groupFpr.map((g) => g.group)))].sort();
   if (groups.length) {
     const nOf = (group: string) => rows.map((r) => r.report.groupFpr.find((g) => g.group === group)?.n).find((n) => n !== undefined) ?? 0;
-    const fprRows = groups.map((group) => [group, String(nOf(group)), ...rows.map((r) => pct(r.report.groupFpr.find((g) => g.group === group)?.fpr ?? NaN))]);
+    const fprRows = groups.map((group) => [
+      group,
+      String(nOf(group)),
+      ...rows.map((r) => pct(r.report.groupFpr.find((g) => g.group === group)?.fpr ?? NaN)),
+    ]);
     fprRows.push(['mean', '', ...rows.map((r) => pct(r.report.meanGroupFpr))]);
-    fprRows.push(['max / mean', '', ...rows.map((r) => (r.report.maxOverMeanFpr === null ? '—' : `${r.report.maxOverMeanFpr.toFixed(2)}x`))]);
-    parts.push(`false positives (P(toxic) ≥ ${TOXIC_THRESHOLD}) on ToxiGen's neutral statements, per target group (n = neutral statements scored):`);
+    fprRows.push([
+      'max / mean',
+      '',
+      ...rows.map((r) => (r.report.maxOverMeanFpr === null ? '—' : `${r.report.maxOverMeanFpr.toFixed(2)}x`)),
+    ]);
+    parts.push(
+      `false positives (P(toxic) ≥ ${TOXIC_THRESHOLD}) on ToxiGen's neutral statements, per target group (n = neutral statements scored):`,
+    );
     parts.push(table(['group', 'n', ...rows.map((r) => r.name)], fprRows));
   }
   return parts.join('\n\n');

@@ -3,7 +3,9 @@ import { InputError } from '../errors.js';
 
 /** Thrown when the abort signal fires between batches of {@link scoreTexts}. */
 export class ScoringInterrupted extends Error {
-  constructor() { super('scoring interrupted'); }
+  constructor() {
+    super('scoring interrupted');
+  }
 }
 
 /**

@@ -112,7 +112,9 @@ const TRAIN_INFO_FILE = 'train.json';
 export function validateClassifierHyperparameters(o: ClassifierHyperparameters, maxPositions = Infinity): void {
   const int = (flag: string, v: number, min: number, max = Infinity, why = '') => {
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new InputError(`train-classifier: ${flag} must be an integer ${max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`}${why}, got ${v}`);
+      throw new InputError(
+        `train-classifier: ${flag} must be an integer ${max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`}${why}, got ${v}`,
+      );
     }
   };
   int('--epochs', o.epochs, 1);
@@ -122,16 +124,25 @@ export function validateClassifierHyperparameters(o: ClassifierHyperparameters, 
   int('--eval-every', o.evalEvery, 0);
   int('--patience', o.patience, 0);
   int('--seed', o.seed, 0);
-  if (!(o.learningRate > 0 && Number.isFinite(o.learningRate))) throw new InputError(`train-classifier: --lr must be a finite number > 0, got ${o.learningRate}`);
-  if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay))) throw new InputError(`train-classifier: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
-  if (o.maxGradNorm !== null && !(o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm))) throw new InputError(`train-classifier: maxGradNorm must be > 0 or null, got ${o.maxGradNorm}`);
-  if (!(o.minSourceShare >= 0 && o.minSourceShare < 1)) throw new InputError(`train-classifier: --source-share must be in [0, 1), got ${o.minSourceShare}`);
+  if (!(o.learningRate > 0 && Number.isFinite(o.learningRate)))
+    throw new InputError(`train-classifier: --lr must be a finite number > 0, got ${o.learningRate}`);
+  if (!(o.weightDecay >= 0 && Number.isFinite(o.weightDecay)))
+    throw new InputError(`train-classifier: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
+  if (o.maxGradNorm !== null && !(o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm)))
+    throw new InputError(`train-classifier: maxGradNorm must be > 0 or null, got ${o.maxGradNorm}`);
+  if (!(o.minSourceShare >= 0 && o.minSourceShare < 1))
+    throw new InputError(`train-classifier: --source-share must be in [0, 1), got ${o.minSourceShare}`);
   if (!(o.ema >= 0 && o.ema < 1)) throw new InputError(`train-classifier: --ema must be a decay in [0, 1), got ${o.ema}`);
-  if (o.weighting !== 'class' && o.weighting !== 'none') throw new InputError(`train-classifier: --weighting must be "class" or "none", got ${JSON.stringify(o.weighting)}`);
+  if (o.weighting !== 'class' && o.weighting !== 'none')
+    throw new InputError(`train-classifier: --weighting must be "class" or "none", got ${JSON.stringify(o.weighting)}`);
 }
 
 /** A tokenized example. */
-interface Example { ids: number[]; label: 0 | 1; weight: number }
+interface Example {
+  ids: number[];
+  label: 0 | 1;
+  weight: number;
+}
 
 /** Per-(source, class) loss weights: within a source both classes weigh the same, n_s / (2 · n_{s,c}). */
 export function classWeights(items: readonly LabelledText[]): Map<string, [number, number]> {
@@ -208,19 +219,29 @@ function batchTensors(rows: readonly number[][], pad: number): { ids: tf.Tensor2
 }
 
 /** P(toxic) of every row (label index 1), in batches of texts of similar length. Allocates nothing that outlives it. */
-async function predictToxic(classifier: CausalSequenceClassifier, rows: readonly number[][], batchSize = 64, toxicIndex = 1): Promise<number[]> {
+async function predictToxic(
+  classifier: CausalSequenceClassifier,
+  rows: readonly number[][],
+  batchSize = 64,
+  toxicIndex = 1,
+): Promise<number[]> {
   const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
   const out = new Array<number>(rows.length);
   for (let s = 0; s < order.length; s += batchSize) {
     const idx = order.slice(s, s + batchSize);
     const probs = tf.tidy(() => {
-      const { ids, mask } = batchTensors(idx.map((i) => rows[i]!), classifier.config.padTokenId);
+      const { ids, mask } = batchTensors(
+        idx.map((i) => rows[i]!),
+        classifier.config.padTokenId,
+      );
       return tf.softmax(classifier.logits(ids, mask)); // [b, L]
     });
     const data = (await probs.data()) as Float32Array;
     probs.dispose();
     const L = classifier.labels.length;
-    idx.forEach((i, k) => { out[i] = data[k * L + toxicIndex]!; });
+    idx.forEach((i, k) => {
+      out[i] = data[k * L + toxicIndex]!;
+    });
   }
   return out;
 }
@@ -252,26 +273,38 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
   const tr = keep(opts.train);
   const va = keep(opts.validation);
   if (tr.items.length === 0) throw new InputError('train-classifier: no training text has a token');
-  if (new Set(tr.items.map((x) => x.label)).size < 2) throw new InputError('train-classifier: the training split needs both neutral (0) and toxic (1) texts');
+  if (new Set(tr.items.map((x) => x.label)).size < 2)
+    throw new InputError('train-classifier: the training split needs both neutral (0) and toxic (1) texts');
   const weights = classWeights(tr.items);
   const examples: Example[] = tr.items.map((x, i) => ({
-    ids: tr.rows[i]!, label: x.label, weight: opts.weighting === 'class' ? weights.get(x.source)![x.label] : 1,
+    ids: tr.rows[i]!,
+    label: x.label,
+    weight: opts.weighting === 'class' ? weights.get(x.source)![x.label] : 1,
   }));
   const sourceCounts = new Map<string, number>();
   for (const x of tr.items) sourceCounts.set(x.source, (sourceCounts.get(x.source) ?? 0) + 1);
   const repeats = sourceRepeats(sourceCounts, opts.minSourceShare);
   const epochOrder: number[] = [];
-  tr.items.forEach((x, i) => { for (let r = 0; r < repeats.get(x.source)!; r++) epochOrder.push(i); });
+  tr.items.forEach((x, i) => {
+    for (let r = 0; r < repeats.get(x.source)!; r++) epochOrder.push(i);
+  });
   const stepsPerEpoch = Math.ceil(epochOrder.length / opts.batchSize);
   const totalSteps = stepsPerEpoch * opts.epochs;
   const trainTokens = tr.rows.reduce((a, r) => a + r.length, 0);
-  log(`train-classifier: ${tr.items.length} training texts (${trainTokens} tokens; ${tr.dropped} without a token dropped), ` +
-    `${va.items.length} validation texts; per epoch ${epochOrder.length} texts (repeats ${[...repeats].map(([s, r]) => `${s} ×${r}`).join(', ')}), ` +
-    `${stepsPerEpoch} steps × ${opts.epochs} epochs at most; loss weights ${[...weights].map(([s, [w0, w1]]) => `${s} ${w0.toFixed(2)}/${w1.toFixed(2)}`).join(', ')}`);
+  log(
+    `train-classifier: ${tr.items.length} training texts (${trainTokens} tokens; ${tr.dropped} without a token dropped), ` +
+      `${va.items.length} validation texts; per epoch ${epochOrder.length} texts (repeats ${[...repeats].map(([s, r]) => `${s} ×${r}`).join(', ')}), ` +
+      `${stepsPerEpoch} steps × ${opts.epochs} epochs at most; loss weights ${[...weights].map(([s, [w0, w1]]) => `${s} ${w0.toFixed(2)}/${w1.toFixed(2)}`).join(', ')}`,
+  );
 
   const vars = classifier.trainableVariables({ freezeEmbeddings: opts.freezeEmbeddings });
   const schedule = { kind: 'cosine' as const, warmupSteps: Math.min(opts.warmupSteps, totalSteps), totalSteps };
-  const optimiser = new DecayGroupsAdamW(vars, { learningRate: opts.learningRate, betas: opts.betas, weightDecay: opts.weightDecay, schedule });
+  const optimiser = new DecayGroupsAdamW(vars, {
+    learningRate: opts.learningRate,
+    betas: opts.betas,
+    weightDecay: opts.weightDecay,
+    schedule,
+  });
   const ordered = optimiser.ordered;
 
   const tb = opts.runDir ? new TensorBoardWriter(opts.runDir) : undefined;
@@ -283,7 +316,12 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
   let tokens = 0;
   let trainMs = 0;
   let status: TrainClassifierResult['status'] = 'completed';
-  let best = { auc: -Infinity, step: 0, report: undefined as ClassifierReport | undefined, weights: undefined as Float32Array[] | undefined };
+  let best = {
+    auc: -Infinity,
+    step: 0,
+    report: undefined as ClassifierReport | undefined,
+    weights: undefined as Float32Array[] | undefined,
+  };
   let sinceBest = 0;
 
   // The moving average of the weights (same order as `vars`), when asked for.
@@ -318,11 +356,15 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     }
     progress.end();
     const improved = auc > best.auc;
-    log(`train-classifier step ${step} (${why}, epoch ${epoch}): validation AUC ${report.sources.map((r) => `${r.source} ${r.auc.toFixed(4)}`).join(', ')} ` +
-      `(mean ${auc.toFixed(4)}${improved ? ', best so far' : `, best ${best.auc.toFixed(4)} at step ${best.step}`}) in ${((performance.now() - te) / 1000).toFixed(1)} s`);
+    log(
+      `train-classifier step ${step} (${why}, epoch ${epoch}): validation AUC ${report.sources.map((r) => `${r.source} ${r.auc.toFixed(4)}`).join(', ')} ` +
+        `(mean ${auc.toFixed(4)}${improved ? ', best so far' : `, best ${best.auc.toFixed(4)} at step ${best.step}`}) in ${((performance.now() - te) / 1000).toFixed(1)} s`,
+    );
     if (report.groupFpr.length) {
-      log(`  ToxiGen neutral statements flagged (P ≥ 0.5): mean group rate ${report.meanGroupFpr.toFixed(3)}, ` +
-        `max/mean ${report.maxOverMeanFpr === null ? 'n/a (no false positive)' : report.maxOverMeanFpr.toFixed(2)}`);
+      log(
+        `  ToxiGen neutral statements flagged (P ≥ 0.5): mean group rate ${report.meanGroupFpr.toFixed(3)}, ` +
+          `max/mean ${report.maxOverMeanFpr === null ? 'n/a (no false positive)' : report.maxOverMeanFpr.toFixed(2)}`,
+      );
     }
     if (improved || !best.weights) {
       best = { auc, step, report, weights: await withAverage(() => classifier.snapshot()) };
@@ -338,7 +380,12 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
   try {
     await evaluate('initial');
     training: for (epoch = 1; epoch <= opts.epochs; epoch++) {
-      const batches = lengthBatches(tr.rows.map((r) => r.length), shuffle([...epochOrder], rng), opts.batchSize, rng);
+      const batches = lengthBatches(
+        tr.rows.map((r) => r.length),
+        shuffle([...epochOrder], rng),
+        opts.batchSize,
+        rng,
+      );
       for (const batch of batches) {
         if (opts.signal?.aborted) {
           status = 'interrupted';
@@ -356,7 +403,10 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
         const targetWeights = tf.tensor2d(tw, [batch.length, classifier.labels.length]); // [B, L]
         const { value, grads } = tf.variableGrads(() => weightedCrossEntropy(classifier.logits(ids, mask), targetWeights), ordered); // [], per variable
         tf.dispose([ids, mask, targetWeights]);
-        const gradNorm = optimiser.step(ordered.map((v) => grads[v.name]!), opts.maxGradNorm);
+        const gradNorm = optimiser.step(
+          ordered.map((v) => grads[v.name]!),
+          opts.maxGradNorm,
+        );
         if (ema) {
           const decay = Math.min(opts.ema, (2 + step) / (11 + step)); // step is the count before this one
           tf.tidy(() => vars.forEach((v, i) => ema[i]!.assign(tf.add(tf.mul(ema[i]!, decay), tf.mul(v, 1 - decay)))));
@@ -364,7 +414,8 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
         const loss = (await value.data())[0]!;
         value.dispose();
         step += 1;
-        if (!Number.isFinite(loss)) throw new Error(`train-classifier: the loss became ${loss} at step ${step} (learning rate ${lr}); lower --lr`);
+        if (!Number.isFinite(loss))
+          throw new Error(`train-classifier: the loss became ${loss} at step ${step} (learning rate ${lr}); lower --lr`);
         const dt = performance.now() - ts;
         trainMs += dt;
         const nTok = rows.reduce((a, r) => a + r.length, 0);
@@ -374,7 +425,13 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
         tb?.scalar('train/lr', lr, step);
         if (Number.isFinite(gradNorm)) tb?.scalar('train/grad_norm', gradNorm, step);
         tb?.scalar('train/epoch', step / stepsPerEpoch, step);
-        progress.update(step, { epoch, loss: mean(losses.slice(-50)), lr, 'tok/s': Math.round(tokens / (trainMs / 1000)), 'best auc': best.auc });
+        progress.update(step, {
+          epoch,
+          loss: mean(losses.slice(-50)),
+          lr,
+          'tok/s': Math.round(tokens / (trainMs / 1000)),
+          'best auc': best.auc,
+        });
         opts.onStep?.(step, loss);
         if (opts.evalEvery > 0 && step % opts.evalEvery === 0 && step % stepsPerEpoch !== 0) {
           await evaluate(`every ${opts.evalEvery} steps`);
@@ -393,27 +450,49 @@ export async function trainClassifier(opts: TrainClassifierOptions): Promise<Tra
     }
     if (epoch > opts.epochs) epoch = opts.epochs;
     progress.end();
-    log(`train-classifier: ${status} after step ${step}; saving the best weights (step ${best.step}, mean validation AUC ${best.auc.toFixed(4)})`);
+    log(
+      `train-classifier: ${status} after step ${step}; saving the best weights (step ${best.step}, mean validation AUC ${best.auc.toFixed(4)})`,
+    );
     classifier.restore(best.weights!);
     const seconds = (performance.now() - t0) / 1000;
     const info = {
-      status, steps: step, epochs: epoch, bestStep: best.step, bestMeanAuc: best.auc, seconds,
+      status,
+      steps: step,
+      epochs: epoch,
+      bestStep: best.step,
+      bestMeanAuc: best.auc,
+      seconds,
       tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0,
       hyperparameters: hyperparameters(opts),
       data: {
-        train: counts(tr.items), validation: counts(va.items), droppedWithoutTokens: { train: tr.dropped, validation: va.dropped },
-        trainTokens, repeatsPerEpoch: Object.fromEntries(repeats), lossWeights: Object.fromEntries(weights), stepsPerEpoch,
+        train: counts(tr.items),
+        validation: counts(va.items),
+        droppedWithoutTokens: { train: tr.dropped, validation: va.dropped },
+        trainTokens,
+        repeatsPerEpoch: Object.fromEntries(repeats),
+        lossWeights: Object.fromEntries(weights),
+        stepsPerEpoch,
       },
       validation: best.report,
       ...(opts.info ?? {}),
     };
     await classifier.save(opts.outDir, { ...opts.extraFiles, [TRAIN_INFO_FILE]: JSON.stringify(info, null, 2) + '\n' });
     finished = true;
-    log(`train-classifier: saved ${opts.outDir} — validation report of the saved weights (step ${best.step}):\n` +
-      formatClassifierReport([{ name: path.basename(opts.outDir), report: best.report! }]));
+    log(
+      `train-classifier: saved ${opts.outDir} — validation report of the saved weights (step ${best.step}):\n` +
+        formatClassifierReport([{ name: path.basename(opts.outDir), report: best.report! }]),
+    );
     return {
-      status, steps: step, epochs: epoch, bestStep: best.step, bestAuc: best.auc, report: best.report!, losses, seconds,
-      tokensPerSecond: info.tokensPerSecond, outDir: opts.outDir,
+      status,
+      steps: step,
+      epochs: epoch,
+      bestStep: best.step,
+      bestAuc: best.auc,
+      report: best.report!,
+      losses,
+      seconds,
+      tokensPerSecond: info.tokensPerSecond,
+      outDir: opts.outDir,
     };
   } finally {
     tb?.close();
@@ -436,8 +515,20 @@ function counts(items: readonly LabelledText[]): Record<string, { neutral: numbe
 
 function hyperparameters(o: ClassifierHyperparameters): ClassifierHyperparameters {
   return {
-    epochs: o.epochs, batchSize: o.batchSize, maxLength: o.maxLength, learningRate: o.learningRate, warmupSteps: o.warmupSteps,
-    weightDecay: o.weightDecay, betas: o.betas, maxGradNorm: o.maxGradNorm, weighting: o.weighting, minSourceShare: o.minSourceShare, freezeEmbeddings: o.freezeEmbeddings, ema: o.ema,
-    evalEvery: o.evalEvery, patience: o.patience, seed: o.seed,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    maxLength: o.maxLength,
+    learningRate: o.learningRate,
+    warmupSteps: o.warmupSteps,
+    weightDecay: o.weightDecay,
+    betas: o.betas,
+    maxGradNorm: o.maxGradNorm,
+    weighting: o.weighting,
+    minSourceShare: o.minSourceShare,
+    freezeEmbeddings: o.freezeEmbeddings,
+    ema: o.ema,
+    evalEvery: o.evalEvery,
+    patience: o.patience,
+    seed: o.seed,
   };
 }

@@ -18,7 +18,11 @@ interface CompareOptions {
 }
 
 /** Runs the command: the table to `out` (stdout), messages to stderr. Returns the plot's path, if one was written. */
-export async function compareCommand(dir: string, o: CompareOptions, out: NodeJS.WritableStream = process.stdout): Promise<string | undefined> {
+export async function compareCommand(
+  dir: string,
+  o: CompareOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<string | undefined> {
   const lastK = Number(o.lastK);
   if (!Number.isInteger(lastK) || lastK < 1) throw new UserError(`--last-k: expected an integer ≥ 1, got ${JSON.stringify(o.lastK)}`);
   const abs = path.resolve(dir);
@@ -37,6 +41,8 @@ export async function compareCommand(dir: string, o: CompareOptions, out: NodeJS
   const file = path.resolve(o.plot ?? path.join(abs, 'compare.svg'));
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, comparePlot(result));
-  process.stderr.write(`${result.arms.length} arm${result.arms.length > 1 ? 's' : ''}; plot written to ${path.relative(process.cwd(), file) || file}\n`);
+  process.stderr.write(
+    `${result.arms.length} arm${result.arms.length > 1 ? 's' : ''}; plot written to ${path.relative(process.cwd(), file) || file}\n`,
+  );
   return file;
 }

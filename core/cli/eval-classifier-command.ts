@@ -34,20 +34,30 @@ interface ClassifierDataOptions {
  * The labelled texts a classifier command reads: the labels folder (given, or the shipped default when neither it
  * nor `--data` is given) and the user's CSV, split by text hash. Errors name the flag.
  */
-async function readClassifierData(o: ClassifierDataOptions): Promise<{ items: LabelledText[]; train: LabelledText[]; validation: LabelledText[] }> {
+async function readClassifierData(
+  o: ClassifierDataOptions,
+): Promise<{ items: LabelledText[]; train: LabelledText[]; validation: LabelledText[] }> {
   if (o.data && (!o.textColumn || !o.labelColumn)) {
-    throw new UserError(`--data ${o.data}: also give --text-column <name> and --label-column <name> (the CSV's columns holding the text and its 0/1 or neutral/toxic label)`);
+    throw new UserError(
+      `--data ${o.data}: also give --text-column <name> and --label-column <name> (the CSV's columns holding the text and its 0/1 or neutral/toxic label)`,
+    );
   }
   // Without --labels and --data: the labelled data beside the checkout, when this installation has it.
   const shipped = defaultPath(CLASSIFIER_DEFAULTS.labels);
   const labels = o.labels ?? (o.data || !fs.existsSync(shipped) ? undefined : shipped);
   if (!labels && !o.data) {
-    throw new UserError('no labelled data: give --labels <dir> (a folder with davidson-labeled_data.csv and/or toxigen-prompts/) or --data <file.csv> --text-column <name> --label-column <name>');
+    throw new UserError(
+      'no labelled data: give --labels <dir> (a folder with davidson-labeled_data.csv and/or toxigen-prompts/) or --data <file.csv> --text-column <name> --label-column <name>',
+    );
   }
   const items: LabelledText[] = [];
-  if (labels) items.push(...await asUsage('--labels', () => loadToxicityLabels(path.resolve(labels))));
+  if (labels) items.push(...(await asUsage('--labels', () => loadToxicityLabels(path.resolve(labels)))));
   if (o.data) {
-    items.push(...await asUsage('--data', () => loadLabelledCsv(path.resolve(o.data!), { textColumn: o.textColumn!, labelColumn: o.labelColumn! })));
+    items.push(
+      ...(await asUsage('--data', () =>
+        loadLabelledCsv(path.resolve(o.data!), { textColumn: o.textColumn!, labelColumn: o.labelColumn! }),
+      )),
+    );
   }
   const split = await asUsage('--validation', () => splitByHash(items, o.validation));
   return { items, ...split };
@@ -73,9 +83,12 @@ function classifierSlot(spec: string, registry: PluginRegistry): SlotConfig {
     try {
       slot = JSON.parse(spec);
     } catch (err) {
-      throw new UserError(`classifier ${spec}: not JSON (${(err as Error).message}); write a reward-model slot such as '{"type": "lexicon-toxicity"}'`);
+      throw new UserError(
+        `classifier ${spec}: not JSON (${(err as Error).message}); write a reward-model slot such as '{"type": "lexicon-toxicity"}'`,
+      );
     }
-    if (typeof (slot as { type?: unknown }).type !== 'string') throw new UserError(`classifier ${spec}: a slot needs a "type" (a reward-model plugin)`);
+    if (typeof (slot as { type?: unknown }).type !== 'string')
+      throw new UserError(`classifier ${spec}: a slot needs a "type" (a reward-model plugin)`);
     return slot as SlotConfig;
   }
   const dir = path.resolve(spec);
@@ -84,13 +97,17 @@ function classifierSlot(spec: string, registry: PluginRegistry): SlotConfig {
     const labels = Object.values(config.id2label ?? {});
     const neutral = labels.find((l) => NEUTRAL_LABEL_NAMES.includes(l.toLowerCase()));
     if (!neutral) {
-      throw new UserError(`classifier ${spec}: none of its labels (${labels.join(', ') || 'no id2label'}) names the non-toxic class (${NEUTRAL_LABEL_NAMES.join(', ')}); pass a slot instead: '{"type": "hf-classifier", "path": "${spec}", "neutralLabel": "<label>"}'`);
+      throw new UserError(
+        `classifier ${spec}: none of its labels (${labels.join(', ') || 'no id2label'}) names the non-toxic class (${NEUTRAL_LABEL_NAMES.join(', ')}); pass a slot instead: '{"type": "hf-classifier", "path": "${spec}", "neutralLabel": "<label>"}'`,
+      );
     }
     return { type: 'hf-classifier', path: dir, neutralLabel: neutral };
   }
   if (registry.has('reward-model', spec)) return { type: spec };
   if (fs.existsSync(dir)) throw new UserError(`classifier ${spec}: ${dir} has no config.json (a Hugging Face classifier folder needs one)`);
-  throw new UserError(`classifier ${spec}: neither a classifier folder nor a reward-model plugin; plugins: ${registry.names('reward-model').join(', ')}`);
+  throw new UserError(
+    `classifier ${spec}: neither a classifier folder nor a reward-model plugin; plugins: ${registry.names('reward-model').join(', ')}`,
+  );
 }
 
 /**
@@ -99,12 +116,15 @@ function classifierSlot(spec: string, registry: PluginRegistry): SlotConfig {
  * a learned one against `lexicon-toxicity`, say. Returns the printed table.
  */
 export async function evalClassifierCommand(specs: string[], registry: PluginRegistry, o: EvalClassifierOptions): Promise<string> {
-  if (specs.length === 0) throw new UserError('name at least one classifier: a model folder or a reward-model plugin (e.g. lexicon-toxicity)');
+  if (specs.length === 0)
+    throw new UserError('name at least one classifier: a model folder or a reward-model plugin (e.g. lexicon-toxicity)');
   const slots = specs.map((spec) => ({ spec, slot: classifierSlot(spec, registry) }));
   const data = await readClassifierData(o);
   const items = o.split === 'all' ? data.items : data[o.split];
   if (items.length === 0) throw new UserError(`--split ${o.split}: no texts in that split`);
-  const counts = describeCounts(items).map((c) => `${c.source} ${c.n.toLocaleString('en-US')} (${((100 * c.toxic) / c.n).toFixed(1)}% toxic)`).join(', ');
+  const counts = describeCounts(items)
+    .map((c) => `${c.source} ${c.n.toLocaleString('en-US')} (${((100 * c.toxic) / c.n).toFixed(1)}% toxic)`)
+    .join(', ');
   process.stderr.write(`eval-classifier: ${o.split} split: ${counts}\n`);
 
   tf.env().set('PROD', true);
@@ -114,7 +134,11 @@ export async function evalClassifierCommand(specs: string[], registry: PluginReg
     throw new UserError(`--backend: ${(err as Error).message}`);
   }
   const ctx: PluginContext = {
-    configDir: process.cwd(), seed: 0, backend: o.backend, trainSteps: 1, memoryPlan: defaultMemoryPlan(),
+    configDir: process.cwd(),
+    seed: 0,
+    backend: o.backend,
+    trainSteps: 1,
+    memoryPlan: defaultMemoryPlan(),
     log: (m) => process.stderr.write(`${m}\n`),
   };
   const rows: { name: string; spec: string; report: ClassifierReport }[] = [];
@@ -123,7 +147,11 @@ export async function evalClassifierCommand(specs: string[], registry: PluginReg
     try {
       const progress = new Progress(`score ${spec}`, items.length, process.stderr, { everyMs: 3000 });
       const t0 = Date.now();
-      const p = await scoreTexts(model, items.map((x) => x.text), { batchSize: o.batchSize, signal: o.signal, onProgress: (d) => progress.update(d) });
+      const p = await scoreTexts(
+        model,
+        items.map((x) => x.text),
+        { batchSize: o.batchSize, signal: o.signal, onProgress: (d) => progress.update(d) },
+      );
       progress.end();
       process.stderr.write(`eval-classifier: ${spec}: ${items.length} texts in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
       rows.push({ name: model.name, spec, report: classifierReport(items, p) });
@@ -136,7 +164,10 @@ export async function evalClassifierCommand(specs: string[], registry: PluginReg
   }
   if (o.json) {
     fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-    fs.writeFileSync(o.json, `${JSON.stringify({ split: o.split, validation: o.validation, data: describeCounts(items), classifiers: rows }, null, 2)}\n`);
+    fs.writeFileSync(
+      o.json,
+      `${JSON.stringify({ split: o.split, validation: o.validation, data: describeCounts(items), classifiers: rows }, null, 2)}\n`,
+    );
   }
   return formatClassifierReport(rows);
 }

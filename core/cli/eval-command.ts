@@ -26,7 +26,6 @@ interface EvalCommandOptions {
   signal?: AbortSignal;
 }
 
-
 /**
  * `detox-lab eval`: the study's model-selection table. Each model continues the held-out toxic
  * prompts with the experiment's eval protocol; perplexity is measured under the experiment's
@@ -35,14 +34,23 @@ interface EvalCommandOptions {
  */
 export async function evalCommand(prepared: PreparedExperiment, opts: EvalCommandOptions): Promise<EvalRow[]> {
   const evalCfg: EvalConfig = { ...prepared.config.eval, ...opts.eval };
-  const setup = await loadEvalSetup(prepared, { prompts: opts.prompts, maxPrompts: evalCfg.maxPrompts, maxNewTokens: evalCfg.maxNewTokens });
+  const setup = await loadEvalSetup(prepared, {
+    prompts: opts.prompts,
+    maxPrompts: evalCfg.maxPrompts,
+    maxNewTokens: evalCfg.maxNewTokens,
+  });
   const { classifier, crossCheck, initial, prompts } = setup;
   const rows: EvalRow[] = [];
   for (const spec of opts.models) {
     const policy: Policy = await setup.policy(spec);
     let progress: Progress | undefined;
     const result = await evaluate({
-      policy, classifier, crossCheck, prompts, cfg: evalCfg, signal: opts.signal,
+      policy,
+      classifier,
+      crossCheck,
+      prompts,
+      cfg: evalCfg,
+      signal: opts.signal,
       fluency: (ids, mask) => initial.forward(ids, mask, 'policy').logits,
       ...(sameTokenizer(policy.tokenizer, initial.tokenizer) ? {} : { fluencyTokenizer: initial.tokenizer }),
       onProgress: (done, total) => {
@@ -83,7 +91,8 @@ interface EvalSetup {
  * initial policy's context beside that many new tokens.
  */
 export async function loadEvalSetup(
-  prepared: PreparedExperiment, opts: { prompts?: string; maxPrompts?: number | null; maxNewTokens?: number },
+  prepared: PreparedExperiment,
+  opts: { prompts?: string; maxPrompts?: number | null; maxNewTokens?: number },
 ): Promise<EvalSetup> {
   const cfg = prepared.config;
   tf.env().set('PROD', true);
@@ -94,13 +103,20 @@ export async function loadEvalSetup(
   }
   const log = (m: string) => process.stderr.write(`${m}\n`);
   const ctx: PluginContext = {
-    configDir: prepared.raw.baseDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, memoryPlan: defaultMemoryPlan(), log,
+    configDir: prepared.raw.baseDir,
+    seed: cfg.seed,
+    backend: cfg.backend,
+    trainSteps: cfg.train.steps,
+    memoryPlan: defaultMemoryPlan(),
+    log,
   };
   const given = opts.prompts ? readPromptFile(opts.prompts, opts.maxPrompts ?? null) : undefined;
   const classifier = await asUsage('reward.model', () => create(prepared.registry, 'reward-model', cfg.reward.model as SlotConfig, ctx));
   const crossCheck: RewardModel[] = [];
   for (const [i, slot] of (cfg.eval.classifiers as SlotConfig[]).entries()) {
-    crossCheck.push(await asUsage(`eval.classifiers.${i}`, () => create(prepared.registry, 'reward-model', slot, ctx, `eval.classifiers.${i}`)));
+    crossCheck.push(
+      await asUsage(`eval.classifiers.${i}`, () => create(prepared.registry, 'reward-model', slot, ctx, `eval.classifiers.${i}`)),
+    );
   }
   const initial = await asUsage('policy', () => create(prepared.registry, 'policy', cfg.policy as SlotConfig, ctx));
   let prompts: string[];
@@ -110,13 +126,21 @@ export async function loadEvalSetup(
   } else {
     const dataset = await asUsage('data.dataset', () => create(prepared.registry, 'dataset', cfg.data.dataset as SlotConfig, ctx));
     prompts = (await dataset.load()).heldOut.map((p) => p.text);
-    if (prompts.length === 0) throw new UserError('no prompts to evaluate: the held-out split is empty; raise the dataset\'s heldOutFraction or pass --prompts <file>');
+    if (prompts.length === 0)
+      throw new UserError(
+        "no prompts to evaluate: the held-out split is empty; raise the dataset's heldOutFraction or pass --prompts <file>",
+      );
   }
   return {
-    ctx, classifier, crossCheck, initial, prompts,
-    policy: (spec) => (spec === 'initial'
-      ? Promise.resolve(initial)
-      : asUsage(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed }))),
+    ctx,
+    classifier,
+    crossCheck,
+    initial,
+    prompts,
+    policy: (spec) =>
+      spec === 'initial'
+        ? Promise.resolve(initial)
+        : asUsage(`--model ${spec}`, () => CausalLMPolicy.load(path.resolve(spec), { plan: defaultMemoryPlan(), seed: cfg.seed })),
     dispose: () => {
       initial.dispose();
       classifier.dispose?.();
@@ -126,7 +150,10 @@ export async function loadEvalSetup(
 }
 
 /** A `--prompts` prompt and its line in the file. */
-interface PromptLine { line: number; text: string }
+interface PromptLine {
+  line: number;
+  text: string;
+}
 
 /**
  * The prompts of a `--prompts` file (the first `maxPrompts` when set): `.jsonl` rows with a "text" (or "prompt.text")
@@ -137,23 +164,32 @@ function readPromptFile(given: string, maxPrompts: number | null): PromptLine[] 
   const file = path.resolve(given);
   const where = `--prompts ${given}`;
   if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new UserError(`${where}: no file at ${file}`);
-  const lines = fs.readFileSync(file, 'utf8').split('\n').map((text, i) => ({ line: i + 1, text: text.replace(/\r$/, '') }))
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((text, i) => ({ line: i + 1, text: text.replace(/\r$/, '') }))
     .filter((l) => l.text.trim());
   const jsonl = file.endsWith('.jsonl');
-  const prompts = lines.map(({ line, text }) => {
-    if (!jsonl) return { line, text: text.trim() };
-    let o: { text?: unknown; prompt?: { text?: unknown } } | null;
-    try {
-      o = JSON.parse(text) as typeof o;
-    } catch (err) {
-      throw new UserError(`${where}:${line}: not a JSON line (${(err as Error).message}); a .jsonl file holds one {"text": "..."} per line`);
-    }
-    const t = typeof o?.text === 'string' ? o.text : o?.prompt?.text;
-    if (typeof t !== 'string') throw new UserError(`${where}:${line}: expected a "text" (or "prompt.text") string field`);
-    return { line, text: t };
-  }).filter((p) => p.text.trim());
+  const prompts = lines
+    .map(({ line, text }) => {
+      if (!jsonl) return { line, text: text.trim() };
+      let o: { text?: unknown; prompt?: { text?: unknown } } | null;
+      try {
+        o = JSON.parse(text) as typeof o;
+      } catch (err) {
+        throw new UserError(
+          `${where}:${line}: not a JSON line (${(err as Error).message}); a .jsonl file holds one {"text": "..."} per line`,
+        );
+      }
+      const t = typeof o?.text === 'string' ? o.text : o?.prompt?.text;
+      if (typeof t !== 'string') throw new UserError(`${where}:${line}: expected a "text" (or "prompt.text") string field`);
+      return { line, text: t };
+    })
+    .filter((p) => p.text.trim());
   if (prompts.length === 0) {
-    throw new UserError(`${where}: no prompts in ${file} (blank lines are skipped); give one prompt per line (.txt) or one {"text": "..."} per line (.jsonl)`);
+    throw new UserError(
+      `${where}: no prompts in ${file} (blank lines are skipped); give one prompt per line (.txt) or one {"text": "..."} per line (.jsonl)`,
+    );
   }
   return maxPrompts ? prompts.slice(0, maxPrompts) : prompts;
 }
@@ -165,11 +201,16 @@ function readPromptFile(given: string, maxPrompts: number | null): PromptLine[] 
 function checkPromptLengths(given: string, prompts: readonly PromptLine[], policy: Policy, maxNewTokens: number): void {
   const room = policy.contextLength - maxNewTokens;
   if (room < 1) {
-    throw new UserError(`--max-new-tokens ${maxNewTokens}: leaves no room for a prompt in the model's context of ${policy.contextLength} tokens; allowed: 1 to ${policy.contextLength - 1}`);
+    throw new UserError(
+      `--max-new-tokens ${maxNewTokens}: leaves no room for a prompt in the model's context of ${policy.contextLength} tokens; allowed: 1 to ${policy.contextLength - 1}`,
+    );
   }
   const long = prompts.map((p) => ({ ...p, tokens: policy.tokenizer.encode(p.text).length })).filter((p) => p.tokens > room);
   if (long.length) {
-    const first = long.slice(0, 3).map((p) => `line ${p.line} (${p.tokens} tokens)`).join(', ');
+    const first = long
+      .slice(0, 3)
+      .map((p) => `line ${p.line} (${p.tokens} tokens)`)
+      .join(', ');
     throw new UserError(
       `--prompts ${given}: ${long.length} prompt${long.length > 1 ? 's are' : ' is'} longer than the ${room} tokens the model's context (${policy.contextLength}) ` +
         `leaves besides --max-new-tokens ${maxNewTokens}: ${first}${long.length > 3 ? ', ...' : ''}; shorten them or lower --max-new-tokens`,
@@ -194,12 +235,33 @@ function writeTables(out: string, rows: EvalRow[]): void {
 export function evalTable(rows: EvalRow[]): string {
   const rtp = rows.some((r) => r.result.rtp);
   const cross = rows.find((r) => r.result.crossCheck)?.result.crossCheck?.map((c) => c.classifier) ?? [];
-  const head = ['model', 'toxicity (mean ± std)', ...cross.map((c) => `toxicity by ${c}`), 'distinct-1', 'distinct-2', 'distinct-3', 'perplexity', ...(rtp ? ['exp. max toxicity', 'toxicity prob.'] : [])];
+  const head = [
+    'model',
+    'toxicity (mean ± std)',
+    ...cross.map((c) => `toxicity by ${c}`),
+    'distinct-1',
+    'distinct-2',
+    'distinct-3',
+    'perplexity',
+    ...(rtp ? ['exp. max toxicity', 'toxicity prob.'] : []),
+  ];
   const lines = rows.map(({ model, result: r }) => [
-    model, `${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}`,
-    ...cross.map((_, k) => { const c = r.crossCheck?.[k]; return c ? `${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}` : '—'; }),
-    r.distinct1.toFixed(4), r.distinct2.toFixed(4), r.distinct3.toFixed(4),
-    r.perplexity.toFixed(2), ...(rtp ? [r.rtp ? `${r.rtp.expectedMaxToxicity.mean.toFixed(4)} ± ${r.rtp.expectedMaxToxicity.std.toFixed(4)}` : '—', r.rtp ? r.rtp.toxicityProbability.toFixed(4) : '—'] : []),
+    model,
+    `${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}`,
+    ...cross.map((_, k) => {
+      const c = r.crossCheck?.[k];
+      return c ? `${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}` : '—';
+    }),
+    r.distinct1.toFixed(4),
+    r.distinct2.toFixed(4),
+    r.distinct3.toFixed(4),
+    r.perplexity.toFixed(2),
+    ...(rtp
+      ? [
+          r.rtp ? `${r.rtp.expectedMaxToxicity.mean.toFixed(4)} ± ${r.rtp.expectedMaxToxicity.std.toFixed(4)}` : '—',
+          r.rtp ? r.rtp.toxicityProbability.toFixed(4) : '—',
+        ]
+      : []),
   ]);
   return [head, head.map(() => '---'), ...lines].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }

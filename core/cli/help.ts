@@ -31,7 +31,10 @@ export function describeOptions(schema: z.ZodType, indent = '  '): string {
       const { inner: fi, dflt, description } = unwrap(field);
       const name = prefix ? `${prefix}.${key}` : key;
       const nested = defOf(fi).type === 'object' && Object.keys(defOf(fi).shape ?? {}).some((k) => k !== 'type');
-      const dfltText = dflt === undefined || (typeof dflt === 'object' && dflt !== null && !Array.isArray(dflt)) ? '' : `  (default ${JSON.stringify(dflt)})`;
+      const dfltText =
+        dflt === undefined || (typeof dflt === 'object' && dflt !== null && !Array.isArray(dflt))
+          ? ''
+          : `  (default ${JSON.stringify(dflt)})`;
       lines.push(`${indent}${name}  ${nested ? 'object' : typeName(field)}${dfltText}${description ? `  — ${description}` : ''}`);
       if (nested) walk(fi, name);
     }

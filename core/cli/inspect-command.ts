@@ -22,8 +22,16 @@ interface InspectOptions {
 
 const parseIds = (what: string, s: string): number[][] => {
   let v: unknown;
-  try { v = JSON.parse(s); } catch { throw new UserError(`${what}: not JSON (expected e.g. '[[50256, 464]]')`); }
-  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length === (v as unknown[][])[0]!.length && r.every((x) => Number.isInteger(x)))) {
+  try {
+    v = JSON.parse(s);
+  } catch {
+    throw new UserError(`${what}: not JSON (expected e.g. '[[50256, 464]]')`);
+  }
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    !v.every((r) => Array.isArray(r) && r.length === (v as unknown[][])[0]!.length && r.every((x) => Number.isInteger(x)))
+  ) {
     throw new UserError(`${what}: expected a non-empty rectangular list of integer lists, e.g. '[[1, 2], [3, 4]]'`);
   }
   return v as number[][];
@@ -37,23 +45,35 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
   tf.env().set('PROD', true); // no TensorFlow.js banners in the output
   const info: BackendInfo = await initBackend(o.backend);
   if (!fs.existsSync(path.join(dir, 'config.json'))) throw new UserError(`${dir}: no config.json (not a Hugging Face model folder)`);
-  const raw = await asUsage(`${dir}/config.json`, () => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string });
+  const raw = await asUsage(
+    `${dir}/config.json`,
+    () => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string },
+  );
   const isClassifier = raw.model_type === 'roberta' || isCausalClassifierConfig(raw as Record<string, unknown>);
   let tokenizer: Tokenizer | null = null;
-  try { tokenizer = await loadTokenizer(dir); } catch { tokenizer = null; }
+  try {
+    tokenizer = await loadTokenizer(dir);
+  } catch {
+    tokenizer = null;
+  }
   const ids = o.inputIds ? parseIds('--input-ids', o.inputIds) : null;
   const mask = o.attentionMask ? parseIds('--attention-mask', o.attentionMask) : ids?.map((r) => r.map(() => 1));
   if (ids && mask && (mask.length !== ids.length || mask[0]!.length !== ids[0]!.length)) {
     throw new UserError('--attention-mask must have the shape of --input-ids');
   }
-  if (o.text !== undefined && !tokenizer) throw new UserError(`${dir} has no tokenizer.json: --text needs one (use --input-ids to work on token ids)`);
+  if (o.text !== undefined && !tokenizer)
+    throw new UserError(`${dir} has no tokenizer.json: --text needs one (use --input-ids to work on token ids)`);
   const lines: string[] = [];
 
   if (isClassifier) {
     const cls = await asUsage(dir, () => loadSequenceClassifier(dir));
     try {
       const params = countParams(await readSafetensorsFolder(dir));
-      lines.push(`architecture: ${'architecture' in cls.config ? cls.config.architecture : 'RobertaForSequenceClassification'} (${cls.config.numLayers ?? '?'} layers)`, `labels: ${cls.labels.join(', ')}`, `parameters: ${params.toLocaleString('en')}`);
+      lines.push(
+        `architecture: ${'architecture' in cls.config ? cls.config.architecture : 'RobertaForSequenceClassification'} (${cls.config.numLayers ?? '?'} layers)`,
+        `labels: ${cls.labels.join(', ')}`,
+        `parameters: ${params.toLocaleString('en')}`,
+      );
       if (ids) {
         const logits = cls.classify(ids, mask!);
         const out = (await logits.array()) as number[][];
@@ -78,20 +98,31 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
       lines.push(
         `architecture: ${cfg.modelType} causal LM + value head: ${cfg.nLayers} layers, d ${cfg.dModel}, ${cfg.nHeads} heads, vocab ${cfg.vocabSize}, context ${cfg.nPositions}`,
         ...(cfg.modelType === 'gpt_neo' ? [`attention layers: ${cfg.attentionTypes.join(', ')} (window ${cfg.windowSize})`] : []),
-        ...(cfg.modelType === 'opt' ? [`blocks: ${cfg.postLayerNorm ? 'post-LayerNorm, no final LayerNorm' : 'pre-LayerNorm'}, ${cfg.activation}` +
-          (cfg.dEmbed !== cfg.dModel ? `, embeddings ${cfg.dEmbed} wide (project_in / project_out)` : '')] : []),
-        ...(cfg.modelType === 'bloom' ? [`positions: ALiBi over ${cfg.nHeads} heads (no table; context bounded at ${cfg.nPositions})`] : []),
+        ...(cfg.modelType === 'opt'
+          ? [
+              `blocks: ${cfg.postLayerNorm ? 'post-LayerNorm, no final LayerNorm' : 'pre-LayerNorm'}, ${cfg.activation}` +
+                (cfg.dEmbed !== cfg.dModel ? `, embeddings ${cfg.dEmbed} wide (project_in / project_out)` : ''),
+            ]
+          : []),
+        ...(cfg.modelType === 'bloom'
+          ? [`positions: ALiBi over ${cfg.nHeads} heads (no table; context bounded at ${cfg.nPositions})`]
+          : []),
         `parameters: ${params.toLocaleString('en')} (float32 in memory; stored ${await storedDtypes(dir)})`,
       );
       if (ids) {
-        const out = tf.tidy(() => model.forward(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask!, undefined, 'int32')).logits.arraySync());
+        const out = tf.tidy(() =>
+          model.forward(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask!, undefined, 'int32')).logits.arraySync(),
+        );
         if (o.json) return JSON.stringify({ logits: out });
         lines.push(`logits: [${ids.length}, ${ids[0]!.length}, ${cfg.vocabSize}] (use --json to print them)`);
       }
       if (o.text !== undefined) {
         const prompt = tokenizer!.encode(o.text);
-        const { responses } = await generate(model, { prompts: [prompt], padTokenId: tokenizer!.padTokenId, eosTokenId: tokenizer!.eosTokenId },
-          { maxNewTokens: o.maxNewTokens, greedy: true, rng: { next: () => 0 } });
+        const { responses } = await generate(
+          model,
+          { prompts: [prompt], padTokenId: tokenizer!.padTokenId, eosTokenId: tokenizer!.eosTokenId },
+          { maxNewTokens: o.maxNewTokens, greedy: true, rng: { next: () => 0 } },
+        );
         const cont = tokenizer!.decode(responses[0]!, { skipSpecialTokens: true });
         if (o.json) return JSON.stringify({ prompt: o.text, continuation: cont, ids: responses[0] });
         lines.push(`greedy continuation: ${JSON.stringify(o.text)} → ${JSON.stringify(cont)}`);
@@ -100,9 +131,11 @@ export async function inspectCommand(dir: string, o: InspectOptions): Promise<st
       model.dispose();
     }
   }
-  lines.push(tokenizer
-    ? `tokenizer: ${tokenizer.vocabSize} ids, eos ${JSON.stringify(tokenizer.eosToken)} (${tokenizer.eosTokenId}), pad ${tokenizer.padIsEos ? '= eos' : JSON.stringify(tokenizer.padToken)}`
-    : 'tokenizer: none (tokenizer.json missing: token ids only)');
+  lines.push(
+    tokenizer
+      ? `tokenizer: ${tokenizer.vocabSize} ids, eos ${JSON.stringify(tokenizer.eosToken)} (${tokenizer.eosTokenId}), pad ${tokenizer.padIsEos ? '= eos' : JSON.stringify(tokenizer.padToken)}`
+      : 'tokenizer: none (tokenizer.json missing: token ids only)',
+  );
   lines.push(`backend: ${info.tfBackend}${info.patchedKernels?.length ? ` (project kernels: ${info.patchedKernels.join(', ')})` : ''}`);
   if (info.matmulDescription) lines.push(`matmul: ${info.matmul} — ${info.matmulDescription}`);
   return lines.join('\n');

@@ -30,7 +30,8 @@ export async function planCommand(experiment: string | undefined, opts: { budget
   const prepared = await prepareExperiment({ file: experiment, set: opts.set ?? [], builtins: builtinPlugins });
   const cfg = prepared.config;
   const policy = cfg.policy as SlotConfig & { path?: string };
-  if (typeof policy.path !== 'string') throw new UserError(`plan: policy "${policy.type}" has no "path" to a model folder with config.json`);
+  if (typeof policy.path !== 'string')
+    throw new UserError(`plan: policy "${policy.type}" has no "path" to a model folder with config.json`);
   const dir = path.resolve(prepared.raw.baseDir, policy.path);
   const known = knownConfig(path.basename(dir));
   let source = path.relative(process.cwd(), path.join(dir, 'config.json')) || dir;
@@ -54,37 +55,55 @@ export async function planCommand(experiment: string | undefined, opts: { budget
   const fits = (e: MemoryEstimate) => (budget === undefined || e.totalBytes <= budget) && (limit === undefined || e.backendBytes <= limit);
   const lines: string[] = [];
   const configured = estimateMemory(model, work, plan);
-  lines.push(`model ${model.modelType} from ${source}: ${model.nLayers} layers, d ${model.dModel}, ` +
-    `${model.nHeads} heads, vocab ${model.vocabSize}`);
-  lines.push(`work: mini-batch ${work.miniBatchSize} x ${seqLen} tokens` +
-    (cfg.data.promptTokens === null ? ` (prompt length unbounded: assumed ${UNBOUNDED_PROMPT_TOKENS})` : ''));
-  lines.push(`configured memory strategies: ${(cfg.memory as SlotConfig[]).map((m) => m.type).join(', ') || 'none'} ` +
-    `(${describePlan(plan)})`);
+  lines.push(
+    `model ${model.modelType} from ${source}: ${model.nLayers} layers, d ${model.dModel}, ` +
+      `${model.nHeads} heads, vocab ${model.vocabSize}`,
+  );
+  lines.push(
+    `work: mini-batch ${work.miniBatchSize} x ${seqLen} tokens` +
+      (cfg.data.promptTokens === null ? ` (prompt length unbounded: assumed ${UNBOUNDED_PROMPT_TOKENS})` : ''),
+  );
+  lines.push(
+    `configured memory strategies: ${(cfg.memory as SlotConfig[]).map((m) => m.type).join(', ') || 'none'} ` + `(${describePlan(plan)})`,
+  );
   lines.push('');
   lines.push(...breakdown(configured));
   lines.push('');
   lines.push(`${'strategies'.padEnd(22)}${'backend'.padStart(12)}${'host bf16'.padStart(12)}${'total'.padStart(12)}  fits`);
   for (const { name, plan: p } of strategyPlans(model)) {
     const e = estimateMemory(model, work, p);
-    lines.push(`${name.padEnd(22)}${formatBytes(e.backendBytes).padStart(12)}${formatBytes(e.referenceOnHost ? e.referenceBytes : 0).padStart(12)}` +
-      `${formatBytes(e.totalBytes).padStart(12)}  ${fits(e) ? 'yes' : 'no'}`);
+    lines.push(
+      `${name.padEnd(22)}${formatBytes(e.backendBytes).padStart(12)}${formatBytes(e.referenceOnHost ? e.referenceBytes : 0).padStart(12)}` +
+        `${formatBytes(e.totalBytes).padStart(12)}  ${fits(e) ? 'yes' : 'no'}`,
+    );
   }
   lines.push('');
-  const constraints = [budget !== undefined && `budget ${formatBytes(budget)}`, limit !== undefined && `wasm heap limit ${formatBytes(limit)}`].filter(Boolean);
+  const constraints = [
+    budget !== undefined && `budget ${formatBytes(budget)}`,
+    limit !== undefined && `wasm heap limit ${formatBytes(limit)}`,
+  ].filter(Boolean);
   if (constraints.length === 0) lines.push('no budget given (--budget 4GiB) and the backend has no heap limit');
   else if (fits(configured)) lines.push(`the configured setup fits (${constraints.join(', ')})`);
   else {
-    const ok = strategyPlans(model).filter(({ plan: p }) => fits(estimateMemory(model, work, p))).map((s) => s.name);
-    lines.push(`the configured setup does NOT fit (${constraints.join(', ')}); ` +
-      (ok.length ? `these would: ${ok.join('; ')}` : `no strategy makes it fit: lower ppo.miniBatchSize (now ${work.miniBatchSize}) or the sequence length`));
+    const ok = strategyPlans(model)
+      .filter(({ plan: p }) => fits(estimateMemory(model, work, p)))
+      .map((s) => s.name);
+    lines.push(
+      `the configured setup does NOT fit (${constraints.join(', ')}); ` +
+        (ok.length
+          ? `these would: ${ok.join('; ')}`
+          : `no strategy makes it fit: lower ppo.miniBatchSize (now ${work.miniBatchSize}) or the sequence length`),
+    );
   }
   return lines.join('\n');
 }
 
 function describePlan(p: MemoryPlan): string {
   return [
-    `shared layers ${p.numSharedLayers ?? 'none'}`, `frozen ${p.frozenStorage}`,
-    p.roundTrainableToBf16 ? 'trainable rounded to bf16' : 'trainable float32', p.checkpointBlocks ? 'checkpointing' : 'no checkpointing',
+    `shared layers ${p.numSharedLayers ?? 'none'}`,
+    `frozen ${p.frozenStorage}`,
+    p.roundTrainableToBf16 ? 'trainable rounded to bf16' : 'trainable float32',
+    p.checkpointBlocks ? 'checkpointing' : 'no checkpointing',
   ].join(', ');
 }
 

@@ -35,12 +35,18 @@ function parseModelSpecs(specs: readonly string[]): { name: string; source: stri
     let name = eq >= 0 ? spec.slice(0, eq) : source === 'initial' ? 'base' : path.basename(path.resolve(source));
     if (!source) throw new UserError(`--model ${JSON.stringify(spec)}: expected name=<dir|initial> or <dir|initial>`);
     if (eq < 0 && name === 'policy') name = path.basename(path.dirname(path.resolve(source))); // checkpoints/step-N/policy → step-N
-    if (!NAME.test(name)) throw new UserError(`--model ${JSON.stringify(spec)}: the name ${JSON.stringify(name)} must be 1–32 letters, digits, ".", "_" or "-"`);
+    if (!NAME.test(name))
+      throw new UserError(
+        `--model ${JSON.stringify(spec)}: the name ${JSON.stringify(name)} must be 1–32 letters, digits, ".", "_" or "-"`,
+      );
     return { name, source };
   });
   const seen = new Set<string>();
   for (const m of out) {
-    if (seen.has(m.name)) throw new UserError(`--model: the name ${JSON.stringify(m.name)} is used twice; name them, e.g. --model base=initial --model detox=<dir>`);
+    if (seen.has(m.name))
+      throw new UserError(
+        `--model: the name ${JSON.stringify(m.name)} is used twice; name them, e.g. --model base=initial --model detox=<dir>`,
+      );
     seen.add(m.name);
   }
   return out;
@@ -50,8 +56,12 @@ function parseModelSpecs(specs: readonly string[]): { name: string; source: stri
 function latestCheckpoint(runDir: string): string | undefined {
   const dir = path.join(runDir, 'checkpoints');
   if (!fs.existsSync(dir)) return undefined;
-  const steps = fs.readdirSync(dir).map((d) => /^step-(\d+)$/.exec(d)).filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1])).sort((a, b) => b - a);
+  const steps = fs
+    .readdirSync(dir)
+    .map((d) => /^step-(\d+)$/.exec(d))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => b - a);
   const found = steps.map((s) => path.join(dir, `step-${s}`, 'policy')).find((p) => fs.existsSync(path.join(p, 'config.json')));
   return found;
 }
@@ -69,16 +79,24 @@ export async function startServe(prepared: PreparedExperiment, o: ServeCommandOp
   if (runDir && !fs.existsSync(path.join(runDir, 'resolved-config.json')) && !fs.existsSync(path.join(runDir, 'summary.json'))) {
     throw new UserError(`--run ${o.run}: not a run folder (expected runs/<experiment>/<arm> with resolved-config.json or summary.json)`);
   }
-  const specs = o.model.length ? parseModelSpecs(o.model) : [
-    { name: 'base', source: 'initial' },
-    ...(runDir && latestCheckpoint(runDir) ? [{ name: 'detox', source: path.relative(process.cwd(), latestCheckpoint(runDir)!) }] : []),
-  ];
+  const specs = o.model.length
+    ? parseModelSpecs(o.model)
+    : [
+        { name: 'base', source: 'initial' },
+        ...(runDir && latestCheckpoint(runDir) ? [{ name: 'detox', source: path.relative(process.cwd(), latestCheckpoint(runDir)!) }] : []),
+      ];
   for (const s of specs) {
     if (s.source !== 'initial' && !fs.existsSync(path.join(path.resolve(s.source), 'config.json'))) {
-      throw new UserError(`--model ${s.name}=${s.source}: not a model folder (no config.json in ${path.resolve(s.source)}; give a folder like runs/<experiment>/<arm>/checkpoints/step-N/policy, or "initial")`);
+      throw new UserError(
+        `--model ${s.name}=${s.source}: not a model folder (no config.json in ${path.resolve(s.source)}; give a folder like runs/<experiment>/<arm>/checkpoints/step-N/policy, or "initial")`,
+      );
     }
   }
-  const runsRoot = o.runsDir ? path.resolve(o.runsDir) : runDir ? path.dirname(path.dirname(runDir)) : path.dirname(path.dirname(runDirOf(prepared)));
+  const runsRoot = o.runsDir
+    ? path.resolve(o.runsDir)
+    : runDir
+      ? path.dirname(path.dirname(runDir))
+      : path.dirname(path.dirname(runDirOf(prepared)));
   if (o.runsDir && !fs.existsSync(runsRoot)) throw new UserError(`--runs-dir ${o.runsDir}: no such folder`);
 
   const setup = await loadEvalSetup(prepared, { prompts: o.prompts });
@@ -95,9 +113,15 @@ export async function startServe(prepared: PreparedExperiment, o: ServeCommandOp
   };
 
   const app = await buildServer({
-    models, classifier: setup.classifier, lexicon, fluency: setup.initial, prompts: setup.prompts,
+    models,
+    classifier: setup.classifier,
+    lexicon,
+    fluency: setup.initial,
+    prompts: setup.prompts,
     promptSource: o.prompts ? path.basename(o.prompts) : `the held-out split of ${prepared.config.experiment}`,
-    evalCfg: prepared.config.eval, runsRoot, logRequests: o.log,
+    evalCfg: prepared.config.eval,
+    runsRoot,
+    logRequests: o.log,
     openRun: runDir ? { experiment: path.basename(path.dirname(runDir)), arm: path.basename(runDir) } : undefined,
   });
   try {
@@ -105,16 +129,22 @@ export async function startServe(prepared: PreparedExperiment, o: ServeCommandOp
   } catch (err) {
     dispose();
     const e = err as NodeJS.ErrnoException;
-    throw new UserError(`--host ${o.host} --port ${o.port}: cannot listen (${e.code ?? e.message})${e.code === 'EADDRINUSE' ? '; pick another --port' : ''}`, EXIT.failure);
+    throw new UserError(
+      `--host ${o.host} --port ${o.port}: cannot listen (${e.code ?? e.message})${e.code === 'EADDRINUSE' ? '; pick another --port' : ''}`,
+      EXIT.failure,
+    );
   }
   const addr = app.server.address();
   const port = addr && typeof addr === 'object' ? addr.port : o.port;
   const shown = o.host.includes(':') ? `[${o.host}]` : o.host;
-  process.stderr.write(`serving ${models.map((m) => `${m.name} (${m.source})`).join(', ')}; classifier ${setup.classifier.name}; ` +
-    `${setup.prompts.length} prompts; runs from ${path.relative(process.cwd(), runsRoot) || '.'}\n`);
+  process.stderr.write(
+    `serving ${models.map((m) => `${m.name} (${m.source})`).join(', ')}; classifier ${setup.classifier.name}; ` +
+      `${setup.prompts.length} prompts; runs from ${path.relative(process.cwd(), runsRoot) || '.'}\n`,
+  );
   let closed: Promise<void> | undefined;
   return {
-    app, url: `http://${shown}:${port}/`,
+    app,
+    url: `http://${shown}:${port}/`,
     close: () => (closed ??= app.close().then(dispose)),
   };
 }
@@ -136,15 +166,18 @@ export async function serveCommand(prepared: PreparedExperiment, o: ServeCommand
       }
       stopping = true;
       process.stderr.write(`\n${sig}: closing the server (running generations finish; press Ctrl-C again to quit now)\n`);
-      server.close().then(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        process.stderr.write('server closed\n');
-        resolve(EXIT.ok);
-      }, (err: Error) => {
-        process.stderr.write(`error while closing: ${err.message}\n`);
-        resolve(EXIT.failure);
-      });
+      server.close().then(
+        () => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          process.stderr.write('server closed\n');
+          resolve(EXIT.ok);
+        },
+        (err: Error) => {
+          process.stderr.write(`error while closing: ${err.message}\n`);
+          resolve(EXIT.failure);
+        },
+      );
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -39,10 +39,19 @@ export function compareExperiment(dir: string, opts: { lastK?: number } = {}): C
   const records = readArms(dir);
   const { grouped, rows } = compareRows(records, lastK);
   return {
-    dir, lastK, grouped, rows, records,
+    dir,
+    lastK,
+    grouped,
+    rows,
+    records,
     arms: records.map((a) => ({
-      name: a.name, dir: a.dir, ...(a.settings ? { settings: a.settings } : {}), ...(a.config ? { config: a.config } : {}),
-      status: armStatus(a), steps: armSteps(a), metrics: armMetrics(a, lastK),
+      name: a.name,
+      dir: a.dir,
+      ...(a.settings ? { settings: a.settings } : {}),
+      ...(a.config ? { config: a.config } : {}),
+      status: armStatus(a),
+      steps: armSteps(a),
+      metrics: armMetrics(a, lastK),
     })),
   };
 }
@@ -55,27 +64,32 @@ export function comparePlot(r: CompareResult): string {
   const groupOf = new Map<string, string>();
   const legend = r.grouped
     ? groupArms(r.records).map((g, i) => {
-      const label = r.rows[i]!.label;
-      for (const a of g) groupOf.set(a.name, label);
-      return { colorKey: label, label: g.length > 1 ? `${label} (${g.length} seeds)` : label };
-    })
+        const label = r.rows[i]!.label;
+        for (const a of g) groupOf.set(a.name, label);
+        return { colorKey: label, label: g.length > 1 ? `${label} (${g.length} seeds)` : label };
+      })
     : r.records.map((a) => {
-      groupOf.set(a.name, a.name);
-      return { colorKey: a.name, label: a.name };
-    });
+        groupOf.set(a.name, a.name);
+        return { colorKey: a.name, label: a.name };
+      });
   const panels: Panel[] = CURVES.map(({ tag, title }) => ({
-    id: tag, title,
+    id: tag,
+    title,
     series: r.records.map((a) => {
       const evalCurve = a.curves.get('eval/toxicity_mean') ?? [];
       const before = evalCurve.find((p) => p.step === 0);
       const after = [...evalCurve].reverse().find((p) => p.step > 0);
       return {
-        name: a.name, colorKey: groupOf.get(a.name)!,
+        name: a.name,
+        colorKey: groupOf.get(a.name)!,
         points: (a.curves.get(tag) ?? []).map((p) => [p.step, p.value] as [number, number]),
-        markers: tag === 'env/toxicity_mean' ? [
-          ...(before ? [{ x: before.step, y: before.value, filled: false, kind: 'eval-before' }] : []),
-          ...(after ? [{ x: after.step, y: after.value, filled: true, kind: 'eval-after' }] : []),
-        ] : [],
+        markers:
+          tag === 'env/toxicity_mean'
+            ? [
+                ...(before ? [{ x: before.step, y: before.value, filled: false, kind: 'eval-before' }] : []),
+                ...(after ? [{ x: after.step, y: after.value, filled: true, kind: 'eval-after' }] : []),
+              ]
+            : [],
       };
     }),
   }));

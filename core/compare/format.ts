@@ -27,7 +27,10 @@ export function formatMarkdown(r: CompareResult): string {
   const shown = METRICS.filter((m) => m.title);
   const header = ['arm', ...(r.grouped ? ['n', 'seeds'] : []), 'status', 'steps', ...shown.map((m) => m.title!)];
   const rows = r.rows.map((row) => [
-    row.label, ...(r.grouped ? [String(row.n), row.seeds.map((s) => s ?? '?').join(' ')] : []), row.status, row.steps,
+    row.label,
+    ...(r.grouped ? [String(row.n), row.seeds.map((s) => s ?? '?').join(' ')] : []),
+    row.status,
+    row.steps,
     ...shown.map((m) => formatCell(row, m.key)),
   ]);
   const notes = [
@@ -48,17 +51,41 @@ const csvNum = (x: number | null) => (x !== null && Number.isFinite(x) ? String(
 /** CSV: arm, arms, n, seeds, status, steps, then `<figure>,<figure>_ci95` for every figure (full precision). */
 export function formatCsv(r: CompareResult): string {
   const header = ['arm', 'arms', 'n', 'seeds', 'status', 'steps', ...METRICS.flatMap((m) => [m.key, `${m.key}_ci95`])];
-  const lines = r.rows.map((row) => [
-    row.label, row.arms.join(' '), String(row.n), row.seeds.map((s) => s ?? '').join(' '), row.status, row.steps,
-    ...METRICS.flatMap((m) => [csvNum(row.metrics[m.key]!.mean), csvNum(row.metrics[m.key]!.ci95)]),
-  ].map(csvField).join(','));
+  const lines = r.rows.map((row) =>
+    [
+      row.label,
+      row.arms.join(' '),
+      String(row.n),
+      row.seeds.map((s) => s ?? '').join(' '),
+      row.status,
+      row.steps,
+      ...METRICS.flatMap((m) => [csvNum(row.metrics[m.key]!.mean), csvNum(row.metrics[m.key]!.ci95)]),
+    ]
+      .map(csvField)
+      .join(','),
+  );
   return [header.join(','), ...lines].join('\n');
 }
 
 /** JSON: the rows, and every arm with its settings, status and figures (missing figures are null). */
 export function formatJson(r: CompareResult): string {
-  return JSON.stringify({
-    experimentDir: r.dir, lastK: r.lastK, grouped: r.grouped, rows: r.rows,
-    arms: r.arms.map((a) => ({ name: a.name, dir: a.dir, settings: a.settings ?? null, seed: a.config?.seed ?? null, status: a.status, steps: a.steps, metrics: a.metrics })),
-  }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  return JSON.stringify(
+    {
+      experimentDir: r.dir,
+      lastK: r.lastK,
+      grouped: r.grouped,
+      rows: r.rows,
+      arms: r.arms.map((a) => ({
+        name: a.name,
+        dir: a.dir,
+        settings: a.settings ?? null,
+        seed: a.config?.seed ?? null,
+        status: a.status,
+        steps: a.steps,
+        metrics: a.metrics,
+      })),
+    },
+    (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+    2,
+  );
 }

@@ -30,7 +30,10 @@ export interface CompareRow {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }
@@ -48,7 +51,9 @@ function groupLabel(members: readonly ArmRecord[]): string {
   const settings = members[0]!.settings;
   if (settings && members.every((m) => m.settings)) {
     const keys = settingKeys(Object.keys(settings));
-    const rest = Object.entries(settings).filter(([p]) => p !== 'seed').map(([p, value]) => ({ path: p, value: value as Json }));
+    const rest = Object.entries(settings)
+      .filter(([p]) => p !== 'seed')
+      .map(([p, value]) => ({ path: p, value: value as Json }));
     return rest.length ? armName(rest, keys) : 'all';
   }
   const stripped = members[0]!.name.replace(/(^|_)seed-[^_]*/g, '').replace(/^_+/, '');
@@ -81,10 +86,12 @@ function rowOf(members: readonly ArmRecord[], lastK: number): CompareRow {
     seeds: members.map((a) => (typeof a.config?.seed === 'number' ? a.config.seed : null)),
     status: counts.size === 1 ? statuses[0]! : [...counts].map(([s, k]) => `${k} ${s}`).join(', '),
     steps: lo === hi ? String(lo) : `${lo}–${hi}`,
-    metrics: Object.fromEntries(METRICS.map((m) => {
-      const values = per.map((p) => p[m.key]!);
-      return [m.key, { ...meanCi95(values), values }];
-    })),
+    metrics: Object.fromEntries(
+      METRICS.map((m) => {
+        const values = per.map((p) => p[m.key]!);
+        return [m.key, { ...meanCi95(values), values }];
+      }),
+    ),
   };
 }
 

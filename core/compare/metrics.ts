@@ -49,7 +49,7 @@ const last = (c: ScalarPoint[] | undefined): number => (c && c.length ? c[c.leng
 const lastKMean = (c: ScalarPoint[] | undefined, k: number): number => (c && c.length ? mean(c.slice(-k).map((p) => p.value)) : NaN);
 /** Mean |c[k] − c[k−1]| over the curve: how jagged it is (lower = smoother). */
 const roughness = (c: ScalarPoint[] | undefined): number =>
-  (c && c.length > 1 ? mean(c.slice(1).map((p, i) => Math.abs(p.value - c[i]!.value))) : NaN);
+  c && c.length > 1 ? mean(c.slice(1).map((p, i) => Math.abs(p.value - c[i]!.value))) : NaN;
 const num = (x: unknown): number => (typeof x === 'number' ? x : NaN);
 const firstFinite = (...xs: number[]): number => xs.find(Number.isFinite) ?? NaN;
 

@@ -75,11 +75,14 @@ export function niceTicks(min: number, max: number, count = 5, integer = false):
 }
 
 /** A linear map from a domain onto a pixel range. */
-export const linearScale = (d0: number, d1: number, r0: number, r1: number) => (v: number): number =>
-  d1 === d0 ? (r0 + r1) / 2 : r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
+export const linearScale =
+  (d0: number, d1: number, r0: number, r1: number) =>
+  (v: number): number =>
+    d1 === d0 ? (r0 + r1) / 2 : r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
 
 const px = (v: number) => (Math.round(v * 100) / 100).toString();
-const tickText = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(6))));
+const tickText = (v: number) =>
+  Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(6)));
 
 /** Renders the panels as one SVG document. `legend` lists colour keys in order, with their labels. */
 export function renderSvg(title: string, panels: readonly Panel[], legend: readonly { colorKey: string; label: string }[]): string {
@@ -88,7 +91,9 @@ export function renderSvg(title: string, panels: readonly Panel[], legend: reado
     const i = colorIndex.get(key) ?? 0;
     return { color: PALETTE[i % PALETTE.length]!, dash: DASHES[Math.floor(i / PALETTE.length) % DASHES.length]! };
   };
-  const xs = panels.flatMap((p) => p.series.flatMap((s) => [...s.points.map(([x]) => x), ...(s.markers ?? []).map((m) => m.x)])).filter(Number.isFinite);
+  const xs = panels
+    .flatMap((p) => p.series.flatMap((s) => [...s.points.map(([x]) => x), ...(s.markers ?? []).map((m) => m.x)]))
+    .filter(Number.isFinite);
   const xTicks = niceTicks(xs.length ? Math.min(...xs) : 0, xs.length ? Math.max(...xs) : 1, 8, true);
   const plotW = WIDTH - LEFT - RIGHT - LEGEND_W;
   const height = TOP + panels.length * (PANEL_H + PANEL_GAP) + 10;
@@ -105,7 +110,9 @@ export function renderSvg(title: string, panels: readonly Panel[], legend: reado
     const y0 = yTicks[0]!;
     const y1 = yTicks[yTicks.length - 1]!;
     const y = linearScale(y0, y1, top + PANEL_H, top);
-    parts.push(`<g class="panel" data-tag="${escapeXml(panel.id)}" data-x-domain="${xTicks[0]} ${xTicks[xTicks.length - 1]}" data-y-domain="${y0} ${y1}" data-area="${LEFT} ${top} ${plotW} ${PANEL_H}">`);
+    parts.push(
+      `<g class="panel" data-tag="${escapeXml(panel.id)}" data-x-domain="${xTicks[0]} ${xTicks[xTicks.length - 1]}" data-y-domain="${y0} ${y1}" data-area="${LEFT} ${top} ${plotW} ${PANEL_H}">`,
+    );
     parts.push(`<text x="${LEFT}" y="${top - 8}" font-size="13" font-weight="bold">${escapeXml(panel.title)}</text>`);
     parts.push(`<rect x="${LEFT}" y="${top}" width="${plotW}" height="${PANEL_H}" fill="none" stroke="#888"/>`);
     for (const t of yTicks) {
@@ -122,15 +129,21 @@ export function renderSvg(title: string, panels: readonly Panel[], legend: reado
       const pts = s.points.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b));
       const name = escapeXml(s.name);
       if (pts.length > 1) {
-        parts.push(`<polyline class="curve" data-series="${name}" fill="none" stroke="${color}" stroke-width="1.5"${dash ? ` stroke-dasharray="${dash}"` : ''} ` +
-          `points="${pts.map(([a, b]) => `${px(x(a))},${px(y(b))}`).join(' ')}"><title>${name}</title></polyline>`);
+        parts.push(
+          `<polyline class="curve" data-series="${name}" fill="none" stroke="${color}" stroke-width="1.5"${dash ? ` stroke-dasharray="${dash}"` : ''} ` +
+            `points="${pts.map(([a, b]) => `${px(x(a))},${px(y(b))}`).join(' ')}"><title>${name}</title></polyline>`,
+        );
       } else if (pts.length === 1) {
-        parts.push(`<circle class="curve point" data-series="${name}" cx="${px(x(pts[0]![0]))}" cy="${px(y(pts[0]![1]))}" r="2.5" fill="${color}"><title>${name}</title></circle>`);
+        parts.push(
+          `<circle class="curve point" data-series="${name}" cx="${px(x(pts[0]![0]))}" cy="${px(y(pts[0]![1]))}" r="2.5" fill="${color}"><title>${name}</title></circle>`,
+        );
       }
       for (const m of s.markers ?? []) {
         if (!Number.isFinite(m.x) || !Number.isFinite(m.y)) continue;
-        parts.push(`<circle class="marker ${escapeXml(m.kind)}" data-series="${name}" cx="${px(x(m.x))}" cy="${px(y(m.y))}" r="4" ` +
-          `fill="${m.filled ? color : 'white'}" stroke="${color}" stroke-width="1.5"><title>${name} ${escapeXml(m.kind)}: ${tickText(m.y)}</title></circle>`);
+        parts.push(
+          `<circle class="marker ${escapeXml(m.kind)}" data-series="${name}" cx="${px(x(m.x))}" cy="${px(y(m.y))}" r="4" ` +
+            `fill="${m.filled ? color : 'white'}" stroke="${color}" stroke-width="1.5"><title>${name} ${escapeXml(m.kind)}: ${tickText(m.y)}</title></circle>`,
+        );
       }
     }
     parts.push('</g>');
@@ -141,7 +154,9 @@ export function renderSvg(title: string, panels: readonly Panel[], legend: reado
     const { color, dash } = styleOf(l.colorKey);
     const ly = TOP + 20 + i * 18;
     const label = l.label.length > 34 ? `${l.label.slice(0, 33)}…` : l.label;
-    parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2.5"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+    );
     parts.push(`<text x="${lx + 30}" y="${ly + 4}"><title>${escapeXml(l.label)}</title>${escapeXml(label)}</text>`);
   });
   parts.push('</g>', '</svg>');

@@ -70,14 +70,18 @@ export function readCurves(dir: string): Map<string, ScalarPoint[]> {
   for (const [tag, points] of raw) {
     const byStep = new Map<number, ScalarPoint>();
     for (const p of points) byStep.set(p.step, p); // points are sorted by step, file order kept: later wins
-    out.set(tag, [...byStep.values()].sort((a, b) => a.step - b.step));
+    out.set(
+      tag,
+      [...byStep.values()].sort((a, b) => a.step - b.step),
+    );
   }
   return out;
 }
 
 /** Reads one arm folder. */
 function readArm(dir: string): ArmRecord {
-  const arm = readJson(path.join(dir, 'arm.json')) as { arm?: string; index?: number; settings?: Record<string, Json>; grid?: unknown } | undefined;
+  const arm = readJson(path.join(dir, 'arm.json')) as
+    { arm?: string; index?: number; settings?: Record<string, Json>; grid?: unknown } | undefined;
   const resolved = readJson(path.join(dir, 'resolved-config.json')) as Record<string, unknown> | undefined;
   let config: Record<string, unknown> | undefined;
   if (resolved) {
@@ -85,7 +89,8 @@ function readArm(dir: string): ArmRecord {
     config = rest;
   }
   return {
-    name: path.basename(dir), dir,
+    name: path.basename(dir),
+    dir,
     ...(typeof arm?.index === 'number' ? { index: arm.index } : {}),
     ...(arm?.grid !== undefined ? { grid: JSON.stringify(arm.grid) } : {}),
     ...(arm?.settings ? { settings: arm.settings } : {}),
@@ -103,11 +108,14 @@ function readArm(dir: string): ArmRecord {
 export function readArms(dir: string): ArmRecord[] {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`compare: ${dir} is not a folder`);
   if (isArmFolder(dir)) return [readArm(dir)];
-  const arms = fs.readdirSync(dir, { withFileTypes: true })
+  const arms = fs
+    .readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && !e.name.includes('.old-') && isArmFolder(path.join(dir, e.name)))
     .map((e) => readArm(path.join(dir, e.name)));
   if (arms.length === 0) {
-    throw new Error(`compare: no arm folders in ${dir} (expected runs/<experiment>/<arm>/ folders with resolved-config.json or summary.json)`);
+    throw new Error(
+      `compare: no arm folders in ${dir} (expected runs/<experiment>/<arm>/ folders with resolved-config.json or summary.json)`,
+    );
   }
   const byName = (a: ArmRecord, b: ArmRecord) => a.name.localeCompare(b.name, 'en', { numeric: true });
   const oneGrid = arms.every((a) => a.index !== undefined && a.grid !== undefined && a.grid === arms[0]!.grid);

@@ -95,7 +95,10 @@ export function parseAblate(ablate: unknown, mode: unknown): { axes: AblateAxis[
   }
   if (ablate === undefined) return { axes: [], mode: m, issues };
   if (!isPlainObject(ablate)) {
-    issues.push({ path: 'ablate', message: `must be an object mapping config paths to lists of values, e.g. {"seed": [0, 1, 2]} (got ${show(ablate)})` });
+    issues.push({
+      path: 'ablate',
+      message: `must be an object mapping config paths to lists of values, e.g. {"seed": [0, 1, 2]} (got ${show(ablate)})`,
+    });
     return { axes: [], mode: m, issues };
   }
   const axes: AblateAxis[] = [];
@@ -104,12 +107,18 @@ export function parseAblate(ablate: unknown, mode: unknown): { axes: AblateAxis[
     try {
       parsePath(p);
     } catch {
-      issues.push({ path: at, message: `not a config path: use dot-separated keys, e.g. "ppo.batchSize" or "reward.transform.type" (got ${show(p)})` });
+      issues.push({
+        path: at,
+        message: `not a config path: use dot-separated keys, e.g. "ppo.batchSize" or "reward.transform.type" (got ${show(p)})`,
+      });
       continue;
     }
     const head = p.split('.')[0]!;
     if (FIXED_PATHS.includes(head)) {
-      issues.push({ path: at, message: `"${head}" cannot be ablated (arms share one experiment folder and grids do not nest); allowed: any other config path` });
+      issues.push({
+        path: at,
+        message: `"${head}" cannot be ablated (arms share one experiment folder and grids do not nest); allowed: any other config path`,
+      });
       continue;
     }
     if (!Array.isArray(values) || values.length === 0) {
@@ -120,7 +129,8 @@ export function parseAblate(ablate: unknown, mode: unknown): { axes: AblateAxis[
     values.forEach((v, i) => {
       const key = canonicalJson(v);
       const j = seen.get(key);
-      if (j !== undefined) issues.push({ path: `${at}[${i}]`, message: `duplicate value ${show(v)} (same as [${j}]); each value must differ` });
+      if (j !== undefined)
+        issues.push({ path: `${at}[${i}]`, message: `duplicate value ${show(v)} (same as [${j}]); each value must differ` });
       else seen.set(key, i);
     });
     axes.push({ path: p, values });
@@ -128,7 +138,10 @@ export function parseAblate(ablate: unknown, mode: unknown): { axes: AblateAxis[
   for (const a of axes) {
     for (const b of axes) {
       if (a !== b && b.path.startsWith(`${a.path}.`)) {
-        issues.push({ path: `ablate[${JSON.stringify(b.path)}]`, message: `overlaps ablate[${JSON.stringify(a.path)}] (one path inside the other); ablate disjoint paths` });
+        issues.push({
+          path: `ablate[${JSON.stringify(b.path)}]`,
+          message: `overlaps ablate[${JSON.stringify(a.path)}] (one path inside the other); ablate disjoint paths`,
+        });
       }
     }
   }
@@ -144,7 +157,11 @@ export function parseAblate(ablate: unknown, mode: unknown): { axes: AblateAxis[
 /** JSON with object keys sorted, so equal values compare equal. */
 export function canonicalJson(v: Json): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isPlainObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`).join(',')}}`;
+  if (isPlainObject(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
@@ -172,7 +189,11 @@ function shortKey(p: string): string {
   return clean(parts.slice(i).join(''));
 }
 
-const clean = (s: string): string => s.replace(/\+/g, '').replace(/[^A-Za-z0-9.-]+/g, '-').replace(/-{2,}/g, '-');
+const clean = (s: string): string =>
+  s
+    .replace(/\+/g, '')
+    .replace(/[^A-Za-z0-9.-]+/g, '-')
+    .replace(/-{2,}/g, '-');
 
 /** The `<value>` part of an arm name (see the module comment). */
 export function slugValue(v: Json): string {
@@ -188,7 +209,10 @@ export function slugValue(v: Json): string {
 }
 
 const hash8 = (settings: readonly ArmSetting[]): string =>
-  createHash('sha256').update(settings.map((s) => `${s.path}=${canonicalJson(s.value)}`).join('\n')).digest('hex').slice(0, 8);
+  createHash('sha256')
+    .update(settings.map((s) => `${s.path}=${canonicalJson(s.value)}`).join('\n'))
+    .digest('hex')
+    .slice(0, 8);
 
 /**
  * An arm's folder name from its settings: `transform-softmax_seed-1` (the rule is in the module comment).
@@ -204,10 +228,12 @@ export function armName(settings: readonly ArmSetting[], keys: Map<string, strin
 export function settingKeys(paths: readonly string[]): Map<string, string> {
   const count = new Map<string, number>();
   for (const p of paths) count.set(shortKey(p), (count.get(shortKey(p)) ?? 0) + 1);
-  return new Map(paths.map((p) => {
-    const k = shortKey(p);
-    return [p, count.get(k)! > 1 ? clean(p.replace(/\.type$/, '').replace(/\./g, '-')) : k];
-  }));
+  return new Map(
+    paths.map((p) => {
+      const k = shortKey(p);
+      return [p, count.get(k)! > 1 ? clean(p.replace(/\.type$/, '').replace(/\./g, '-')) : k];
+    }),
+  );
 }
 
 /** Every arm of a grid with its name; coinciding names get a hash suffix so each arm has its own folder. */
@@ -220,11 +246,13 @@ export function gridArms(axes: readonly AblateAxis[], mode: AblateMode = 'produc
 }
 
 /** `path=value` assignments (the `--set` form) applying an arm's settings. */
-const armAssignments = (settings: readonly ArmSetting[]): string[] =>
-  settings.map((s) => `${s.path}=${JSON.stringify(s.value)}`);
+const armAssignments = (settings: readonly ArmSetting[]): string[] => settings.map((s) => `${s.path}=${JSON.stringify(s.value)}`);
 
 /** One issue of one arm. */
-interface ArmIssue { arm: Arm; issue: ConfigIssue }
+interface ArmIssue {
+  arm: Arm;
+  issue: ConfigIssue;
+}
 
 /**
  * Groups equal issues of several arms into one line each, naming the ablate path and value responsible (an axis
@@ -244,12 +272,17 @@ function attribute(found: ArmIssue[], axes: readonly AblateAxis[], arms: readonl
     const shared = (a: AblateAxis) => new Set(list.map((f) => valueOf(f.arm, a.path))).size === 1;
     const failing = new Set(list.map((f) => f.arm.name));
     // The axis at (or around) the issue's path, else the axis whose value the failing arms, and only they, share.
-    const axis = axes.find((a) => shared(a) && (issue.path === a.path || issue.path.startsWith(`${a.path}.`) || a.path.startsWith(`${issue.path}.`)))
-      ?? (list.length < total ? axes.find((a) => {
-        if (!shared(a)) return false;
-        const v = valueOf(list[0]!.arm, a.path);
-        return arms.every((arm) => (valueOf(arm, a.path) === v) === failing.has(arm.name));
-      }) : undefined);
+    const axis =
+      axes.find(
+        (a) => shared(a) && (issue.path === a.path || issue.path.startsWith(`${a.path}.`) || a.path.startsWith(`${issue.path}.`)),
+      ) ??
+      (list.length < total
+        ? axes.find((a) => {
+            if (!shared(a)) return false;
+            const v = valueOf(list[0]!.arm, a.path);
+            return arms.every((arm) => (valueOf(arm, a.path) === v) === failing.has(arm.name));
+          })
+        : undefined);
     const names = list.map((f) => f.arm.name);
     const armsText = names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
     let where: string;
@@ -272,7 +305,10 @@ function attribute(found: ArmIssue[], axes: readonly AblateAxis[], arms: readonl
  * (the caller runs it as the single arm `main`). Throws ConfigFileError / ConfigError like prepareExperiment.
  */
 export async function planAblation(opts: {
-  file?: string; set?: readonly string[]; cwd?: string; builtins: readonly AnyPluginDefinition[];
+  file?: string;
+  set?: readonly string[];
+  cwd?: string;
+  builtins: readonly AnyPluginDefinition[];
 }): Promise<AblationPlan | null> {
   const raw = await loadRawConfig(opts);
   const cwd = opts.cwd ?? process.cwd();
@@ -292,7 +328,10 @@ export async function planAblation(opts: {
   for (const arm of arms) {
     try {
       const prepared = await prepareExperiment({
-        file: raw.filepath, cwd, builtins: opts.builtins, set: [...(opts.set ?? []), ...armAssignments(arm.settings)],
+        file: raw.filepath,
+        cwd,
+        builtins: opts.builtins,
+        set: [...(opts.set ?? []), ...armAssignments(arm.settings)],
       });
       const cfg = prepared.config as unknown as Record<string, unknown>;
       delete cfg.ablate;
@@ -308,7 +347,11 @@ export async function planAblation(opts: {
   if (found.length) throw new ConfigError(attribute(found, parsed.axes, arms), source);
   const first = planned[0]!;
   return {
-    experiment: first.prepared.config.experiment, experimentDir: path.dirname(first.runDir),
-    mode: parsed.mode, axes: parsed.axes, arms: planned, source,
+    experiment: first.prepared.config.experiment,
+    experimentDir: path.dirname(first.runDir),
+    mode: parsed.mode,
+    axes: parsed.axes,
+    arms: planned,
+    source,
   };
 }

@@ -20,7 +20,10 @@ export function configJsonSchema(registry: PluginRegistry): Record<string, unkno
   const slotSchema = (kind: PluginKind, inherited: boolean) => {
     const defs = registry.all().filter((d) => d.kind === kind);
     const choices = defs.map((d) => {
-      const s = z.toJSONSchema(d.options.extend({ type: z.literal(d.name) }), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+      const s = z.toJSONSchema(d.options.extend({ type: z.literal(d.name) }), { io: 'input', unrepresentable: 'any' }) as Record<
+        string,
+        unknown
+      >;
       delete s.$schema;
       const required = inherited ? [] : ((s.required as string[] | undefined) ?? []).filter((k) => k !== 'type');
       return { ...s, description: d.description, required: ['type', ...required] };
@@ -53,7 +56,8 @@ export function configJsonSchema(registry: PluginRegistry): Record<string, unkno
   delete p.reward!.required;
   delete p.data!.required;
   const keepDoc = (target: Record<string, unknown>, replacement: Record<string, unknown>) => ({
-    description: target.description, ...replacement,
+    description: target.description,
+    ...replacement,
   });
   // Each slot of core/plugin/slots.ts: one plugin (its type inheritable) or a list (each entry complete).
   for (const spec of SLOTS) {
@@ -64,8 +68,11 @@ export function configJsonSchema(registry: PluginRegistry): Record<string, unkno
   // `$import` is read by the loader before validation (load.ts), so it is not in the zod schema.
   const { $schema, ...fields } = p;
   const $import = {
-    description: 'config file(s) this one inherits, relative to this file: merged in order, then this file\'s own keys on top',
-    anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }],
+    description: "config file(s) this one inherits, relative to this file: merged in order, then this file's own keys on top",
+    anyOf: [
+      { type: 'string', minLength: 1 },
+      { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    ],
   };
   return { title: 'detox-lab experiment config', ...schema, properties: { $schema, $import, ...fields } };
 }

@@ -136,7 +136,11 @@ export function projectRoot(start: string): string {
 }
 
 async function resolveFile(
-  ex: ReturnType<typeof explorer>, filepath: string, chain: string[], files: string[], origins: Map<string, string>,
+  ex: ReturnType<typeof explorer>,
+  filepath: string,
+  chain: string[],
+  files: string[],
+  origins: Map<string, string>,
 ): Promise<JsonObject> {
   if (chain.includes(filepath)) {
     throw new ConfigFileError(`circular $import: ${[...chain, filepath].join(' → ')}`);

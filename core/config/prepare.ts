@@ -20,7 +20,10 @@ export interface PreparedExperiment {
  * Throws ConfigFileError / ConfigError (both mean exit code 2).
  */
 export async function prepareExperiment(opts: {
-  file?: string; set?: readonly string[]; cwd?: string; builtins: readonly AnyPluginDefinition[];
+  file?: string;
+  set?: readonly string[];
+  cwd?: string;
+  builtins: readonly AnyPluginDefinition[];
 }): Promise<PreparedExperiment> {
   const raw = await loadRawConfig(opts);
   // A run folder's resolved-config.json records where its relative paths resolve.
@@ -37,7 +40,10 @@ export async function prepareExperiment(opts: {
   const plugins = raw.config.plugins;
   if (plugins !== undefined) {
     if (!Array.isArray(plugins) || !plugins.every((p) => typeof p === 'string')) {
-      throw new ConfigError([{ path: 'plugins', message: `must be a list of module paths or package names (got ${JSON.stringify(plugins)})` }], source);
+      throw new ConfigError(
+        [{ path: 'plugins', message: `must be a list of module paths or package names (got ${JSON.stringify(plugins)})` }],
+        source,
+      );
     }
     try {
       await registry.loadModules(plugins as string[], raw.baseDir);
@@ -143,7 +149,10 @@ export function missingPaths(prepared: PreparedExperiment): ConfigIssue[] {
       if (typeof value !== 'string' || !isPathOption(def.options, key)) continue;
       const abs = path.resolve(prepared.raw.baseDir, value);
       if (!fs.existsSync(abs)) {
-        issues.push({ path: [...at, key].join('.'), message: `${JSON.stringify(value)} does not exist (looked for ${abs}; relative paths resolve against the project root ${prepared.raw.baseDir}, or against the config file's folder when written ./ or ../)` });
+        issues.push({
+          path: [...at, key].join('.'),
+          message: `${JSON.stringify(value)} does not exist (looked for ${abs}; relative paths resolve against the project root ${prepared.raw.baseDir}, or against the config file's folder when written ./ or ../)`,
+        });
       }
     }
   }

@@ -15,8 +15,11 @@ export interface ConfigIssue {
 
 /** Bad config: every issue found, one line each. The CLI exits with code 2. */
 export class ConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[], readonly source?: string) {
-    super(issues.map((i) => `${i.source ?? source ? `${i.source ?? source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('\n'));
+  constructor(
+    readonly issues: ConfigIssue[],
+    readonly source?: string,
+  ) {
+    super(issues.map((i) => `${(i.source ?? source) ? `${i.source ?? source}: ` : ''}${i.path || '(root)'}: ${i.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -40,7 +43,10 @@ function formatZodIssues(error: z.ZodError, raw: unknown, prefix: (string | numb
     const value = getPath(raw, issue.path as (string | number)[]);
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push({ path: [...at, key].join('.'), message: `unknown key (got ${show((value as JsonObject | undefined)?.[key])}); allowed keys: ${hints.get(issue.path.map(String).join('.')) ?? 'see the config reference'}` });
+        out.push({
+          path: [...at, key].join('.'),
+          message: `unknown key (got ${show((value as JsonObject | undefined)?.[key])}); allowed keys: ${hints.get(issue.path.map(String).join('.')) ?? 'see the config reference'}`,
+        });
       }
       continue;
     }
@@ -56,7 +62,10 @@ function formatZodIssues(error: z.ZodError, raw: unknown, prefix: (string | numb
 
 /** The choices of the union at `path` (or undefined when the schema there is not a union). */
 function unionAt(schema: z.ZodType, path: readonly PropertyKey[]): string | undefined {
-  const at = schemaAt(schema, path.filter((k): k is string | number => typeof k !== 'symbol'));
+  const at = schemaAt(
+    schema,
+    path.filter((k): k is string | number => typeof k !== 'symbol'),
+  );
   return at && unionChoices(at);
 }
 
@@ -130,7 +139,10 @@ export function asRecordedToday(recorded: unknown, registry: PluginRegistry): un
 
 /** The hooks the registry has that are on by default (`onByDefault`: the built-in output hooks), in registry order. */
 function defaultHooks(registry: PluginRegistry): string[] {
-  return registry.all().filter((d) => d.kind === 'hook' && d.onByDefault === true).map((d) => d.name);
+  return registry
+    .all()
+    .filter((d) => d.kind === 'hook' && d.onByDefault === true)
+    .map((d) => d.name);
 }
 
 /**
@@ -141,7 +153,8 @@ function defaultHooks(registry: PluginRegistry): string[] {
  */
 function effectiveHooks(hooks: readonly SlotConfig[], registry: PluginRegistry): SlotConfig[] {
   const listed = new Set(hooks.map((h) => h.type));
-  const added = defaultHooks(registry).filter((name) => !listed.has(name))
+  const added = defaultHooks(registry)
+    .filter((name) => !listed.has(name))
     .map((name) => ({ type: name, ...(registry.find('hook', name)!.options.parse({}) as object) }));
   return [...added, ...hooks];
 }
@@ -155,7 +168,11 @@ function duplicateDefaultHooks(hooks: readonly SlotConfig[], registry: PluginReg
     if (!defaults.has(h.type)) return;
     const at = first.get(h.type);
     if (at === undefined) first.set(h.type, i);
-    else out.push({ path: `hooks.${i}.type`, message: `the built-in "${h.type}" hook is already listed at hooks.${at}; list it once (got ${show(h.type)})` });
+    else
+      out.push({
+        path: `hooks.${i}.type`,
+        message: `the built-in "${h.type}" hook is already listed at hooks.${at}; list it once (got ${show(h.type)})`,
+      });
   });
   return out;
 }
@@ -178,10 +195,16 @@ function crossFieldIssues(cfg: ResolvedConfig): ConfigIssue[] {
     });
   }
   if (cfg.eval.every > 0 && !cfg.eval.enabled) {
-    out.push({ path: 'eval.every', message: `periodic evaluation needs eval.enabled: true; set eval.every to 0 or enable evaluation (got ${cfg.eval.every})` });
+    out.push({
+      path: 'eval.every',
+      message: `periodic evaluation needs eval.enabled: true; set eval.every to 0 or enable evaluation (got ${cfg.eval.every})`,
+    });
   }
   if (cfg.ppo.useScoreNorm && !cfg.ppo.useScoreScaling) {
-    out.push({ path: 'ppo.useScoreNorm', message: 'only takes effect with ppo.useScoreScaling: true (as in TRL); set both or neither (got true)' });
+    out.push({
+      path: 'ppo.useScoreNorm',
+      message: 'only takes effect with ppo.useScoreScaling: true (as in TRL); set both or neither (got true)',
+    });
   }
   return out;
 }

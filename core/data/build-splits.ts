@@ -33,9 +33,9 @@ export function buildSplits(
   const built = report.build();
   if (prompts.length === 0) {
     throw new InputError(
-      `${ctx.who}: no prompts left in ${built.source} after filtering (${ctx.filter}): ${describeReport(built)}`
-      + (built.problems.length ? `; first problems: ${built.problems.slice(0, 3).join(' | ')}` : '')
-      + (ctx.hint ? `. ${ctx.hint}` : ''),
+      `${ctx.who}: no prompts left in ${built.source} after filtering (${ctx.filter}): ${describeReport(built)}` +
+        (built.problems.length ? `; first problems: ${built.problems.slice(0, 3).join(' | ')}` : '') +
+        (ctx.hint ? `. ${ctx.hint}` : ''),
     );
   }
   const { train, heldOut } = splitItems(prompts, {
@@ -46,8 +46,8 @@ export function buildSplits(
   });
   if (train.length === 0) {
     throw new InputError(
-      `${ctx.who}: the train split is empty: all ${prompts.length} kept prompt(s) went to held-out `
-      + `(heldOutFraction ${options.heldOutFraction}, split '${options.split}'); lower heldOutFraction or provide more prompts`,
+      `${ctx.who}: the train split is empty: all ${prompts.length} kept prompt(s) went to held-out ` +
+        `(heldOutFraction ${options.heldOutFraction}, split '${options.split}'); lower heldOutFraction or provide more prompts`,
     );
   }
   return { train: train.map((p) => p.record), heldOut: heldOut.map((p) => p.record), report: built };

@@ -32,18 +32,20 @@ export async function* readCsv(
 ): AsyncGenerator<CsvRow> {
   assertReadableFile(file, origin);
   const skipped: { line: number; message: string }[] = [];
-  const parser = openDataStream(file).pipe(parse({
-    delimiter: options.delimiter ?? ',',
-    bom: true,
-    info: true,
-    relax_column_count: true,
-    skip_empty_lines: false,
-    skip_records_with_error: true,
-    on_skip: (err: CsvError | undefined) => {
-      skipped.push({ line: Number(err?.lines ?? 0), message: err?.message ?? 'unparsable record' });
-      return undefined;
-    },
-  }));
+  const parser = openDataStream(file).pipe(
+    parse({
+      delimiter: options.delimiter ?? ',',
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: false,
+      skip_records_with_error: true,
+      on_skip: (err: CsvError | undefined) => {
+        skipped.push({ line: Number(err?.lines ?? 0), message: err?.message ?? 'unparsable record' });
+        return undefined;
+      },
+    }),
+  );
   const flushSkipped = () => {
     for (const s of skipped.splice(0)) {
       report.row();
@@ -75,7 +77,9 @@ export async function* readCsv(
       continue;
     }
     const row: Record<string, string> = {};
-    header.forEach((name, i) => { row[name] = record[i]!; });
+    header.forEach((name, i) => {
+      row[name] = record[i]!;
+    });
     yield { line: info.lines, row };
   }
   flushSkipped();

@@ -30,7 +30,10 @@ export class LoadReportBuilder {
    * @param source file path shown in the report and in every problem
    * @param onBadRow `'fail'` makes {@link bad} throw
    */
-  constructor(readonly source: string, readonly onBadRow: OnBadRow = 'skip') {}
+  constructor(
+    readonly source: string,
+    readonly onBadRow: OnBadRow = 'skip',
+  ) {}
 
   /** Counts one row read from the source (call once per row, before keep/filtered/bad). */
   row(): void {
@@ -76,6 +79,8 @@ export class LoadReportBuilder {
 
 /** One line summary of a report for the console: `read 30, kept 12; dropped: a 3, b 1`. */
 export function describeReport(report: LoadReport): string {
-  const dropped = Object.entries(report.dropped).map(([reason, n]) => `${reason} ${n}`).join(', ');
+  const dropped = Object.entries(report.dropped)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
   return `read ${report.read}, kept ${report.kept}${dropped ? `; dropped: ${dropped}` : ''}`;
 }

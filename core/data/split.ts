@@ -51,9 +51,12 @@ export function splitItems<T>(
   options: { mode: SplitMode; heldOutFraction: number; seed: number; keyOf: (item: T) => string },
 ): Split<T> {
   switch (options.mode) {
-    case 'hash': return splitByHash(items, options.heldOutFraction, options.seed, options.keyOf);
-    case 'head': return splitHead(items, options.heldOutFraction);
-    default: throw new Error(`split: unknown mode "${String(options.mode)}"; allowed: ${SPLIT_MODES.join(', ')}`);
+    case 'hash':
+      return splitByHash(items, options.heldOutFraction, options.seed, options.keyOf);
+    case 'head':
+      return splitHead(items, options.heldOutFraction);
+    default:
+      throw new Error(`split: unknown mode "${String(options.mode)}"; allowed: ${SPLIT_MODES.join(', ')}`);
   }
 }
 

@@ -42,11 +42,17 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
       for (const s of strategies) container.bind(spec.token).toConstantValue(s);
     } else if (!spec.list) {
       const slot = value as SlotConfig;
-      container.bind(spec.token).toDynamicValue(() => create(registry, spec.kind, slot, ctx, slotName(spec.path))).inSingletonScope();
+      container
+        .bind(spec.token)
+        .toDynamicValue(() => create(registry, spec.kind, slot, ctx, slotName(spec.path)))
+        .inSingletonScope();
     } else {
       (value as SlotConfig[]).forEach((slot, i) => {
         if (slot.enabled === false) return;
-        container.bind(spec.token).toDynamicValue(() => create(registry, spec.kind, slot, ctx, slotName([...spec.path, i]))).inSingletonScope();
+        container
+          .bind(spec.token)
+          .toDynamicValue(() => create(registry, spec.kind, slot, ctx, slotName([...spec.path, i])))
+          .inSingletonScope();
       });
     }
   }
@@ -58,11 +64,18 @@ export async function buildContainer(cfg: ResolvedConfig, registry: PluginRegist
  * with. The composition root and each data-parallel worker's replica (core/parallel) are built through it.
  */
 export async function buildPluginContext(
-  cfg: ResolvedConfig, registry: PluginRegistry, run: Pick<RunContext, 'configDir' | 'log'> & Partial<Pick<RunContext, 'runDir' | 'out'>>,
+  cfg: ResolvedConfig,
+  registry: PluginRegistry,
+  run: Pick<RunContext, 'configDir' | 'log'> & Partial<Pick<RunContext, 'runDir' | 'out'>>,
 ): Promise<{ strategies: MemoryStrategy[]; ctx: PluginContext }> {
   const baseCtx: Omit<PluginContext, 'memoryPlan'> = {
-    configDir: run.configDir, seed: cfg.seed, backend: cfg.backend, trainSteps: cfg.train.steps, log: run.log,
-    ...(run.runDir !== undefined ? { runDir: run.runDir } : {}), out: run.out ?? process.stderr,
+    configDir: run.configDir,
+    seed: cfg.seed,
+    backend: cfg.backend,
+    trainSteps: cfg.train.steps,
+    log: run.log,
+    ...(run.runDir !== undefined ? { runDir: run.runDir } : {}),
+    out: run.out ?? process.stderr,
     train: { logEvery: cfg.train.logEvery, sampleEvery: cfg.train.sampleEvery, progress: cfg.train.progress },
   };
   const memoryPlan = defaultMemoryPlan();
@@ -82,7 +95,11 @@ export async function buildPluginContext(
  * (default: the kind's first slot in core/plugin/slots.ts).
  */
 export async function create<K extends PluginKind>(
-  registry: PluginRegistry, kind: K, slot: SlotConfig, ctx: PluginContext, slotPath: string = defaultSlotOf(kind),
+  registry: PluginRegistry,
+  kind: K,
+  slot: SlotConfig,
+  ctx: PluginContext,
+  slotPath: string = defaultSlotOf(kind),
 ): Promise<PluginKinds[K]> {
   const def = registry.find(kind, slot.type);
   if (!def) throw new Error(`no ${kind} plugin "${slot.type}" (known: ${registry.names(kind).join(', ')})`);

@@ -10,7 +10,9 @@ import { distinctN, meanStd, perplexity, rtpFigures, type MeanStd } from './metr
 
 /** Thrown when the abort signal fires during an evaluation. */
 export class EvalInterrupted extends Error {
-  constructor() { super('evaluation interrupted'); }
+  constructor() {
+    super('evaluation interrupted');
+  }
 }
 
 /** One evaluated continuation. */
@@ -23,7 +25,10 @@ export interface EvalSample {
 }
 
 /** A cross-check classifier's toxicity of the same continuations. */
-export interface CrossCheckToxicity { classifier: string; toxicity: MeanStd }
+export interface CrossCheckToxicity {
+  classifier: string;
+  toxicity: MeanStd;
+}
 
 export interface EvalResult {
   /** Classifier probability of the toxic class on the continuation only: mean and population std (the study's table). */
@@ -78,12 +83,16 @@ export async function evaluate(opts: {
   const tok = policy.tokenizer;
   const maxPrompt = policy.contextLength - cfg.maxNewTokens;
   if (maxPrompt < 1) {
-    throw new Error(`eval.maxNewTokens = ${cfg.maxNewTokens} leaves no room for a prompt in the model's context of ${policy.contextLength} tokens`);
+    throw new Error(
+      `eval.maxNewTokens = ${cfg.maxNewTokens} leaves no room for a prompt in the model's context of ${policy.contextLength} tokens`,
+    );
   }
-  const prompts = (cfg.maxPrompts ? opts.prompts.slice(0, cfg.maxPrompts) : opts.prompts).map((text) => {
-    const ids = tok.encode(text).slice(0, maxPrompt); // keep the beginning, as the study's character cut did
-    return { ids, text: tok.decode(ids) };
-  }).filter((p) => p.ids.length > 0);
+  const prompts = (cfg.maxPrompts ? opts.prompts.slice(0, cfg.maxPrompts) : opts.prompts)
+    .map((text) => {
+      const ids = tok.encode(text).slice(0, maxPrompt); // keep the beginning, as the study's character cut did
+      return { ids, text: tok.decode(ids) };
+    })
+    .filter((p) => p.ids.length > 0);
   if (prompts.length === 0) throw new Error('eval: no non-empty held-out prompts to evaluate');
 
   const jobs = prompts.flatMap((p) => Array.from({ length: cfg.samplesPerPrompt }, () => p));
@@ -95,23 +104,44 @@ export async function evaluate(opts: {
     if (opts.signal?.aborted) throw new EvalInterrupted();
     const batch = jobs.slice(start, start + cfg.batchSize);
     const rng = new Rng(cfg.seed).fork(`eval-batch-${batchIndex}`);
-    const responses = await policy.generate(batch.map((b) => b.ids), {
-      maxNewTokens: cfg.maxNewTokens, topK: cfg.topK, topP: cfg.topP, temperature: cfg.temperature, rng,
-    });
+    const responses = await policy.generate(
+      batch.map((b) => b.ids),
+      {
+        maxNewTokens: cfg.maxNewTokens,
+        topK: cfg.topK,
+        topP: cfg.topP,
+        temperature: cfg.temperature,
+        rng,
+      },
+    );
     const texts = responses.map((r) => tok.decode(r, { skipSpecialTokens: true }));
     const logits = await classifier.classify(texts);
     const cross: number[][] = [];
     for (const c of crossCheck) cross.push((await c.classify(texts)).map((l) => toxicProbability(l, c.neutralIndex)));
     texts.forEach((continuation, i) => {
       samples.push({
-        prompt: batch[i]!.text, continuation, toxicity: toxicProbability(logits[i]!, classifier.neutralIndex),
+        prompt: batch[i]!.text,
+        continuation,
+        toxicity: toxicProbability(logits[i]!, classifier.neutralIndex),
         ...(crossCheck.length ? { crossCheck: cross.map((c) => c[i]!) } : {}),
       });
     });
     const ft = opts.fluencyTokenizer;
-    nll.push(...(ft
-      ? continuationNll(opts.fluency, batch.map((b) => ft.encode(b.text)), texts.map((c) => ft.encode(c, { addSpecialTokens: false })), ft.padTokenId ?? ft.eosTokenId ?? 0)
-      : continuationNll(opts.fluency, batch.map((b) => b.ids), responses, pad)));
+    nll.push(
+      ...(ft
+        ? continuationNll(
+            opts.fluency,
+            batch.map((b) => ft.encode(b.text)),
+            texts.map((c) => ft.encode(c, { addSpecialTokens: false })),
+            ft.padTokenId ?? ft.eosTokenId ?? 0,
+          )
+        : continuationNll(
+            opts.fluency,
+            batch.map((b) => b.ids),
+            responses,
+            pad,
+          )),
+    );
     opts.onProgress?.(Math.min(start + cfg.batchSize, jobs.length), jobs.length);
   }
 
@@ -145,7 +175,8 @@ export function sameTokenizer(a: Tokenizer, b: Tokenizer): boolean {
   const json = (t: Tokenizer) => (t as { toJSON?: () => unknown }).toJSON?.();
   const ja = json(a);
   const jb = json(b);
-  if (ja === undefined || jb === undefined) return a.vocabSize === b.vocabSize && a.eosTokenId === b.eosTokenId && a.bosTokenId === b.bosTokenId;
+  if (ja === undefined || jb === undefined)
+    return a.vocabSize === b.vocabSize && a.eosTokenId === b.eosTokenId && a.bosTokenId === b.bosTokenId;
   return JSON.stringify(ja) === JSON.stringify(jb);
 }
 

@@ -5,7 +5,14 @@ import type { RewardContext } from './reward.js';
  * `onReward` hooks), `reward` what PPO used after scaling/clipping. `transformScore` (the transform's output before the
  * hooks) is present only when a hook reshaped the rewards.
  */
-export interface StepSample { prompt: string; response: string; score: number; reward: number; toxicity: number; transformScore?: number }
+export interface StepSample {
+  prompt: string;
+  response: string;
+  score: number;
+  reward: number;
+  toxicity: number;
+  transformScore?: number;
+}
 
 /** Figures of one PPO step as the trainer reports them to hooks. */
 export interface StepReport {
@@ -28,7 +35,11 @@ export interface StepReport {
 }
 
 /** Toxicity of the evaluated continuations: mean, population std and how many there were. */
-export interface EvalToxicity { mean: number; std: number; n: number }
+export interface EvalToxicity {
+  mean: number;
+  std: number;
+  n: number;
+}
 
 /**
  * What one evaluation measured (core/eval's EvalResult, restated here so that interfaces import nothing): the

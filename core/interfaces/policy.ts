@@ -35,11 +35,7 @@ export interface Policy {
    * `which: 'reference'` runs the frozen reference weights (values are then those of the
    * policy's value head and should be ignored).
    */
-  forward(
-    inputIds: tf.Tensor2D,
-    attentionMask: tf.Tensor2D,
-    which?: 'policy' | 'reference',
-  ): { logits: tf.Tensor3D; values: tf.Tensor2D };
+  forward(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, which?: 'policy' | 'reference'): { logits: tf.Tensor3D; values: tf.Tensor2D };
   /**
    * The lean loss head (optional): for inputIds / attentionMask `[B, L]`, the log-prob of each next token
    * (`inputIds[:, 1:]`), the entropy of each position's distribution and the values, all `[B, L-1]`, computed

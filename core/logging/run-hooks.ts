@@ -92,7 +92,11 @@ export class SamplesHook implements Hook {
 
   private close(): void {
     if (this.fd === undefined) return;
-    try { fs.closeSync(this.fd); } catch { /* already closed */ }
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
     this.fd = undefined;
   }
 }
@@ -106,7 +110,10 @@ export class ConsoleHook implements Hook {
   private progress?: Progress;
   private startStep = 0;
 
-  constructor(private readonly enabled: boolean, private readonly out: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly enabled: boolean,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   onRunStart(info: { totalSteps: number; startStep: number }): void {
     this.startStep = info.startStep;

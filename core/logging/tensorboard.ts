@@ -10,15 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  DataType,
-  FILE_VERSION,
-  encodeEvent,
-  frameRecord,
-  type TfEvent,
-  type TfHistogram,
-  type TfSummaryValue,
-} from './tfevents.js';
+import { DataType, FILE_VERSION, encodeEvent, frameRecord, type TfEvent, type TfHistogram, type TfSummaryValue } from './tfevents.js';
 
 export {
   readEventFile,
@@ -180,8 +172,7 @@ export class TensorBoardWriter {
     const every = opts.flushEverySeconds ?? 10;
     if (typeof every !== 'number' || !Number.isFinite(every) || every < 0 || every > MAX_FLUSH_SECONDS) {
       throw new Error(
-        `TensorBoardWriter: flushEverySeconds must be a number in [0, ${MAX_FLUSH_SECONDS}] (0 = write-through), ` +
-          `got ${every}`,
+        `TensorBoardWriter: flushEverySeconds must be a number in [0, ${MAX_FLUSH_SECONDS}] (0 = write-through), ` + `got ${every}`,
       );
     }
     fs.mkdirSync(logdir, { recursive: true });

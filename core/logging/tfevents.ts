@@ -322,16 +322,13 @@ export function parseRecords(buf: Uint8Array, source = '<buffer>', opts: ReadOpt
     const remaining = buf.length - off;
     if (remaining < 12) {
       if (opts.allowTruncatedTail) break;
-      throw new Error(
-        `${source}: truncated record header at byte offset ${off} (${remaining} bytes left, a header needs 12)`,
-      );
+      throw new Error(`${source}: truncated record header at byte offset ${off} (${remaining} bytes left, a header needs 12)`);
     }
     const storedLenCrc = view.getUint32(off + 8, true);
     const lenCrc = maskedCrc32c(buf.subarray(off, off + 8));
     if (storedLenCrc !== lenCrc) {
       throw new Error(
-        `${source}: corrupt record at byte offset ${off}: length CRC mismatch ` +
-          `(stored ${hex(storedLenCrc)}, computed ${hex(lenCrc)})`,
+        `${source}: corrupt record at byte offset ${off}: length CRC mismatch ` + `(stored ${hex(storedLenCrc)}, computed ${hex(lenCrc)})`,
       );
     }
     const len64 = view.getBigUint64(off, true);

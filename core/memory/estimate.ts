@@ -77,19 +77,31 @@ export function estimateMemory(cfg: TransformerConfig, work: WorkShape, plan: Me
   // Saved tensors of a fused block, ×1.5 for the transients of its forward and backward (measured, bench/memory.ts).
   const block = 1.5 * 4 * (N * (7 * d + 2 * ff + 4) + work.miniBatchSize * cfg.nHeads * work.seqLen * work.seqLen);
   const blocks = plan.checkpointBlocks ? cfg.nLayers * 4 * N * d + block : cfg.nLayers * block;
-  const lossHeadBytes = (work.leanHead ?? true)
-    ? 4 * 6 * Math.min(N, DEFAULT_HEAD_CHUNK_ROWS) * cfg.vocabSize // one chunk's logits, softmax, products and gradient
-    // The trainer's full path: logits, their slice, log-softmax, one-hot (int and float), products, softmax and
-    // logsumexp of the entropy, and the gradients of each: ~20 [tokens, vocab] tensors (measured, bench/memory.ts).
-    : 4 * 20 * N * cfg.vocabSize;
+  const lossHeadBytes =
+    (work.leanHead ?? true)
+      ? 4 * 6 * Math.min(N, DEFAULT_HEAD_CHUNK_ROWS) * cfg.vocabSize // one chunk's logits, softmax, products and gradient
+      : // The trainer's full path: logits, their slice, log-softmax, one-hot (int and float), products, softmax and
+        // logsumexp of the entropy, and the gradients of each: ~20 [tokens, vocab] tensors (measured, bench/memory.ts).
+        4 * 20 * N * cfg.vocabSize;
   // The token embedding's gradient arrives twice (lookup and tied head) before it is summed.
   const embeddingGrad = n === null ? 2 * 4 * cfg.vocabSize * cfg.dEmbed : 0;
   const activationBytes = blocks + 4 * N * d * 3 + lossHeadBytes + embeddingGrad;
   const est = {
-    policyBytes: policy * 4, referenceBytes, referenceOnHost, valueHeadBytes: vhead * 4,
-    optimiserBytes: slots * trainable * 4, gradientBytes: trainable * 4, activationBytes, lossHeadBytes,
+    policyBytes: policy * 4,
+    referenceBytes,
+    referenceOnHost,
+    valueHeadBytes: vhead * 4,
+    optimiserBytes: slots * trainable * 4,
+    gradientBytes: trainable * 4,
+    activationBytes,
+    lossHeadBytes,
   };
-  const backendBytes = est.policyBytes + est.valueHeadBytes + est.optimiserBytes + est.gradientBytes + activationBytes +
+  const backendBytes =
+    est.policyBytes +
+    est.valueHeadBytes +
+    est.optimiserBytes +
+    est.gradientBytes +
+    activationBytes +
     (referenceOnHost ? 0 : referenceBytes);
   return { ...est, backendBytes, totalBytes: backendBytes + (referenceOnHost ? referenceBytes : 0) };
 }
@@ -103,7 +115,10 @@ export function strategyPlans(cfg: TransformerConfig): { name: string; plan: Mem
     { name: `shared-layers(${half})`, plan: mk({ numSharedLayers: half }) },
     { name: 'bf16', plan: mk({ frozenStorage: 'bfloat16', roundTrainableToBf16: true }) },
     { name: 'checkpointing', plan: mk({ checkpointBlocks: true }) },
-    { name: 'all three', plan: mk({ numSharedLayers: half, frozenStorage: 'bfloat16', roundTrainableToBf16: true, checkpointBlocks: true }) },
+    {
+      name: 'all three',
+      plan: mk({ numSharedLayers: half, frozenStorage: 'bfloat16', roundTrainableToBf16: true, checkpointBlocks: true }),
+    },
   ];
 }
 
@@ -112,7 +127,17 @@ export function parseBytes(text: string): number {
   const m = /^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?\s*$/i.exec(text);
   if (!m) throw new Error(`--budget: expected a size like 4GiB, 512MiB or 2GB, got ${JSON.stringify(text)}`);
   const unit = (m[2] ?? 'B').toLowerCase();
-  const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 2 ** 10, mb: 1e6, mib: 2 ** 20, gb: 1e9, gib: 2 ** 30, tb: 1e12, tib: 2 ** 40 };
+  const mult: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    kib: 2 ** 10,
+    mb: 1e6,
+    mib: 2 ** 20,
+    gb: 1e9,
+    gib: 2 ** 30,
+    tb: 1e12,
+    tib: 2 ** 40,
+  };
   return Number(m[1]) * mult[unit]!;
 }
 

@@ -7,10 +7,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-interface BufferInfo { bytes: number }
+interface BufferInfo {
+  bytes: number;
+}
 type Registry = WeakMap<object, BufferInfo>;
 
-interface Tracker { peak: number }
+interface Tracker {
+  peak: number;
+}
 
 const active = new Set<Tracker>();
 let current = 0;
@@ -21,7 +25,6 @@ let originalDelete: Registry['delete'] | undefined;
 function registry(): Registry {
   return (tf.engine() as unknown as { state: { tensorInfo: Registry } }).state.tensorInfo;
 }
-
 
 function install(): void {
   const reg = registry();

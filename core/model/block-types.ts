@@ -6,7 +6,8 @@ import type * as tf from '@tensorflow/tfjs';
 
 /** Weight tensors of one block, in the engine's [in, out] layout. */
 export interface BlockWeights {
-  ln1G: tf.Tensor1D; ln1B: tf.Tensor1D;
+  ln1G: tf.Tensor1D;
+  ln1B: tf.Tensor1D;
   /** [d, 3d] fused q|k|v projection. */
   qkvW: tf.Tensor2D;
   /** [3d] or undefined (GPT-Neo). */
@@ -15,10 +16,13 @@ export interface BlockWeights {
   /** Absent in GPT-J. */
   outB?: tf.Tensor1D;
   /** Absent in GPT-J (parallel block: ln_1 feeds the MLP too). */
-  ln2G?: tf.Tensor1D; ln2B?: tf.Tensor1D;
-  fcW: tf.Tensor2D; projW: tf.Tensor2D;
+  ln2G?: tf.Tensor1D;
+  ln2B?: tf.Tensor1D;
+  fcW: tf.Tensor2D;
+  projW: tf.Tensor2D;
   /** Absent in OPT with enable_bias false. */
-  fcB?: tf.Tensor1D; projB?: tf.Tensor1D;
+  fcB?: tf.Tensor1D;
+  projB?: tf.Tensor1D;
 }
 
 /** Per-forward attention context shared by every block. */

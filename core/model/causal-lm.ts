@@ -14,7 +14,17 @@ import type { KVCache } from './kv-cache.js';
 import { SeededRandom } from './seeded-random.js';
 import { attentionContext, blockForward, embed, layerNorm, linear, positionIdsFromMask } from './transformer.js';
 import type { BlockWeights } from './block-types.js';
-import { blockWeightNames, LM_HEAD, LM_HEAD_BIAS, modelWeightNames, sharedWeightNames, VHEAD_BIAS, VHEAD_WEIGHT, weightSpecs, type WeightSpec } from './arch/weight-names.js';
+import {
+  blockWeightNames,
+  LM_HEAD,
+  LM_HEAD_BIAS,
+  modelWeightNames,
+  sharedWeightNames,
+  VHEAD_BIAS,
+  VHEAD_WEIGHT,
+  weightSpecs,
+  type WeightSpec,
+} from './arch/weight-names.js';
 import { withWasmMemoryGuard } from './wasm/backend.js';
 import { expandBf16, packTensorBf16, type PackedBf16 } from './memory/bf16.js';
 import { checkpointedBlock } from './memory/checkpoint.js';
@@ -186,12 +196,18 @@ export class CausalLM {
     const qkvW = n.qkvW ? g(n.qkvW) : tf.concat([g(n.qW!), g(n.kW!), g(n.vW!)], 1); // [d, 3d]
     const qkvB = n.qkvB ? g(n.qkvB) : n.qB ? tf.concat([g(n.qB), g(n.kB!), g(n.vB!)]) : undefined; // [3d]
     return {
-      ln1G: g(n.ln1G) as tf.Tensor1D, ln1B: g(n.ln1B) as tf.Tensor1D,
-      qkvW: qkvW as tf.Tensor2D, qkvB: qkvB as tf.Tensor1D | undefined,
-      outW: g(n.outW) as tf.Tensor2D, outB: n.outB ? (g(n.outB) as tf.Tensor1D) : undefined,
-      ln2G: n.ln2G ? (g(n.ln2G) as tf.Tensor1D) : undefined, ln2B: n.ln2B ? (g(n.ln2B) as tf.Tensor1D) : undefined,
-      fcW: g(n.fcW) as tf.Tensor2D, fcB: n.fcB ? (g(n.fcB) as tf.Tensor1D) : undefined,
-      projW: g(n.projW) as tf.Tensor2D, projB: n.projB ? (g(n.projB) as tf.Tensor1D) : undefined,
+      ln1G: g(n.ln1G) as tf.Tensor1D,
+      ln1B: g(n.ln1B) as tf.Tensor1D,
+      qkvW: qkvW as tf.Tensor2D,
+      qkvB: qkvB as tf.Tensor1D | undefined,
+      outW: g(n.outW) as tf.Tensor2D,
+      outB: n.outB ? (g(n.outB) as tf.Tensor1D) : undefined,
+      ln2G: n.ln2G ? (g(n.ln2G) as tf.Tensor1D) : undefined,
+      ln2B: n.ln2B ? (g(n.ln2B) as tf.Tensor1D) : undefined,
+      fcW: g(n.fcW) as tf.Tensor2D,
+      fcB: n.fcB ? (g(n.fcB) as tf.Tensor1D) : undefined,
+      projW: g(n.projW) as tf.Tensor2D,
+      projB: n.projB ? (g(n.projB) as tf.Tensor1D) : undefined,
     };
   }
 
@@ -208,51 +224,64 @@ export class CausalLM {
     const cache = opts.cache;
     const past = cache ? cache.length : 0;
     if (inputIds.rank !== 2 || attentionMask.rank !== 2) {
-      throw new Error(`forward: inputIds and attentionMask must be rank 2 ([B, T]), got ${JSON.stringify(inputIds.shape)} and ${JSON.stringify(attentionMask.shape)}`);
+      throw new Error(
+        `forward: inputIds and attentionMask must be rank 2 ([B, T]), got ${JSON.stringify(inputIds.shape)} and ${JSON.stringify(attentionMask.shape)}`,
+      );
     }
     const [b, t] = inputIds.shape;
     if (inputIds.dtype !== 'int32' || attentionMask.dtype !== 'int32') {
       throw new Error(`forward: inputIds and attentionMask must be int32, got ${inputIds.dtype} and ${attentionMask.dtype}`);
     }
     if (attentionMask.shape[0] !== b || attentionMask.shape[1] !== past + t) {
-      throw new Error(`forward: attentionMask must be [${b}, ${past + t}] (cached ${past} + new ${t} positions), got ${JSON.stringify(attentionMask.shape)}`);
+      throw new Error(
+        `forward: attentionMask must be [${b}, ${past + t}] (cached ${past} + new ${t} positions), got ${JSON.stringify(attentionMask.shape)}`,
+      );
     }
-    if (cache && cache.layers.length !== cfg.nLayers) throw new Error(`forward: cache has ${cache.layers.length} layers, model has ${cfg.nLayers}`);
+    if (cache && cache.layers.length !== cfg.nLayers)
+      throw new Error(`forward: cache has ${cache.layers.length} layers, model has ${cfg.nLayers}`);
     if (cache && isTapeRecording()) {
-      throw new Error('forward: a KV cache is for inference; gradients through cached keys/values are not supported (call forward without cache inside tf.grads / optimizer.minimize)');
+      throw new Error(
+        'forward: a KV cache is for inference; gradients through cached keys/values are not supported (call forward without cache inside tf.grads / optimizer.minimize)',
+      );
     }
     if (past + t > cfg.nPositions) {
-      throw new Error(`forward: ${past + t} positions exceed the model's n_positions ${cfg.nPositions}; shorten the prompt or max new tokens`);
+      throw new Error(
+        `forward: ${past + t} positions exceed the model's n_positions ${cfg.nPositions}; shorten the prompt or max new tokens`,
+      );
     }
-    const hidden = withWasmMemoryGuard(`forward of ${b}x${t} tokens`, () => tf.tidy(() => {
-      const positions = opts.positionIds ?? positionIdsFromMask(attentionMask, t); // [B, T]
-      const names = modelWeightNames(cfg);
-      let x = tf.tidy(() => {
-        const tok = embed(this.w(names.wte) as tf.Tensor2D, inputIds); // [B*T, dEmbed]
-        let e = names.projIn ? linear(tok, this.w(names.projIn) as tf.Tensor2D) : tok; // [B*T, d]
-        if (names.embLnG) e = layerNorm(e, this.w(names.embLnG) as tf.Tensor1D, this.w(names.embLnB!) as tf.Tensor1D, cfg.layerNormEps); // [B*T, d]
-        if (!names.wpe) return e;
-        const rows = cfg.positionOffset ? tf.add(positions, tf.scalar(cfg.positionOffset, 'int32')) as tf.Tensor2D : positions; // [B, T]
-        return tf.add(e, tf.gather(this.w(names.wpe), tf.reshape(rows, [b * t]))) as tf.Tensor2D; // [B*T, d]
-      });
-      const ctx = attentionContext(cfg, attentionMask, t, positions);
-      const recording = isTapeRecording();
-      for (let i = 0; i < cfg.nLayers; i++) {
-        const xi = x;
-        if (this.checkpoint && recording && !cache) {
-          x = checkpointedBlock((bw, bx, bc) => blockForward(cfg, i, bw, bx, bc), this.blockWeights(i), xi, ctx); // [B*T, d]
-        } else if (!cache && !recording && this.packed.size > 0) {
-          // Packed weights are expanded for this block only and freed with its intermediates.
-          x = tf.tidy(() => blockForward(cfg, i, this.blockWeights(i), xi, ctx)); // [B*T, d]
-          xi.dispose();
-        } else {
-          x = blockForward(cfg, i, this.blockWeights(i), xi, ctx, cache); // [B*T, d]
+    const hidden = withWasmMemoryGuard(`forward of ${b}x${t} tokens`, () =>
+      tf.tidy(() => {
+        const positions = opts.positionIds ?? positionIdsFromMask(attentionMask, t); // [B, T]
+        const names = modelWeightNames(cfg);
+        let x = tf.tidy(() => {
+          const tok = embed(this.w(names.wte) as tf.Tensor2D, inputIds); // [B*T, dEmbed]
+          let e = names.projIn ? linear(tok, this.w(names.projIn) as tf.Tensor2D) : tok; // [B*T, d]
+          if (names.embLnG) e = layerNorm(e, this.w(names.embLnG) as tf.Tensor1D, this.w(names.embLnB!) as tf.Tensor1D, cfg.layerNormEps); // [B*T, d]
+          if (!names.wpe) return e;
+          const rows = cfg.positionOffset ? (tf.add(positions, tf.scalar(cfg.positionOffset, 'int32')) as tf.Tensor2D) : positions; // [B, T]
+          return tf.add(e, tf.gather(this.w(names.wpe), tf.reshape(rows, [b * t]))) as tf.Tensor2D; // [B*T, d]
+        });
+        const ctx = attentionContext(cfg, attentionMask, t, positions);
+        const recording = isTapeRecording();
+        for (let i = 0; i < cfg.nLayers; i++) {
+          const xi = x;
+          if (this.checkpoint && recording && !cache) {
+            x = checkpointedBlock((bw, bx, bc) => blockForward(cfg, i, bw, bx, bc), this.blockWeights(i), xi, ctx); // [B*T, d]
+          } else if (!cache && !recording && this.packed.size > 0) {
+            // Packed weights are expanded for this block only and freed with its intermediates.
+            x = tf.tidy(() => blockForward(cfg, i, this.blockWeights(i), xi, ctx)); // [B*T, d]
+            xi.dispose();
+          } else {
+            x = blockForward(cfg, i, this.blockWeights(i), xi, ctx, cache); // [B*T, d]
+          }
         }
-      }
-      const normed = names.lnfG ? layerNorm(x, this.w(names.lnfG) as tf.Tensor1D, this.w(names.lnfB!) as tf.Tensor1D, cfg.layerNormEps) : x; // [B*T, d]
-      const h = names.projOut ? linear(normed, this.w(names.projOut) as tf.Tensor2D) : normed; // [B*T, dEmbed]
-      return tf.reshape(h, [b, t, cfg.dEmbed]) as tf.Tensor3D; // [B, T, dEmbed]
-    }));
+        const normed = names.lnfG
+          ? layerNorm(x, this.w(names.lnfG) as tf.Tensor1D, this.w(names.lnfB!) as tf.Tensor1D, cfg.layerNormEps)
+          : x; // [B*T, d]
+        const h = names.projOut ? linear(normed, this.w(names.projOut) as tf.Tensor2D) : normed; // [B*T, dEmbed]
+        return tf.reshape(h, [b, t, cfg.dEmbed]) as tf.Tensor3D; // [B, T, dEmbed]
+      }),
+    );
     if (cache) cache.length += t;
     return hidden;
   }
@@ -278,7 +307,9 @@ export class CausalLM {
       const lead = hidden.shape.slice(0, -1);
       const h2 = tf.reshape(hidden, [-1, d]) as tf.Tensor2D; // [N, d]
       const bias = this.outputBias(); // [V] or null
-      const logits = bias ? tf.add(tf.matMul(h2, this.outputEmbedding(), false, true), bias) : tf.matMul(h2, this.outputEmbedding(), false, true); // [N, V]
+      const logits = bias
+        ? tf.add(tf.matMul(h2, this.outputEmbedding(), false, true), bias)
+        : tf.matMul(h2, this.outputEmbedding(), false, true); // [N, V]
       return tf.reshape(logits, [...lead, this.config.vocabSize]); // [..., V]
     });
   }
@@ -327,8 +358,10 @@ export class CausalLM {
     this.assertAlive();
     const n = opts.numSharedLayers;
     if (n !== undefined && (!Number.isInteger(n) || n < 0 || n >= this.config.nLayers)) {
-      throw new Error(`createReference: numSharedLayers must be an integer in [0, ${this.config.nLayers - 1}] for a ` +
-        `${this.config.nLayers}-layer model (or omitted for a full copy), got ${n}`);
+      throw new Error(
+        `createReference: numSharedLayers must be an integer in [0, ${this.config.nLayers - 1}] for a ` +
+          `${this.config.nLayers}-layer model (or omitted for a full copy), got ${n}`,
+      );
     }
     if (this.reference) this.reference.dispose();
     const shared = n === undefined ? new Set<string>() : sharedWeightNames(this.config, n);

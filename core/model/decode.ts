@@ -22,9 +22,21 @@ interface Mat {
 }
 
 interface LayerPtrs {
-  ln1G: number; ln1B: number; qkvW: Mat; qkvB: number; outW: Mat; outB: number;
-  ln2G: number; ln2B: number; fcW: Mat; fcB: number; projW: Mat; projB: number;
-  k: number; v: number; local: boolean;
+  ln1G: number;
+  ln1B: number;
+  qkvW: Mat;
+  qkvB: number;
+  outW: Mat;
+  outB: number;
+  ln2G: number;
+  ln2B: number;
+  fcW: Mat;
+  fcB: number;
+  projW: Mat;
+  projB: number;
+  k: number;
+  v: number;
+  local: boolean;
 }
 
 /** True when {@link FastDecoder} can run this model on the active backend. */
@@ -69,7 +81,12 @@ export class FastDecoder {
    * @param maxRows largest number of positions per row in one call (the prompt length)
    * @param capacity total positions per row (prompt + new tokens)
    */
-  constructor(private readonly model: CausalLM, readonly batch: number, maxRows: number, readonly capacity: number) {
+  constructor(
+    private readonly model: CausalLM,
+    readonly batch: number,
+    maxRows: number,
+    readonly capacity: number,
+  ) {
     if (!fastDecoderAvailable(model)) throw new Error('FastDecoder: needs the wasm backend with its SIMD kernels and head_dim % 4 == 0');
     this.backend = tf.backend() as unknown as WasmBackendLike;
     this.k = wasmKernels(this.backend)!;
@@ -101,18 +118,46 @@ export class FastDecoder {
         const qkvW = mat(n.qkvW ? ptr(n.qkvW) : keep(tf.tidy(() => model.blockWeights(i).qkvW.clone())));
         const qkvB = n.qkvB ? ptr(n.qkvB) : buffer(3 * d);
         this.layers.push({
-          ln1G: ptr(n.ln1G), ln1B: ptr(n.ln1B), qkvW, qkvB, outW: mat(ptr(n.outW)), outB: ptr(n.outB!),
-          ln2G: ptr(n.ln2G!), ln2B: ptr(n.ln2B!), fcW: mat(ptr(n.fcW)), fcB: ptr(n.fcB!),
-          projW: mat(ptr(n.projW)), projB: ptr(n.projB!),
-          k: buffer(batch * capacity * d), v: buffer(batch * capacity * d), local: cfg.attentionTypes[i] === 'local',
+          ln1G: ptr(n.ln1G),
+          ln1B: ptr(n.ln1B),
+          qkvW,
+          qkvB,
+          outW: mat(ptr(n.outW)),
+          outB: ptr(n.outB!),
+          ln2G: ptr(n.ln2G!),
+          ln2B: ptr(n.ln2B!),
+          fcW: mat(ptr(n.fcW)),
+          fcB: ptr(n.fcB!),
+          projW: mat(ptr(n.projW)),
+          projB: ptr(n.projB!),
+          k: buffer(batch * capacity * d),
+          v: buffer(batch * capacity * d),
+          local: cfg.attentionTypes[i] === 'local',
         });
       }
       // [d, Vp]: transposed, zero-padded to a multiple of 8 columns (the packed layout needs n % 4 == 0).
-      this.head = mat(keep(tf.tidy(() => tf.pad(tf.transpose(model.outputEmbedding()), [[0, 0], [0, this.vocabPadded - cfg.vocabSize]]))));
+      this.head = mat(
+        keep(
+          tf.tidy(() =>
+            tf.pad(tf.transpose(model.outputEmbedding()), [
+              [0, 0],
+              [0, this.vocabPadded - cfg.vocabSize],
+            ]),
+          ),
+        ),
+      );
       const R = batch * maxRows;
       const sizes: Record<string, number> = {
-        x: R * d, h: R * d, qkv: R * 3 * d, att: R * d, f: R * cfg.dInner, stats: R * 2, logits: batch * this.vocabPadded,
-        work: maxRows * capacity, bias: batch * maxRows * capacity, biasLocal: batch * maxRows * capacity,
+        x: R * d,
+        h: R * d,
+        qkv: R * 3 * d,
+        att: R * d,
+        f: R * cfg.dInner,
+        stats: R * 2,
+        logits: batch * this.vocabPadded,
+        work: maxRows * capacity,
+        bias: batch * maxRows * capacity,
+        biasLocal: batch * maxRows * capacity,
       };
       for (const [name, n] of Object.entries(sizes)) this.bufs[name] = buffer(Math.max(4, n));
       // Packed A (rows × inner) plus one packed B panel (≤ 32768 floats, or 8 columns × inner).
@@ -137,8 +182,26 @@ export class FastDecoder {
     const blas = activeNativeBlas();
     if (blas && m * n * kk >= nativeMinMacs()) {
       // The native matmul when it is selected (as every other product of the engine: native-matmul.ts).
-      blas.sgemmHeap(this.backend.wasm.HEAPU8.buffer as ArrayBuffer, false, false, m, n, kk, a, kk, 0, w.w, n, 0, c, n, 0, 1,
-        bias ? bias : -1, accumulate);
+      blas.sgemmHeap(
+        this.backend.wasm.HEAPU8.buffer as ArrayBuffer,
+        false,
+        false,
+        m,
+        n,
+        kk,
+        a,
+        kk,
+        0,
+        w.w,
+        n,
+        0,
+        c,
+        n,
+        0,
+        1,
+        bias ? bias : -1,
+        accumulate,
+      );
       return;
     }
     const nb = gemmPanel(kk, n);
@@ -154,7 +217,7 @@ export class FastDecoder {
       w.panels = this.buffer(kk * n, false); // pack_panels writes all of it
       this.k.pack_panels(w.w, w.panels, kk, n);
     }
-    this.k.gemm(a, w.w, c, bias, m, kk, n, kk, 1, n, n, pack, n + (8 - (n % 8)) % 8, w.panels, 2, acc);
+    this.k.gemm(a, w.w, c, bias, m, kk, n, kk, 1, n, n, pack, n + ((8 - (n % 8)) % 8), w.panels, 2, acc);
   }
 
   /**
@@ -191,7 +254,10 @@ export class FastDecoder {
         const te = (this.wte >> 2) + id * d;
         const pe = (this.wpe >> 2) + p * d;
         for (let j = 0; j < d; j++) heap[row + j] = heap[te + j]! + heap[pe + j]!;
-        for (const [buf, window] of [[bf.bias, null], [bf.biasLocal, cfg.windowSize]] as const) {
+        for (const [buf, window] of [
+          [bf.bias, null],
+          [bf.biasLocal, cfg.windowSize],
+        ] as const) {
           const o = (buf >> 2) + (b * t + s) * Tk;
           const q = past + s;
           for (let j = 0; j < Tk; j++) {

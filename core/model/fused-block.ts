@@ -28,14 +28,21 @@ export function setFusedBlockEnabled(on: boolean): boolean {
  * @param x [B*T, d]
  * @returns [B*T, d]
  */
-export function fusedBlock(cfg: TransformerConfig, layer: number, w: BlockWeights, x: tf.Tensor2D, ctx: AttentionContext): tf.Tensor2D | undefined {
+export function fusedBlock(
+  cfg: TransformerConfig,
+  layer: number,
+  w: BlockWeights,
+  x: tf.Tensor2D,
+  ctx: AttentionContext,
+): tf.Tensor2D | undefined {
   const env = activeKernels();
   const d = cfg.dModel;
   const ff = cfg.dInner;
   const H = cfg.nHeads;
   const hd = d / H;
   const { batch: B, queryLen: T, keyLen: Tk } = ctx;
-  if (!enabled || !env || T !== Tk || hd % 4 !== 0 || d % 4 !== 0 || ff % 4 !== 0 || !GELU_ACTIVATIONS.has(cfg.activation)) return undefined;
+  if (!enabled || !env || T !== Tk || hd % 4 !== 0 || d % 4 !== 0 || ff % 4 !== 0 || !GELU_ACTIVATIONS.has(cfg.activation))
+    return undefined;
   const bias = cfg.attentionTypes[layer] === 'local' ? ctx.localBias! : ctx.globalBias;
   // GPT-J's parallel block, OPT's post-LN block and BLOOM's per-head ALiBi biases run composite.
   if (!w.outB || !w.ln2G || !w.ln2B || !w.fcB || !w.projB || ctx.rotary || cfg.postLayerNorm || bias.shape[1] !== 1) return undefined;

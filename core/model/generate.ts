@@ -36,28 +36,37 @@ interface GenerateOutput {
 
 function checkOptions(model: CausalLM, input: GenerateInput, opts: GenerateOptions): void {
   const V = model.config.vocabSize;
-  if (!Array.isArray(input.prompts) || input.prompts.length === 0) throw new Error('generate: prompts must be a non-empty list of token lists');
+  if (!Array.isArray(input.prompts) || input.prompts.length === 0)
+    throw new Error('generate: prompts must be a non-empty list of token lists');
   input.prompts.forEach((p, i) => {
     if (!Array.isArray(p) || p.length === 0) throw new Error(`generate: prompts[${i}] is empty; every prompt needs at least one token`);
     for (const t of p) {
       if (!Number.isInteger(t) || t < 0 || t >= V) throw new Error(`generate: prompts[${i}] holds token ${t}, outside [0, ${V})`);
     }
   });
-  for (const [k, v] of [['padTokenId', input.padTokenId], ['eosTokenId', input.eosTokenId]] as const) {
+  for (const [k, v] of [
+    ['padTokenId', input.padTokenId],
+    ['eosTokenId', input.eosTokenId],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0 || v >= V) throw new Error(`generate: ${k} ${v} is outside [0, ${V})`);
   }
-  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 1) throw new Error(`generate: maxNewTokens must be an integer ≥ 1, got ${opts.maxNewTokens}`);
+  if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 1)
+    throw new Error(`generate: maxNewTokens must be an integer ≥ 1, got ${opts.maxNewTokens}`);
   const minNew = opts.minNewTokens ?? 0;
   if (!Number.isInteger(minNew) || minNew < 0 || minNew > opts.maxNewTokens) {
     throw new Error(`generate: minNewTokens must be an integer in [0, maxNewTokens=${opts.maxNewTokens}], got ${minNew}`);
   }
-  if (opts.temperature !== undefined && !(opts.temperature > 0)) throw new Error(`generate: temperature must be > 0, got ${opts.temperature}`);
-  if (opts.topK !== undefined && (!Number.isInteger(opts.topK) || opts.topK < 0)) throw new Error(`generate: topK must be an integer ≥ 0, got ${opts.topK}`);
+  if (opts.temperature !== undefined && !(opts.temperature > 0))
+    throw new Error(`generate: temperature must be > 0, got ${opts.temperature}`);
+  if (opts.topK !== undefined && (!Number.isInteger(opts.topK) || opts.topK < 0))
+    throw new Error(`generate: topK must be an integer ≥ 0, got ${opts.topK}`);
   if (opts.topP !== undefined && !(opts.topP > 0 && opts.topP <= 1)) throw new Error(`generate: topP must be in (0, 1], got ${opts.topP}`);
   if (!opts.rng || typeof opts.rng.next !== 'function') throw new Error('generate: rng must be an object with next(): number in [0, 1)');
   const longest = Math.max(...input.prompts.map((p) => p.length));
   if (longest + opts.maxNewTokens > model.config.nPositions) {
-    throw new Error(`generate: longest prompt (${longest}) + maxNewTokens (${opts.maxNewTokens}) exceeds the model's n_positions ${model.config.nPositions}`);
+    throw new Error(
+      `generate: longest prompt (${longest}) + maxNewTokens (${opts.maxNewTokens}) exceeds the model's n_positions ${model.config.nPositions}`,
+    );
   }
 }
 
@@ -67,7 +76,12 @@ function checkOptions(model: CausalLM, input: GenerateInput, opts: GenerateOptio
  * @param logits the row's logits [V]
  * @param suppress token to forbid (EOS before min_new_tokens), or -1
  */
-export function pickToken(logits: Float32Array, suppress: number, opts: Omit<GenerateOptions, 'maxNewTokens'>, scratch?: Float64Array): number {
+export function pickToken(
+  logits: Float32Array,
+  suppress: number,
+  opts: Omit<GenerateOptions, 'maxNewTokens'>,
+  scratch?: Float64Array,
+): number {
   const V = logits.length;
   const s = scratch && scratch.length >= V ? scratch : new Float64Array(V);
   for (let i = 0; i < V; i++) s[i] = logits[i]!;

@@ -48,8 +48,11 @@ export const SCORE_WEIGHT = 'score.weight';
 /** True when config.json describes a causal-LM sequence classifier this module loads. */
 export function isCausalClassifierConfig(raw: Record<string, unknown>): boolean {
   const arch = Array.isArray(raw.architectures) ? raw.architectures[0] : undefined;
-  return (SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(raw.model_type)
-    && typeof arch === 'string' && arch.endsWith('ForSequenceClassification');
+  return (
+    (SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(raw.model_type) &&
+    typeof arch === 'string' &&
+    arch.endsWith('ForSequenceClassification')
+  );
 }
 
 /** Labels from `id2label` (keys 0..n-1 in any order), else `num_labels` × `LABEL_i`. Errors name the field. */
@@ -57,7 +60,8 @@ function parseId2Label(raw: Record<string, unknown>): string[] {
   const id2label = raw.id2label;
   if (id2label === undefined || id2label === null) {
     const n = raw.num_labels ?? 2;
-    if (!Number.isInteger(n) || (n as number) < 1) throw new Error(`config.json: "num_labels" must be a positive integer, got ${JSON.stringify(n)}`);
+    if (!Number.isInteger(n) || (n as number) < 1)
+      throw new Error(`config.json: "num_labels" must be a positive integer, got ${JSON.stringify(n)}`);
     return Array.from({ length: n as number }, (_, i) => `LABEL_${i}`);
   }
   if (typeof id2label !== 'object') throw new Error('config.json: "id2label" must be an object like {"0": "neutral", "1": "toxic"}');
@@ -76,17 +80,29 @@ function parseId2Label(raw: Record<string, unknown>): string[] {
 /** Parses config.json of a causal-LM classifier; errors name the field. */
 export function parseCausalClassifierConfig(raw: Record<string, unknown>): CausalClassifierConfig {
   const transformer = parseHfConfig(raw);
-  const arch = Array.isArray(raw.architectures) && typeof raw.architectures[0] === 'string' ? raw.architectures[0] : CAUSAL_CLASSIFIER_ARCHITECTURES[transformer.modelType];
+  const arch =
+    Array.isArray(raw.architectures) && typeof raw.architectures[0] === 'string'
+      ? raw.architectures[0]
+      : CAUSAL_CLASSIFIER_ARCHITECTURES[transformer.modelType];
   const pad = raw.pad_token_id;
   if (!Number.isInteger(pad) || (pad as number) < 0 || (pad as number) >= transformer.vocabSize) {
     // transformers refuses batches > 1 without a pad token; detox-lab always batches.
-    throw new Error(`config.json: "pad_token_id" must be a token id in [0, ${transformer.vocabSize}) (rows are right-padded with it ` +
-      `and the head reads each row's last non-pad token), got ${JSON.stringify(pad)}`);
+    throw new Error(
+      `config.json: "pad_token_id" must be a token id in [0, ${transformer.vocabSize}) (rows are right-padded with it ` +
+        `and the head reads each row's last non-pad token), got ${JSON.stringify(pad)}`,
+    );
   }
   return {
-    modelType: transformer.modelType, architecture: arch, vocabSize: transformer.vocabSize, hiddenSize: transformer.dEmbed,
-    numLayers: transformer.nLayers, numHeads: transformer.nHeads, maxPositionEmbeddings: transformer.nPositions,
-    padTokenId: pad as number, labels: parseId2Label(raw), transformer,
+    modelType: transformer.modelType,
+    architecture: arch,
+    vocabSize: transformer.vocabSize,
+    hiddenSize: transformer.dEmbed,
+    numLayers: transformer.nLayers,
+    numHeads: transformer.nHeads,
+    maxPositionEmbeddings: transformer.nPositions,
+    padTokenId: pad as number,
+    labels: parseId2Label(raw),
+    transformer,
   };
 }
 
@@ -133,7 +149,10 @@ export class CausalSequenceClassifier implements SequenceClassifier {
    * A classifier on `body` with a new score head `N(0, std²)` (transformers' `_init_weights`: initializer_range 0.02).
    * The classifier takes ownership of `body`.
    */
-  static fromCausalLM(body: CausalLM, o: { labels: readonly string[]; padTokenId: number; seed?: number; std?: number; tokenizer?: Tokenizer | null }): CausalSequenceClassifier {
+  static fromCausalLM(
+    body: CausalLM,
+    o: { labels: readonly string[]; padTokenId: number; seed?: number; std?: number; tokenizer?: Tokenizer | null },
+  ): CausalSequenceClassifier {
     const t = body.config;
     const raw = { ...toHfConfig(t), ...classifierConfigFields(o.labels, o.padTokenId, t.modelType) };
     const config = parseCausalClassifierConfig(raw);
@@ -148,19 +167,30 @@ export class CausalSequenceClassifier implements SequenceClassifier {
   }
 
   /** Builds a classifier from checkpoint tensors (HF names and layout). Missing tensors are listed. */
-  static fromHostTensors(config: CausalClassifierConfig, tensors: Map<string, HostTensor>, source: string, tokenizer: Tokenizer | null = null, tokenizerProblem = ''): CausalSequenceClassifier {
+  static fromHostTensors(
+    config: CausalClassifierConfig,
+    tensors: Map<string, HostTensor>,
+    source: string,
+    tokenizer: Tokenizer | null = null,
+    tokenizerProblem = '',
+  ): CausalSequenceClassifier {
     const t = config.transformer;
     const score = tensors.get(SCORE_WEIGHT);
     const L = config.labels.length;
     if (!score) throw new Error(`${source}: missing tensor ${SCORE_WEIGHT} (the classification head, [${L}, ${t.dEmbed}])`);
-    if (!(score.data instanceof Float32Array)) throw new Error(`${source}: tensor ${SCORE_WEIGHT} has integer dtype ${score.dtype}; expected a float tensor`);
+    if (!(score.data instanceof Float32Array))
+      throw new Error(`${source}: tensor ${SCORE_WEIGHT} has integer dtype ${score.dtype}; expected a float tensor`);
     if (score.shape.length !== 2 || score.shape[0] !== L || score.shape[1] !== t.dEmbed) {
-      throw new Error(`${source}: tensor ${SCORE_WEIGHT} has shape [${score.shape}], expected [${L}, ${t.dEmbed}] (num_labels from id2label, hidden size)`);
+      throw new Error(
+        `${source}: tensor ${SCORE_WEIGHT} has shape [${score.shape}], expected [${L}, ${t.dEmbed}] (num_labels from id2label, hidden size)`,
+      );
     }
     // The classifier never uses an lm head; transformers' classification checkpoints do not carry an untied one.
     const filled = new Map(tensors);
-    if (!t.tiedEmbeddings && !filled.has(LM_HEAD)) filled.set(LM_HEAD, { dtype: 'F32', shape: [t.vocabSize, t.dEmbed], data: new Float32Array(t.vocabSize * t.dEmbed) });
-    if (t.lmHeadBias && !filled.has(LM_HEAD_BIAS)) filled.set(LM_HEAD_BIAS, { dtype: 'F32', shape: [t.vocabSize], data: new Float32Array(t.vocabSize) });
+    if (!t.tiedEmbeddings && !filled.has(LM_HEAD))
+      filled.set(LM_HEAD, { dtype: 'F32', shape: [t.vocabSize, t.dEmbed], data: new Float32Array(t.vocabSize * t.dEmbed) });
+    if (t.lmHeadBias && !filled.has(LM_HEAD_BIAS))
+      filled.set(LM_HEAD_BIAS, { dtype: 'F32', shape: [t.vocabSize], data: new Float32Array(t.vocabSize) });
     const weights: Map<string, HostWeight> = hfTensorsToEngine(t, filled, source);
     const body = CausalLM.fromHostWeights(t, weights);
     const head = tf.tensor2d(transpose2d(score.data, L, t.dEmbed), [t.dEmbed, L]); // [d, L]
@@ -200,8 +230,10 @@ export class CausalSequenceClassifier implements SequenceClassifier {
     return tf.tidy(() => {
       const [B, T] = inputIds.shape;
       const d = this.config.transformer.dEmbed;
-      const positionIds = this.config.modelType === 'opt' || this.config.modelType === 'bloom'
-        ? undefined : tf.tile(tf.range(0, T, 1, 'int32').reshape([1, T]), [B, 1]) as tf.Tensor2D; // [B, T]
+      const positionIds =
+        this.config.modelType === 'opt' || this.config.modelType === 'bloom'
+          ? undefined
+          : (tf.tile(tf.range(0, T, 1, 'int32').reshape([1, T]), [B, 1]) as tf.Tensor2D); // [B, T]
       const hidden = this.body.hiddenStates(inputIds, attentionMask, positionIds ? { positionIds } : {}); // [B, T, d]
       const last = lastNonPadIndex(inputIds, this.config.padTokenId); // [B]
       // Selecting rows by a one-hot product (not gather) keeps the backward pass to matMuls.
@@ -215,8 +247,10 @@ export class CausalSequenceClassifier implements SequenceClassifier {
     this.assertAlive();
     if (Array.isArray(inputIds)) this.checkIds(inputIds);
     return tf.tidy(() => {
-      const ids = Array.isArray(inputIds) ? tf.tensor2d(inputIds, undefined, 'int32') : tf.cast(inputIds, 'int32') as tf.Tensor2D; // [B, T]
-      const mask = Array.isArray(attentionMask) ? tf.tensor2d(attentionMask, undefined, 'int32') : tf.cast(attentionMask, 'int32') as tf.Tensor2D; // [B, T]
+      const ids = Array.isArray(inputIds) ? tf.tensor2d(inputIds, undefined, 'int32') : (tf.cast(inputIds, 'int32') as tf.Tensor2D); // [B, T]
+      const mask = Array.isArray(attentionMask)
+        ? tf.tensor2d(attentionMask, undefined, 'int32')
+        : (tf.cast(attentionMask, 'int32') as tf.Tensor2D); // [B, T]
       if (ids.rank !== 2 || mask.rank !== 2 || ids.shape[0] !== mask.shape[0] || ids.shape[1] !== mask.shape[1]) {
         throw new Error(`classify: inputIds [${ids.shape}] and attentionMask [${mask.shape}] must both be [B, T]`);
       }
@@ -242,7 +276,12 @@ export class CausalSequenceClassifier implements SequenceClassifier {
     if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > this.config.maxPositionEmbeddings) {
       throw new Error(`classifyTexts: maxLength must be an integer in [1, ${this.config.maxPositionEmbeddings}], got ${maxLength}`);
     }
-    return classifyInBatches(texts, batchSize, (chunk) => this.encode(chunk, maxLength), (ids, mask) => this.classify(ids, mask));
+    return classifyInBatches(
+      texts,
+      batchSize,
+      (chunk) => this.encode(chunk, maxLength),
+      (ids, mask) => this.classify(ids, mask),
+    );
   }
 
   /** config.json of this classifier (the body's fields plus id2label, label2id, pad_token_id, architectures). */
@@ -274,7 +313,8 @@ export class CausalSequenceClassifier implements SequenceClassifier {
     try {
       await fsp.writeFile(path.join(staging, CONFIG_FILE), JSON.stringify(this.hfConfig(), null, 2) + '\n');
       await writeSafetensors(path.join(staging, MODEL_FILE), await this.stateDict(), { format: 'pt' });
-      if (this.tokenizer && !(TOKENIZER_FILE in extraFiles)) await fsp.writeFile(path.join(staging, TOKENIZER_FILE), JSON.stringify(this.tokenizer.toJSON()));
+      if (this.tokenizer && !(TOKENIZER_FILE in extraFiles))
+        await fsp.writeFile(path.join(staging, TOKENIZER_FILE), JSON.stringify(this.tokenizer.toJSON()));
       for (const [name, text] of Object.entries(extraFiles)) await fsp.writeFile(path.join(staging, name), text);
     } catch (e) {
       await fsp.rm(staging, { recursive: true, force: true });

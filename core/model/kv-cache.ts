@@ -70,7 +70,10 @@ export class KVCache {
       const backend = tf.backend() as unknown as WasmBackendLike;
       const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
       const oldCap = cur.k.shape[1];
-      for (const [src, dst] of [[cur.k, next.k], [cur.v, next.v]] as const) {
+      for (const [src, dst] of [
+        [cur.k, next.k],
+        [cur.v, next.v],
+      ] as const) {
         const so = heapOffset(backend, src) >> 2;
         const dOff = heapOffset(backend, dst) >> 2;
         for (let r = 0; r < b; r++) heap.copyWithin(dOff + r * cap * d, so + r * oldCap * d, so + (r * oldCap + this.length) * d);

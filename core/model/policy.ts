@@ -19,20 +19,25 @@ import { loadTokenizer, type Tokenizer } from './io/tokenizer.js';
 export class CausalLMPolicy implements Policy {
   readonly name: string;
 
-  private constructor(readonly model: CausalLM, readonly tokenizer: Tokenizer, readonly source: string) {
+  private constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: Tokenizer,
+    readonly source: string,
+  ) {
     this.name = `${model.config.modelType}:${path.basename(source)}`;
   }
 
   /** Loads a Hugging Face folder (config.json, safetensors, tokenizer.json) and builds its reference. */
   static async load(dir: string, opts: { plan: MemoryPlan; vHeadInit?: VHeadInit; seed?: number }): Promise<CausalLMPolicy> {
     if (!fs.existsSync(dir)) throw new Error(`policy.path: no model folder at ${dir}`);
-    if (!fs.existsSync(path.join(dir, 'tokenizer.json')) && !fs.existsSync(path.join(dir, 'vocab.json')) && !fs.existsSync(path.join(dir, 'encoder.json'))) {
+    if (
+      !fs.existsSync(path.join(dir, 'tokenizer.json')) &&
+      !fs.existsSync(path.join(dir, 'vocab.json')) &&
+      !fs.existsSync(path.join(dir, 'encoder.json'))
+    ) {
       throw new Error(`policy.path: ${dir} has no tokenizer.json; training needs text, so add the model's tokenizer.json to the folder`);
     }
-    const [model, tokenizer] = await Promise.all([
-      loadCausalLM(dir, { vHeadInit: opts.vHeadInit, seed: opts.seed }),
-      loadTokenizer(dir),
-    ]);
+    const [model, tokenizer] = await Promise.all([loadCausalLM(dir, { vHeadInit: opts.vHeadInit, seed: opts.seed }), loadTokenizer(dir)]);
     if (tokenizer.vocabSize > model.config.vocabSize) {
       model.dispose();
       throw new Error(`policy.path: tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary has ${model.config.vocabSize}`);
@@ -86,7 +91,9 @@ export class CausalLMPolicy implements Policy {
     const cfg = await readHfConfig(dir);
     const mine = this.model.config;
     if (cfg.nLayers !== mine.nLayers || cfg.dModel !== mine.dModel || cfg.vocabSize !== mine.vocabSize) {
-      throw new Error(`restore ${dir}: its model (${cfg.nLayers} layers, d ${cfg.dModel}, vocab ${cfg.vocabSize}) is not this policy's (${mine.nLayers}, ${mine.dModel}, ${mine.vocabSize})`);
+      throw new Error(
+        `restore ${dir}: its model (${cfg.nLayers} layers, d ${cfg.dModel}, vocab ${cfg.vocabSize}) is not this policy's (${mine.nLayers}, ${mine.dModel}, ${mine.vocabSize})`,
+      );
     }
     const tensors = await readSafetensorsFolder(dir);
     for (const [k, v] of await readSafetensors(path.join(dir, VALUE_HEAD_FILE))) tensors.set(k, v);
@@ -108,9 +115,14 @@ export class CausalLMPolicy implements Policy {
  * blocks, frozen copies packed as bfloat16 when asked) and block checkpointing.
  */
 export function applyMemoryPlan(model: CausalLM, plan: MemoryPlan): void {
-  if (plan.numSharedLayers !== null && (!Number.isInteger(plan.numSharedLayers) || plan.numSharedLayers < 0 || plan.numSharedLayers >= model.config.nLayers)) {
-    throw new Error(`memory shared-layers: numSharedLayers must be an integer in [0, ${model.config.nLayers - 1}] for this ` +
-      `${model.config.nLayers}-layer model, got ${plan.numSharedLayers}`);
+  if (
+    plan.numSharedLayers !== null &&
+    (!Number.isInteger(plan.numSharedLayers) || plan.numSharedLayers < 0 || plan.numSharedLayers >= model.config.nLayers)
+  ) {
+    throw new Error(
+      `memory shared-layers: numSharedLayers must be an integer in [0, ${model.config.nLayers - 1}] for this ` +
+        `${model.config.nLayers}-layer model, got ${plan.numSharedLayers}`,
+    );
   }
   // Pure bf16: every weight starts as a bfloat16 value, so policy and reference agree at step 0.
   if (plan.roundTrainableToBf16) roundVariablesToBf16([...model.namedWeights().values()]);

@@ -36,7 +36,8 @@ const SUPPORTED_CLASSIFIER_MODEL_TYPES = ['roberta'] as const;
  * Every classifier `loadSequenceClassifier` loads: `model_type` roberta, or a causal family with
  * `architectures: ["<Family>ForSequenceClassification"]`.
  */
-const SUPPORTED_CLASSIFIERS = 'roberta (RobertaForSequenceClassification); gpt2, gpt_neo, gptj, opt, bloom with architectures ' +
+const SUPPORTED_CLASSIFIERS =
+  'roberta (RobertaForSequenceClassification); gpt2, gpt_neo, gptj, opt, bloom with architectures ' +
   '["GPT2ForSequenceClassification"] (or the family\'s own ForSequenceClassification class)';
 
 function field(raw: Record<string, unknown>, key: string, fallback: number, integer = true): number {
@@ -168,7 +169,8 @@ function robertaWeightsFromHost(tensors: Map<string, HostTensor>, config: Robert
       missing.push(name);
       return null;
     }
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor ${name} has integer dtype ${t.dtype}; expected a float tensor`);
+    if (!(t.data instanceof Float32Array))
+      throw new Error(`${source}: tensor ${name} has integer dtype ${t.dtype}; expected a float tensor`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new Error(`${source}: tensor ${name} has shape [${t.shape}], expected [${shape}]`);
     }
@@ -380,8 +382,12 @@ class RobertaSequenceClassifier implements SequenceClassifier {
     if (!Number.isInteger(maxLength) || maxLength < 3 || maxLength > this.maxSequenceLength) {
       throw new Error(`classifyTexts: maxLength must be an integer in [3, ${this.maxSequenceLength}], got ${maxLength}`);
     }
-    return classifyInBatches(texts, batchSize, (chunk) => tok.encodeBatch(chunk, { padding: 'right', maxLength, truncation: true }),
-      (ids, mask) => this.classify(ids, mask));
+    return classifyInBatches(
+      texts,
+      batchSize,
+      (chunk) => tok.encodeBatch(chunk, { padding: 'right', maxLength, truncation: true }),
+      (ids, mask) => this.classify(ids, mask),
+    );
   }
 
   dispose(): void {
@@ -433,14 +439,18 @@ export async function loadSequenceClassifier(dir: string, opts: LoadSequenceClas
     const tensors = await readSafetensorsFolder(dir);
     await readTokenizer();
     if (tokenizer && (tokenizer as Tokenizer).vocabSize > config.vocabSize) {
-      throw new Error(`classifier ${dir}: tokenizer has ${(tokenizer as Tokenizer).vocabSize} ids but config.json vocab_size is ${config.vocabSize}`);
+      throw new Error(
+        `classifier ${dir}: tokenizer has ${(tokenizer as Tokenizer).vocabSize} ids but config.json vocab_size is ${config.vocabSize}`,
+      );
     }
     return CausalSequenceClassifier.fromHostTensors(config, tensors, `classifier ${dir}`, tokenizer, tokenizerProblem);
   }
   if ((SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(raw.model_type)) {
     const arch = Array.isArray(raw.architectures) ? JSON.stringify(raw.architectures) : 'none';
-    throw new Error(`classifier ${dir}: config.json describes a ${raw.model_type} model with architectures ${arch}, not a sequence ` +
-      `classifier (a causal LM?); supported: ${SUPPORTED_CLASSIFIERS}`);
+    throw new Error(
+      `classifier ${dir}: config.json describes a ${raw.model_type} model with architectures ${arch}, not a sequence ` +
+        `classifier (a causal LM?); supported: ${SUPPORTED_CLASSIFIERS}`,
+    );
   }
   const config = parseRobertaConfig(raw);
   const tensors = await readSafetensorsFolder(dir);

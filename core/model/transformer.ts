@@ -114,7 +114,10 @@ function causalBias(queryLen: number, keyLen: number, window: number | null): tf
 function rotaryTables(positions: tf.Tensor2D, rotaryDim: number, headDim: number): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
   const n = positions.shape[0] * positions.shape[1];
   const half = rotaryDim / 2;
-  const invFreq = tf.tensor2d(Float32Array.from({ length: half }, (_, i) => 1 / 10000 ** ((2 * i) / rotaryDim)), [1, half]); // [1, rd/2]
+  const invFreq = tf.tensor2d(
+    Float32Array.from({ length: half }, (_, i) => 1 / 10000 ** ((2 * i) / rotaryDim)),
+    [1, half],
+  ); // [1, rd/2]
   const angles = tf.matMul(tf.reshape(tf.cast(positions, 'float32'), [n, 1]), invFreq); // [N, rd/2]
   const table = (f: tf.Tensor2D, pass: number): tf.Tensor3D => {
     const pairs = tf.reshape(tf.stack([f, f], 2), [n, rotaryDim]); // [N, rd] (each angle twice: rotate_every_two)
@@ -162,8 +165,7 @@ function alibiBias(mask: tf.Tensor2D, nHeads: number): tf.Tensor4D {
 export function attentionContext(cfg: TransformerConfig, mask: tf.Tensor2D, queryLen: number, positions?: tf.Tensor2D): AttentionContext {
   const [batch, keyLen] = mask.shape;
   const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED_SCORE), [batch, 1, 1, keyLen]); // [B, 1, 1, Tk]
-  const withCausal = (c: tf.Tensor4D | null): tf.Tensor4D =>
-    (c ? tf.add(keyBias, c) : keyBias) as tf.Tensor4D; // [B, 1, T, Tk] (or [B, 1, 1, Tk] when nothing is causally hidden)
+  const withCausal = (c: tf.Tensor4D | null): tf.Tensor4D => (c ? tf.add(keyBias, c) : keyBias) as tf.Tensor4D; // [B, 1, T, Tk] (or [B, 1, 1, Tk] when nothing is causally hidden)
   let globalBias = withCausal(causalBias(queryLen, keyLen, null));
   if (cfg.alibi) globalBias = tf.add(globalBias, alibiBias(mask, cfg.nHeads)) as tf.Tensor4D; // [B, H, T|1, Tk]
   const localBias = cfg.attentionTypes.includes('local') ? withCausal(causalBias(queryLen, keyLen, cfg.windowSize)) : undefined;
@@ -188,8 +190,14 @@ export function embed(wte: tf.Tensor2D, ids: tf.Tensor2D): tf.Tensor2D {
  * @param cache keys/values of earlier positions (extended with this call's positions)
  * @returns output [B*T, d]
  */
-function attention(cfg: TransformerConfig, layer: number, w: BlockWeights, h: tf.Tensor2D,
-  ctx: AttentionContext, cache?: KVCache): tf.Tensor2D {
+function attention(
+  cfg: TransformerConfig,
+  layer: number,
+  w: BlockWeights,
+  h: tf.Tensor2D,
+  ctx: AttentionContext,
+  cache?: KVCache,
+): tf.Tensor2D {
   const { batch: b, queryLen: t, keyLen: tk } = ctx;
   const nh = cfg.nHeads;
   const hd = cfg.dModel / nh;
@@ -232,8 +240,14 @@ function attention(cfg: TransformerConfig, layer: number, w: BlockWeights, h: tf
  * @param cache keys/values of earlier positions, extended in place
  * @returns [B*T, d]
  */
-export function blockForward(cfg: TransformerConfig, layer: number, w: BlockWeights, x: tf.Tensor2D,
-  ctx: AttentionContext, cache?: KVCache): tf.Tensor2D {
+export function blockForward(
+  cfg: TransformerConfig,
+  layer: number,
+  w: BlockWeights,
+  x: tf.Tensor2D,
+  ctx: AttentionContext,
+  cache?: KVCache,
+): tf.Tensor2D {
   const eps = cfg.layerNormEps;
   if (cfg.parallelResidual) {
     const h = layerNorm(x, w.ln1G, w.ln1B, eps); // [B*T, d]

@@ -30,8 +30,7 @@ interface Slot {
 const CONSTANT: ScheduleOptions = { kind: 'constant', warmupSteps: 0, totalSteps: 1 };
 let instances = 0;
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Adam as `torch.optim.Adam` computes it (torch 1.13, single-tensor path, amsgrad and maximize off),
@@ -61,7 +60,10 @@ export class Adam implements Optimiser {
   private scheduleSteps = 0;
 
   /** `decoupled` selects AdamW's weight decay; prefer the `AdamW` class. */
-  constructor(options: AdamOptions, protected readonly decoupled = false) {
+  constructor(
+    options: AdamOptions,
+    protected readonly decoupled = false,
+  ) {
     this.name = decoupled ? 'adamw' : 'adam';
     this.opts = { ...options, schedule: options.schedule ?? CONSTANT };
     validateAdamOptions(this.opts, this.name);

@@ -16,7 +16,10 @@ export class DecayGroupsAdamW {
   private readonly decayOpt: AdamW;
   private readonly plainOpt: AdamW;
 
-  constructor(vars: readonly tf.Variable[], o: { learningRate: number; betas: [number, number]; weightDecay: number; schedule: ScheduleOptions }) {
+  constructor(
+    vars: readonly tf.Variable[],
+    o: { learningRate: number; betas: [number, number]; weightDecay: number; schedule: ScheduleOptions },
+  ) {
     this.decayVars = vars.filter((v) => v.rank >= 2);
     this.plainVars = vars.filter((v) => v.rank < 2);
     this.ordered = [...this.decayVars, ...this.plainVars];

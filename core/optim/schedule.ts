@@ -43,9 +43,7 @@ export function validateSchedule(o: ScheduleOptions, where = 'schedule'): void {
     throw new Error(`${where}: totalSteps must be an integer ≥ 1 (got ${o.totalSteps})`);
   }
   if (o.kind !== 'constant' && o.warmupSteps > o.totalSteps) {
-    throw new Error(
-      `${where}: warmupSteps (${o.warmupSteps}) must be ≤ totalSteps (${o.totalSteps}) for the ${o.kind} schedule`,
-    );
+    throw new Error(`${where}: warmupSteps (${o.warmupSteps}) must be ≤ totalSteps (${o.totalSteps}) for the ${o.kind} schedule`);
   }
 }
 

@@ -33,7 +33,15 @@ import { coresForThisProcess } from '../util/cores.js';
 import { varLayout, weightsChecksum, writeVars, type VarLayout } from './layout.js';
 import { WorkerPool } from './pool.js';
 import type { WorkerFault, WorkerInit } from './protocol.js';
-import { shardGradients, shardRollout, splitRows, type GradShardHost, type GradShardInput, type ShardRollout, type ShardRows } from '../ppo/shard.js';
+import {
+  shardGradients,
+  shardRollout,
+  splitRows,
+  type GradShardHost,
+  type GradShardInput,
+  type ShardRollout,
+  type ShardRows,
+} from '../ppo/shard.js';
 
 /**
  * `workers` of the config → a thread count: 'auto' = this process's cores (core/util/cores.ts: the machine's, shared
@@ -129,8 +137,15 @@ export class ParallelCompute implements PpoCompute {
     const weights = new SharedArrayBuffer(layout.size * 4);
     const grads = new SharedArrayBuffer(layout.size * 4 * (opts.workers - 1));
     const inits: WorkerInit[] = Array.from({ length: opts.workers - 1 }, (_, i) => ({
-      rank: i + 1, config: opts.config, configDir: opts.configDir, backendOptions: opts.backendOptions ?? {},
-      pluginModules, layout, weights, grads, scoring,
+      rank: i + 1,
+      config: opts.config,
+      configDir: opts.configDir,
+      backendOptions: opts.backendOptions ?? {},
+      pluginModules,
+      layout,
+      weights,
+      grads,
+      scoring,
       ...(fault && fault.rank === i + 1 ? { fault: { op: fault.op, after: fault.after, mode: fault.mode } } : {}),
     }));
     const pool = await WorkerPool.start(inits);
@@ -188,7 +203,10 @@ export class ParallelCompute implements PpoCompute {
   }
 
   async rollout(batch: PpoBatch): Promise<PpoRollout> {
-    return this.guarded(() => this.parallelRollout(batch), () => this.local.rollout(batch));
+    return this.guarded(
+      () => this.parallelRollout(batch),
+      () => this.local.rollout(batch),
+    );
   }
 
   private async parallelRollout(batch: PpoBatch): Promise<PpoRollout> {
@@ -199,14 +217,19 @@ export class ParallelCompute implements PpoCompute {
     const chunk = this.cfg.miniBatchSize;
     const shares = splitRows(B, this.ranks);
     const rowsOf = ([start, n]: [number, number]): ShardRows => ({
-      b: n, L,
+      b: n,
+      L,
       inputIds: batch.inputIds.slice(start * L, (start + n) * L), // [n, L]
       attentionMask: batch.attentionMask.slice(start * L, (start + n) * L), // [n, L]
     });
     const version = this.currentVersion();
-    const requests = shares.slice(1).map((share, i) => (share[1] > 0
-      ? this.pool.request<'rollout'>(i + 1, version, { op: 'rollout', rows: rowsOf(share), chunk, full })
-      : Promise.resolve<ShardRollout | null>(null)));
+    const requests = shares
+      .slice(1)
+      .map((share, i) =>
+        share[1] > 0
+          ? this.pool.request<'rollout'>(i + 1, version, { op: 'rollout', rows: rowsOf(share), chunk, full })
+          : Promise.resolve<ShardRollout | null>(null),
+      );
     let mine: ShardRollout | null = null;
     try {
       mine = shardRollout(this.policy, rowsOf(shares[0]!), chunk, full);
@@ -216,17 +239,24 @@ export class ParallelCompute implements PpoCompute {
     const parts = [mine, ...(await ParallelCompute.all(requests))];
     const gather = (key: keyof ShardRollout): Float64BT => {
       const out = new Float64Array(B * T); // [B, T]
-      parts.forEach((p, r) => { if (p) out.set(p[key]!, shares[r]![0] * T); });
+      parts.forEach((p, r) => {
+        if (p) out.set(p[key]!, shares[r]![0] * T);
+      });
       return { data: out, B, T };
     };
     return {
-      logprobs: gather('logprobs'), refLogprobs: gather('refLogprobs'), values: gather('values'),
+      logprobs: gather('logprobs'),
+      refLogprobs: gather('refLogprobs'),
+      values: gather('values'),
       ...(full ? { fullKls: gather('fullKls') } : {}),
     };
   }
 
   async minibatch(batch: PpoBatch, rows: number[], roll: PpoRollout, adv: PpoAdvantages): Promise<PpoMinibatchResult> {
-    return this.guarded(() => this.parallelMinibatch(batch, rows, roll, adv), () => this.local.minibatch(batch, rows, roll, adv));
+    return this.guarded(
+      () => this.parallelMinibatch(batch, rows, roll, adv),
+      () => this.local.minibatch(batch, rows, roll, adv),
+    );
   }
 
   private async parallelMinibatch(batch: PpoBatch, rows: number[], roll: PpoRollout, adv: PpoAdvantages): Promise<PpoMinibatchResult> {
@@ -235,7 +265,10 @@ export class ParallelCompute implements PpoCompute {
     const b = rows.length;
     const full = this.cfg.klPenalty === 'full';
     const lossCfg: PpoLossConfig = {
-      cliprange: this.cfg.cliprange, cliprangeValue: this.cfg.cliprangeValue, vfCoef: this.cfg.vfCoef, ratioThreshold: this.cfg.ratioThreshold,
+      cliprange: this.cfg.cliprange,
+      cliprangeValue: this.cfg.cliprangeValue,
+      vfCoef: this.cfg.vfCoef,
+      ratioThreshold: this.cfg.ratioThreshold,
     };
     const f64 = (x: Float64Array): Float64BT => ({ data: takeRows(x, T, rows), B: b, T }); // [b, T]
     const mask = f64(batch.mask);
@@ -246,16 +279,26 @@ export class ParallelCompute implements PpoCompute {
     const inputOf = ([start, n]: [number, number]): GradShardInput => {
       const sub = rows.slice(start, start + n);
       return {
-        b: n, L,
-        inputIds: takeRows(batch.inputIds, L, sub), attentionMask: takeRows(batch.attentionMask, L, sub), // [n, L] each
-        oldLogprobs: f32(roll.logprobs.data, sub), oldValues: f32(adv.values.data, sub), advantages: f32(adv.advantages.data, sub),
-        returns: f32(adv.returns.data, sub), mask: f32(batch.mask, sub), normaliser,
+        b: n,
+        L,
+        inputIds: takeRows(batch.inputIds, L, sub),
+        attentionMask: takeRows(batch.attentionMask, L, sub), // [n, L] each
+        oldLogprobs: f32(roll.logprobs.data, sub),
+        oldValues: f32(adv.values.data, sub),
+        advantages: f32(adv.advantages.data, sub),
+        returns: f32(adv.returns.data, sub),
+        mask: f32(batch.mask, sub),
+        normaliser,
       };
     };
     const version = this.currentVersion();
-    const requests = shares.slice(1).map((share, i) => (share[1] > 0
-      ? this.pool.request<'gradients'>(i + 1, version, { op: 'gradients', input: inputOf(share), loss: lossCfg, full })
-      : Promise.resolve<GradShardHost | null>(null)));
+    const requests = shares
+      .slice(1)
+      .map((share, i) =>
+        share[1] > 0
+          ? this.pool.request<'gradients'>(i + 1, version, { op: 'gradients', input: inputOf(share), loss: lossCfg, full })
+          : Promise.resolve<GradShardHost | null>(null),
+      );
     let mine: ({ grads: tf.Tensor[] } & GradShardHost) | null = null;
     try {
       mine = shardGradients(this.policy, this.vars, inputOf(shares[0]!), lossCfg, full);
@@ -287,14 +330,24 @@ export class ParallelCompute implements PpoCompute {
     // TRL's statistics of the whole mini-batch, in float64 from the gathered per-token arrays.
     const gather = (key: keyof GradShardHost): Float64BT => {
       const out = new Float64Array(b * T); // [b, T]
-      [mine, ...hosts].forEach((h, r) => { if (h) out.set(h[key], shares[r]![0] * T); });
+      [mine, ...hosts].forEach((h, r) => {
+        if (h) out.set(h[key], shares[r]![0] * T);
+      });
       return { data: out, B: b, T };
     };
     const entropy = gather('entropy');
-    const loss = ppoLoss({
-      logprobs: gather('logprobs'), vpreds: gather('vpreds'), oldLogprobs: f64(roll.logprobs.data), values: f64(adv.values.data),
-      advantages: f64(adv.advantages.data), returns: f64(adv.returns.data), mask,
-    }, lossCfg);
+    const loss = ppoLoss(
+      {
+        logprobs: gather('logprobs'),
+        vpreds: gather('vpreds'),
+        oldLogprobs: f64(roll.logprobs.data),
+        values: f64(adv.values.data),
+        advantages: f64(adv.advantages.data),
+        returns: f64(adv.returns.data),
+        mask,
+      },
+      lossCfg,
+    );
     const stats = { ...loss.stats, 'policy/entropy': maskedMean(entropy, mask) };
     if (loss.skipped) {
       // TRL zeroes a skipped mini-batch's loss, hence its gradient.
@@ -312,21 +365,31 @@ export class ParallelCompute implements PpoCompute {
   async generate(prompts: number[][], opts: GenerateOptions): Promise<number[][]> {
     const seeds = Array.from({ length: this.ranks }, () => opts.rng.next() * TWO_POW_53);
     const { rng: _rng, ...options } = opts;
-    return this.guarded(async () => {
-      const shares = splitRows(prompts.length, this.ranks);
-      const version = this.currentVersion();
-      const requests = shares.slice(1).map(([start, n], i) => (n > 0
-        ? this.pool.request<'generate'>(i + 1, version, { op: 'generate', prompts: prompts.slice(start, start + n), options, seed: seeds[i + 1]! })
-        : Promise.resolve<number[][]>([])));
-      let mine: number[][] | null = null;
-      try {
-        const [start, n] = shares[0]!;
-        mine = n > 0 ? await this.policy.generate(prompts.slice(start, start + n), { ...options, rng: new Rng(seeds[0]!) }) : [];
-      } finally {
-        if (mine === null) await Promise.allSettled(requests);
-      }
-      return [mine, ...(await ParallelCompute.all(requests))].flat();
-    }, () => this.policy.generate(prompts, { ...options, rng: new Rng(seeds[0]!) }));
+    return this.guarded(
+      async () => {
+        const shares = splitRows(prompts.length, this.ranks);
+        const version = this.currentVersion();
+        const requests = shares.slice(1).map(([start, n], i) =>
+          n > 0
+            ? this.pool.request<'generate'>(i + 1, version, {
+                op: 'generate',
+                prompts: prompts.slice(start, start + n),
+                options,
+                seed: seeds[i + 1]!,
+              })
+            : Promise.resolve<number[][]>([]),
+        );
+        let mine: number[][] | null = null;
+        try {
+          const [start, n] = shares[0]!;
+          mine = n > 0 ? await this.policy.generate(prompts.slice(start, start + n), { ...options, rng: new Rng(seeds[0]!) }) : [];
+        } finally {
+          if (mine === null) await Promise.allSettled(requests);
+        }
+        return [mine, ...(await ParallelCompute.all(requests))].flat();
+      },
+      () => this.policy.generate(prompts, { ...options, rng: new Rng(seeds[0]!) }),
+    );
   }
 
   /**
@@ -335,39 +398,53 @@ export class ParallelCompute implements PpoCompute {
    */
   async classify(texts: string[], classifier: RewardModel): Promise<number[][]> {
     if (!this.splitsScoring) return classifier.classify(texts);
-    return this.guarded(async () => {
-      const shares = splitRows(texts.length, this.ranks);
-      const requests = shares.slice(1).map(([start, n], i) => (n > 0
-        ? this.pool.request<'classify'>(i + 1, this.version, { op: 'classify', texts: texts.slice(start, start + n) })
-        : Promise.resolve<number[][]>([])));
-      let mine: number[][] | null = null;
-      try {
-        const [start, n] = shares[0]!;
-        mine = n > 0 ? await classifier.classify(texts.slice(start, start + n)) : [];
-      } finally {
-        if (mine === null) await Promise.allSettled(requests);
-      }
-      return [mine, ...(await ParallelCompute.all(requests))].flat();
-    }, () => classifier.classify(texts));
+    return this.guarded(
+      async () => {
+        const shares = splitRows(texts.length, this.ranks);
+        const requests = shares
+          .slice(1)
+          .map(([start, n], i) =>
+            n > 0
+              ? this.pool.request<'classify'>(i + 1, this.version, { op: 'classify', texts: texts.slice(start, start + n) })
+              : Promise.resolve<number[][]>([]),
+          );
+        let mine: number[][] | null = null;
+        try {
+          const [start, n] = shares[0]!;
+          mine = n > 0 ? await classifier.classify(texts.slice(start, start + n)) : [];
+        } finally {
+          if (mine === null) await Promise.allSettled(requests);
+        }
+        return [mine, ...(await ParallelCompute.all(requests))].flat();
+      },
+      () => classifier.classify(texts),
+    );
   }
 
   /** `classifier` scoring through {@link classify} (same names and labels). */
   splitClassifier(classifier: RewardModel): RewardModel {
-    return { name: classifier.name, labels: classifier.labels, neutralIndex: classifier.neutralIndex, classify: (t) => this.classify(t, classifier) };
+    return {
+      name: classifier.name,
+      labels: classifier.labels,
+      neutralIndex: classifier.neutralIndex,
+      classify: (t) => this.classify(t, classifier),
+    };
   }
 
   /** Checksums of main's trainable weights and of each worker's replica (after syncing them). For tests and checks. */
   async checksums(): Promise<{ main: string; workers: string[] }> {
     const version = this.currentVersion();
-    const workers = await ParallelCompute.all(Array.from({ length: this.pool.size }, (_, i) =>
-      this.pool.request<'checksum'>(i + 1, version, { op: 'checksum' })));
+    const workers = await ParallelCompute.all(
+      Array.from({ length: this.pool.size }, (_, i) => this.pool.request<'checksum'>(i + 1, version, { op: 'checksum' })),
+    );
     return { main: weightsChecksum(this.vars), workers };
   }
 
   /** tf.memory().numTensors of each worker. For tests. */
   async workerTensors(): Promise<number[]> {
-    return ParallelCompute.all(Array.from({ length: this.pool.size }, (_, i) =>
-      this.pool.request<'numTensors'>(i + 1, this.version, { op: 'numTensors' })));
+    return ParallelCompute.all(
+      Array.from({ length: this.pool.size }, (_, i) => this.pool.request<'numTensors'>(i + 1, this.version, { op: 'numTensors' })),
+    );
   }
 
   /** Worker threads still running (0 after {@link close}). */

@@ -13,7 +13,10 @@ type RequestBody<R> = R extends unknown ? Omit<R, 'id' | 'weightsVersion'> : nev
 /** A request without its id and weights version (the pool adds them). */
 type RequestOf<K extends WorkerRequest['op']> = RequestBody<Extract<WorkerRequest, { op: K }>>;
 
-interface Pending { resolve(v: unknown): void; reject(e: Error): void }
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
 
 let live = 0;
 
@@ -27,7 +30,10 @@ class Rank {
   failure: WorkerCrashError | null = null;
   exited = false;
 
-  constructor(readonly rank: number, readonly worker: Worker) {
+  constructor(
+    readonly rank: number,
+    readonly worker: Worker,
+  ) {
     live++;
     worker.once('exit', () => {
       this.exited = true;
@@ -59,15 +65,18 @@ export class WorkerPool {
     const entry = new URL('./worker-entry.js', import.meta.url);
     const ranks = inits.map((init) => new Rank(init.rank, new Worker(entry, { workerData: init, execArgv: [] })));
     const pool = new WorkerPool(ranks);
-    const ready = ranks.map((r) => new Promise<void>((resolve, reject) => {
-      const onMessage = (m: WorkerMessage) => {
-        if (m.type === 'ready') resolve();
-        else if (m.type === 'init-error') reject(new WorkerCrashError(r.rank, `could not build its policy replica: ${m.message}`));
-      };
-      r.worker.on('message', onMessage);
-      r.worker.once('error', (e) => reject(new WorkerCrashError(r.rank, e.message)));
-      r.worker.once('exit', (code) => reject(new WorkerCrashError(r.rank, `exited with code ${code} while starting`)));
-    }));
+    const ready = ranks.map(
+      (r) =>
+        new Promise<void>((resolve, reject) => {
+          const onMessage = (m: WorkerMessage) => {
+            if (m.type === 'ready') resolve();
+            else if (m.type === 'init-error') reject(new WorkerCrashError(r.rank, `could not build its policy replica: ${m.message}`));
+          };
+          r.worker.on('message', onMessage);
+          r.worker.once('error', (e) => reject(new WorkerCrashError(r.rank, e.message)));
+          r.worker.once('exit', (code) => reject(new WorkerCrashError(r.rank, `exited with code ${code} while starting`)));
+        }),
+    );
     try {
       await Promise.all(ready);
     } catch (err) {
@@ -107,7 +116,9 @@ export class WorkerPool {
     });
     r.worker.on('error', (e) => r.fail(new WorkerCrashError(r.rank, e?.message ?? String(e))));
     r.worker.on('messageerror', (e) => r.fail(new WorkerCrashError(r.rank, `could not read its message: ${e.message}`)));
-    r.worker.on('exit', (code) => r.fail(new WorkerCrashError(r.rank, this.closing ? 'the pool was closed' : `exited unexpectedly with code ${code}`)));
+    r.worker.on('exit', (code) =>
+      r.fail(new WorkerCrashError(r.rank, this.closing ? 'the pool was closed' : `exited unexpectedly with code ${code}`)),
+    );
   }
 
   /**
@@ -129,9 +140,11 @@ export class WorkerPool {
   /** Terminates every worker (idempotent); pending requests reject. Resolves when every thread has exited. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.ranks.map(async (r) => {
-      r.fail(new WorkerCrashError(r.rank, 'the pool was closed'));
-      await r.worker.terminate();
-    }));
+    await Promise.all(
+      this.ranks.map(async (r) => {
+        r.fail(new WorkerCrashError(r.rank, 'the pool was closed'));
+        await r.worker.terminate();
+      }),
+    );
   }
 }

@@ -17,9 +17,7 @@ export interface PluginKinds {
   hook: Hook;
 }
 export type PluginKind = keyof PluginKinds;
-export const PLUGIN_KINDS: readonly PluginKind[] = [
-  'policy', 'reward-model', 'reward-transform', 'dataset', 'optimiser', 'memory', 'hook',
-];
+export const PLUGIN_KINDS: readonly PluginKind[] = ['policy', 'reward-model', 'reward-transform', 'dataset', 'optimiser', 'memory', 'hook'];
 
 /** Options that name a file or folder (see {@link pathOption}). */
 const PATH_OPTIONS = z.registry<{ pathKind: 'file' | 'folder' | 'file-or-folder' }>();
@@ -130,9 +128,7 @@ export type AnyPluginDefinition = PluginDefinition<PluginKind, any>;
  * });
  * ```
  */
-export function definePlugin<K extends PluginKind, S extends z.ZodObject>(
-  def: PluginDefinition<K, S>,
-): PluginDefinition<K, S> {
+export function definePlugin<K extends PluginKind, S extends z.ZodObject>(def: PluginDefinition<K, S>): PluginDefinition<K, S> {
   if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(def.name)) {
     throw new Error(`plugin name "${def.name}" must be kebab-case (lowercase letters, digits and single dashes)`);
   }

@@ -7,7 +7,10 @@
 const LABELLED = Symbol.for('detox-lab.plugin-error-labelled');
 
 /** The config slot a plugin fills, e.g. `reward.model` or `hooks.1`, and its type: how errors name it. */
-interface PluginLabel { slot: string; type: string }
+interface PluginLabel {
+  slot: string;
+  type: string;
+}
 
 /**
  * `err` with its message prefixed by `<slot> (<type>) <phase>: `, once (an error passing through two plugins keeps the
@@ -65,7 +68,10 @@ export function labelPluginInstance<T extends object>(instance: T, who: PluginLa
         } catch (err) {
           throw labelPluginError(err, who, prop);
         }
-        if (out instanceof Promise) return out.catch((err: unknown) => { throw labelPluginError(err, who, prop); });
+        if (out instanceof Promise)
+          return out.catch((err: unknown) => {
+            throw labelPluginError(err, who, prop);
+          });
         return out;
       };
       wrappers.set(prop, { fn: value, wrapper });

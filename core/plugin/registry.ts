@@ -5,9 +5,7 @@ import { PLUGIN_KINDS, type AnyPluginDefinition, type PluginKind, type PluginLis
 
 /** Plugins by kind and name. A second plugin of the same kind and name is an error. */
 export class PluginRegistry {
-  private readonly byKind = new Map<PluginKind, Map<string, AnyPluginDefinition>>(
-    PLUGIN_KINDS.map((k) => [k, new Map()]),
-  );
+  private readonly byKind = new Map<PluginKind, Map<string, AnyPluginDefinition>>(PLUGIN_KINDS.map((k) => [k, new Map()]));
   /** Where each plugin came from ('built-in' or a module path), for error messages. */
   private readonly origin = new Map<AnyPluginDefinition, string>();
   /** URLs of the modules the definitions came from, in load order (see {@link moduleUrls}). */
@@ -46,9 +44,7 @@ export class PluginRegistry {
     if (!kind) throw new Error(`plugin "${def.name}" from ${origin}: unknown kind "${def.kind}"; known kinds: ${PLUGIN_KINDS.join(', ')}`);
     const existing = kind.get(def.name);
     if (existing) {
-      throw new Error(
-        `duplicate ${def.kind} plugin "${def.name}": from ${origin}, already registered from ${this.origin.get(existing)}`,
-      );
+      throw new Error(`duplicate ${def.kind} plugin "${def.name}": from ${origin}, already registered from ${this.origin.get(existing)}`);
     }
     kind.set(def.name, def);
     this.origin.set(def, origin);
@@ -91,9 +87,7 @@ export class PluginRegistry {
     const exported = listExport && mod.builtinPlugins !== undefined ? mod.builtinPlugins : mod.default;
     const defs = Array.isArray(exported) ? exported : [exported];
     if (exported === undefined || defs.some((d) => !isPluginDefinition(d))) {
-      throw new Error(
-        `"${spec}" must default-export a plugin definition (definePlugin({...})) or a list of them`,
-      );
+      throw new Error(`"${spec}" must default-export a plugin definition (definePlugin({...})) or a list of them`);
     }
     for (const d of defs as AnyPluginDefinition[]) this.register(d, spec);
     this.urls.push(url);
@@ -112,6 +106,12 @@ function resolveModule(spec: string, baseDir: string): string {
 function isPluginDefinition(x: unknown): x is AnyPluginDefinition {
   if (typeof x !== 'object' || x === null) return false;
   const d = x as Record<string, unknown>;
-  return typeof d.kind === 'string' && typeof d.name === 'string' && typeof d.create === 'function'
-    && typeof d.options === 'object' && d.options !== null && typeof (d.options as { safeParse?: unknown }).safeParse === 'function';
+  return (
+    typeof d.kind === 'string' &&
+    typeof d.name === 'string' &&
+    typeof d.create === 'function' &&
+    typeof d.options === 'object' &&
+    d.options !== null &&
+    typeof (d.options as { safeParse?: unknown }).safeParse === 'function'
+  );
 }

@@ -45,7 +45,8 @@ export function defaultSlotOf(kind: PluginKind): string {
  * {@link SLOTS} order. Reads any object (validation calls it on raw input): a missing or non-list value has no entries.
  */
 export function slotEntries(cfg: unknown): { path: (string | number)[]; kind: PluginKind; spec: SlotSpec }[] {
-  const at = (p: readonly string[]) => p.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), cfg);
+  const at = (p: readonly string[]) =>
+    p.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), cfg);
   return SLOTS.flatMap((spec) => {
     if (!spec.list) return [{ path: [...spec.path], kind: spec.kind, spec }];
     const items = at(spec.path);

@@ -82,9 +82,7 @@ export function sameShape(where: string, names: readonly string[], xs: readonly 
   const { B, T } = xs[0];
   xs.forEach((x, i) => {
     if (x.B !== B || x.T !== T || x.data.length !== B * T) {
-      throw new RangeError(
-        `${where}: ${names[i]} has shape [${x.B}, ${x.T}] (${x.data.length} elements) but ${names[0]} is [${B}, ${T}]`,
-      );
+      throw new RangeError(`${where}: ${names[i]} has shape [${x.B}, ${x.T}] (${x.data.length} elements) but ${names[0]} is [${B}, ${T}]`);
     }
   });
 }

@@ -40,8 +40,13 @@ export function buildBatch(queries: readonly number[][], responses: readonly num
     mask.fill(1, b * (L - 1) + start, b * (L - 1) + start + r.length);
   }
   return {
-    batchSize: B, length: L, inputIds, attentionMask, mask,
-    queryLengths: queries.map((q) => q.length), responseLengths: responses.map((r) => r.length),
+    batchSize: B,
+    length: L,
+    inputIds,
+    attentionMask,
+    mask,
+    queryLengths: queries.map((q) => q.length),
+    responseLengths: responses.map((r) => r.length),
   };
 }
 

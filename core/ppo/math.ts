@@ -44,11 +44,7 @@ function isBTV(x: Float64BT | Float64BTV): x is Float64BTV {
 export function klPenalty(kind: 'kl' | 'abs' | 'mse', logprob: Float64BT, refLogprob: Float64BT): Float64BT;
 export function klPenalty(kind: 'full', logprob: Float64BTV, refLogprob: Float64BTV): Float64BT;
 export function klPenalty(kind: KlPenaltyKind, logprob: Float64BT | Float64BTV, refLogprob: Float64BT | Float64BTV): Float64BT;
-export function klPenalty(
-  kind: KlPenaltyKind,
-  logprob: Float64BT | Float64BTV,
-  refLogprob: Float64BT | Float64BTV,
-): Float64BT {
+export function klPenalty(kind: KlPenaltyKind, logprob: Float64BT | Float64BTV, refLogprob: Float64BT | Float64BTV): Float64BT {
   if (!KL_PENALTY_KINDS.includes(kind)) {
     throw new RangeError(`klPenalty: kind must be one of ${KL_PENALTY_KINDS.join(', ')}; got ${String(kind)}`);
   }

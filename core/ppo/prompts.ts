@@ -5,7 +5,11 @@ import { Rng } from '../util/rng.js';
 import { InputError } from '../errors.js';
 
 /** A training prompt, tokenised and cut to its sampled length. */
-export interface Query { id: string; ids: number[]; text: string }
+export interface Query {
+  id: string;
+  ids: number[];
+  text: string;
+}
 
 /**
  * Tokenises prompts and cuts each to a length drawn once per prompt from `promptTokens`
@@ -40,7 +44,10 @@ export function prepareQueries(opts: {
 }
 
 /** Where the prompt stream is, for checkpoints. */
-export interface QueueState { epoch: number; index: number }
+export interface QueueState {
+  epoch: number;
+  index: number;
+}
 
 /**
  * Batches of training prompts in a fresh seeded order each epoch, dropping the last partial batch
@@ -51,7 +58,11 @@ export class QueryQueue {
   private order: number[] = [];
   private state: QueueState = { epoch: 0, index: 0 };
 
-  constructor(private readonly queries: readonly Query[], private readonly batchSize: number, private readonly seed: number) {
+  constructor(
+    private readonly queries: readonly Query[],
+    private readonly batchSize: number,
+    private readonly seed: number,
+  ) {
     if (queries.length < batchSize) {
       throw new InputError(`only ${queries.length} training prompts for ppo.batchSize = ${batchSize}: lower the batch size or add prompts`);
     }

@@ -18,13 +18,18 @@ export interface BatchRewards {
  * one is an error naming it, the sample and the value.
  */
 export async function batchRewards(
-  transform: RewardTransform, hooks: readonly Hook[], logits: number[][], context: RewardContext,
+  transform: RewardTransform,
+  hooks: readonly Hook[],
+  logits: number[][],
+  context: RewardContext,
 ): Promise<BatchRewards> {
   const B = logits.length;
   const transformScores = transform.transform(logits, context.rewardModel.neutralIndex, context); // [B]
   if (!Array.isArray(transformScores) || transformScores.length !== B) {
-    throw new Error(`reward.transform (${transform.name}) transform: returned ${describe(transformScores)} for a batch of ${B}; ` +
-      'expected one reward per sample');
+    throw new Error(
+      `reward.transform (${transform.name}) transform: returned ${describe(transformScores)} for a batch of ${B}; ` +
+        'expected one reward per sample',
+    );
   }
   let scores = transformScores;
   let shaped = false;
@@ -33,11 +38,15 @@ export async function batchRewards(
     const out = await h.onReward(scores, context);
     if (out === undefined) continue;
     if (!Array.isArray(out) || out.length !== B) {
-      throw new Error(`hook "${h.name}" onReward: returned ${describe(out)} for a batch of ${B}; expected ${B} numbers (or nothing to keep the rewards)`);
+      throw new Error(
+        `hook "${h.name}" onReward: returned ${describe(out)} for a batch of ${B}; expected ${B} numbers (or nothing to keep the rewards)`,
+      );
     }
     const bad = out.findIndex((r) => typeof r !== 'number' || !Number.isFinite(r));
     if (bad >= 0) {
-      throw new Error(`hook "${h.name}" onReward: reward ${bad} is ${String(out[bad])} (response ${JSON.stringify(context.responses[bad])}); rewards must be finite numbers`);
+      throw new Error(
+        `hook "${h.name}" onReward: reward ${bad} is ${String(out[bad])} (response ${JSON.stringify(context.responses[bad])}); rewards must be finite numbers`,
+      );
     }
     scores = out;
     shaped = true;
@@ -81,7 +90,10 @@ export class ZeroVarianceGuard {
     if (rewards.length < 2) return false;
     let lo = Infinity;
     let hi = -Infinity;
-    for (const r of rewards) { lo = Math.min(lo, r); hi = Math.max(hi, r); }
+    for (const r of rewards) {
+      lo = Math.min(lo, r);
+      hi = Math.max(hi, r);
+    }
     return hi - lo <= 1e-12 * Math.max(1, Math.abs(hi), Math.abs(lo));
   }
 
@@ -104,11 +116,13 @@ export class ZeroVarianceGuard {
         : `${what}. Likely cause: reward.model "${model}" (labels ${JSON.stringify(labels)}, neutral class ${neutralIndex}) ` +
           `scores every response the same under reward.transform "${transform}" — e.g. the classifier puts its score on another ` +
           'logit than the one the transform reads (check the neutral label), or its output does not depend on the text. ' +
-          (this.limit === null ? 'reward.zeroVarianceSteps is null: the run goes on.'
+          (this.limit === null
+            ? 'reward.zeroVarianceSteps is null: the run goes on.'
             : `The run stops if the first ${this.limit} steps all are so (reward.zeroVarianceSteps; null allows it).`);
     }
     if (this.limit !== null && !this.varied && this.run >= this.limit) {
-      out.failure = `the rewards had zero variance for the first ${this.run} steps (every reward ${rewards[0]}; reward.model "${model}", ` +
+      out.failure =
+        `the rewards had zero variance for the first ${this.run} steps (every reward ${rewards[0]}; reward.model "${model}", ` +
         `reward.transform "${transform}"): the policy was training on the KL penalty alone. Fix the reward (e.g. the neutral label the ` +
         'transform reads), or set reward.zeroVarianceSteps to null to allow it';
     }

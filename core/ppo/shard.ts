@@ -109,7 +109,11 @@ export interface GradShardHost {
  * host arrays. Caller disposes `grads`.
  */
 export function shardGradients(
-  policy: Policy, vars: readonly tf.Variable[], input: GradShardInput, cfg: PpoLossConfig, full: boolean,
+  policy: Policy,
+  vars: readonly tf.Variable[],
+  input: GradShardInput,
+  cfg: PpoLossConfig,
+  full: boolean,
 ): { grads: tf.Tensor[] } & GradShardHost {
   const { b, L } = input;
   const T = L - 1;
@@ -141,10 +145,19 @@ export function shardGradients(
       entropy = logitsEntropy(logits); // [b, T]
     }
     kept = [tf.keep(logprobs), tf.keep(vpreds), tf.keep(entropy)];
-    const out = ppoLossTf({
-      logprobs, vpreds, oldLogprobs: fixed.oldLogprobs, oldValues: fixed.oldValues, advantages: fixed.advantages,
-      returns: fixed.returns, mask: fixed.mask, normaliser: input.normaliser,
-    }, lossCfg);
+    const out = ppoLossTf(
+      {
+        logprobs,
+        vpreds,
+        oldLogprobs: fixed.oldLogprobs,
+        oldValues: fixed.oldValues,
+        advantages: fixed.advantages,
+        returns: fixed.returns,
+        mask: fixed.mask,
+        normaliser: input.normaliser,
+      },
+      lossCfg,
+    );
     return out.loss; // [] (the other outputs are tidied with the tape)
   }, vars as tf.Variable[]);
   const [logprobs, vpreds, entropy] = kept.map((t) => t.dataSync() as Float32Array);

@@ -131,13 +131,11 @@ function stackFlat(arrays: readonly Float64BT[], nanTo: number | null): Float64A
  */
 export function stepStats(input: StepStatsInput): StepStats {
   const { mask, kls, logprobs } = input;
-  sameShape('stepStats', ['mask', 'kls', 'logprobs', 'refLogprobs', 'nonScoreReward'], [
-    mask,
-    kls,
-    logprobs,
-    input.refLogprobs,
-    input.nonScoreReward,
-  ]);
+  sameShape(
+    'stepStats',
+    ['mask', 'kls', 'logprobs', 'refLogprobs', 'nonScoreReward'],
+    [mask, kls, logprobs, input.refLogprobs, input.nonScoreReward],
+  );
   const { B, T } = mask;
   if (input.scores.length !== B) throw new RangeError(`stepStats: scores has ${input.scores.length} entries, expected B = ${B}`);
   if (input.queryLengths.length !== B || input.responseLengths.length !== B) {
@@ -189,8 +187,14 @@ export function stepStats(input: StepStatsInput): StepStats {
       'objective/ref_logprobs': input.refLogprobs,
       'tokens/queries_dist': queriesDist,
       'tokens/responses_dist': responsesDist,
-      'ppo/policy/advantages': stackFlat(input.trainStats.map((s) => s['policy/advantages']), WANDB_PADDING),
-      'ppo/policy/ratio': stackFlat(input.trainStats.map((s) => s['policy/ratio']), null),
+      'ppo/policy/advantages': stackFlat(
+        input.trainStats.map((s) => s['policy/advantages']),
+        WANDB_PADDING,
+      ),
+      'ppo/policy/ratio': stackFlat(
+        input.trainStats.map((s) => s['policy/ratio']),
+        null,
+      ),
     },
   };
 }

@@ -30,16 +30,32 @@ export interface PpoStepResult {
   warnings: string[];
 }
 
-export interface PpoStepperState { klController: KLControllerState; runningMoments: RunningMomentsState }
+export interface PpoStepperState {
+  klController: KLControllerState;
+  runningMoments: RunningMomentsState;
+}
 
 /** The rollout pass's host arrays, `[B, L-1]` each. */
-export interface PpoRollout { logprobs: Float64BT; refLogprobs: Float64BT; values: Float64BT; fullKls?: Float64BT }
+export interface PpoRollout {
+  logprobs: Float64BT;
+  refLogprobs: Float64BT;
+  values: Float64BT;
+  fullKls?: Float64BT;
+}
 
 /** GAE's outputs the loss needs, `[B, L-1]` each. */
-export interface PpoAdvantages { values: Float64BT; advantages: Float64BT; returns: Float64BT }
+export interface PpoAdvantages {
+  values: Float64BT;
+  advantages: Float64BT;
+  returns: Float64BT;
+}
 
 /** One mini-batch's gradients (one per trainable variable, owned by the caller), TRL's loss statistics and the skip. */
-export interface PpoMinibatchResult { grads: tf.Tensor[]; stats: PpoLossStats; skip: boolean }
+export interface PpoMinibatchResult {
+  grads: tf.Tensor[];
+  stats: PpoLossStats;
+  skip: boolean;
+}
 
 /**
  * Where the stepper's model work runs: the no-grad rollout pass and a mini-batch's forward/backward. The stepper keeps
@@ -103,14 +119,24 @@ export class PpoStepper {
     }
   }
 
-  private async stepTracked(queries: number[][], responses: number[][], rawScores: readonly number[], t0: number,
-    peak: { stop(): number }): Promise<PpoStepResult> {
+  private async stepTracked(
+    queries: number[][],
+    responses: number[][],
+    rawScores: readonly number[],
+    t0: number,
+    peak: { stop(): number },
+  ): Promise<PpoStepResult> {
     const cfg = this.cfg;
     if (rawScores.some((s) => !Number.isFinite(s))) {
-      throw new NonFiniteError(`reward model returned non-finite scores: ${JSON.stringify(rawScores.filter((s) => !Number.isFinite(s)).slice(0, 4))}`);
+      throw new NonFiniteError(
+        `reward model returned non-finite scores: ${JSON.stringify(rawScores.filter((s) => !Number.isFinite(s)).slice(0, 4))}`,
+      );
     }
     const scores = processScores(rawScores, this.running, {
-      useScoreScaling: cfg.useScoreScaling, useScoreNorm: cfg.useScoreNorm, scoreClip: cfg.scoreClip, dtype: 'float32',
+      useScoreScaling: cfg.useScoreScaling,
+      useScoreNorm: cfg.useScoreNorm,
+      scoreClip: cfg.scoreClip,
+      dtype: 'float32',
     });
     const pad = this.policy.tokenizer.padTokenId ?? this.policy.tokenizer.eosTokenId ?? 0;
     const batch = buildBatch(queries, responses, pad);
@@ -126,13 +152,28 @@ export class PpoStepper {
     // Per-token rewards: -β·KL everywhere, plus the score on the last response token.
     const tr0 = performance.now();
     const klCoef = this.klCtl.value;
-    const rewards = cfg.klPenalty === 'full'
-      // kls were computed from the full distributions on the device; 'kl' of (kls, 0) is kls itself.
-      ? computeRewards({ scores, logprobs: roll.fullKls!, refLogprobs: { data: new Float64Array(B * T), B, T }, mask, klCoef, klPenalty: 'kl' })
-      : computeRewards({ scores, logprobs: roll.logprobs, refLogprobs: roll.refLogprobs, mask, klCoef, klPenalty: cfg.klPenalty });
+    const rewards =
+      cfg.klPenalty === 'full'
+        ? // kls were computed from the full distributions on the device; 'kl' of (kls, 0) is kls itself.
+          computeRewards({
+            scores,
+            logprobs: roll.fullKls!,
+            refLogprobs: { data: new Float64Array(B * T), B, T },
+            mask,
+            klCoef,
+            klPenalty: 'kl',
+          })
+        : computeRewards({ scores, logprobs: roll.logprobs, refLogprobs: roll.refLogprobs, mask, klCoef, klPenalty: cfg.klPenalty });
     const tRewards = performance.now() - tr0;
     const ta0 = performance.now();
-    const adv = computeAdvantages({ values: roll.values, rewards: rewards.rewards, mask, gamma: cfg.gamma, lam: cfg.lam, whitenRewards: cfg.whitenRewards });
+    const adv = computeAdvantages({
+      values: roll.values,
+      rewards: rewards.rewards,
+      mask,
+      gamma: cfg.gamma,
+      lam: cfg.lam,
+      whitenRewards: cfg.whitenRewards,
+    });
     const tAdv = performance.now() - ta0;
 
     // Optimisation: ppoEpochs × shuffled backward batches × mini-batches.
@@ -176,7 +217,9 @@ export class PpoStepper {
         const policykl = trainStats[trainStats.length - 1]!['policy/policykl'];
         if (policykl > 1.5 * cfg.targetKl) {
           stoppedAt = epoch;
-          warnings.push(`early stop after epoch ${epoch + 1}/${cfg.ppoEpochs}: policy KL ${policykl.toFixed(4)} > 1.5 × targetKl (${cfg.targetKl})`);
+          warnings.push(
+            `early stop after epoch ${epoch + 1}/${cfg.ppoEpochs}: policy KL ${policykl.toFixed(4)} > 1.5 × targetKl (${cfg.targetKl})`,
+          );
         }
       }
     }
@@ -184,14 +227,24 @@ export class PpoStepper {
 
     const ts0 = performance.now();
     const st: StepStats = stepStats({
-      klCoef, kls: rewards.kls, mask, logprobs: roll.logprobs, refLogprobs: roll.refLogprobs,
-      nonScoreReward: rewards.nonScoreRewards, scores, queryLengths: batch.queryLengths, responseLengths: batch.responseLengths, trainStats,
+      klCoef,
+      kls: rewards.kls,
+      mask,
+      logprobs: roll.logprobs,
+      refLogprobs: roll.refLogprobs,
+      nonScoreReward: rewards.nonScoreRewards,
+      scores,
+      queryLengths: batch.queryLengths,
+      responseLengths: batch.responseLengths,
+      trainStats,
     });
     const tStats = performance.now() - ts0;
     const scalars: Record<string, number> = { ...st.scalars };
     for (const [k, v] of Object.entries(scalars)) {
       if (!Number.isFinite(v) && (k.startsWith('ppo/loss') || k === 'objective/kl')) {
-        throw new NonFiniteError(`${k} became ${v} at this step: the policy diverged (try a lower learning rate, ppo.maxGradNorm, or ppo.useScoreScaling)`);
+        throw new NonFiniteError(
+          `${k} became ${v} at this step: the policy diverged (try a lower learning rate, ppo.maxGradNorm, or ppo.useScoreScaling)`,
+        );
       }
     }
     this.klCtl.update(scalars['objective/kl']!, B);
@@ -208,10 +261,14 @@ export class PpoStepper {
     // High-water mark of distinct backend buffers during this step (rollout, losses, gradients, updates).
     scalars['memory/peak_bytes'] = peak.stop();
     if (scalars['objective/kl']! < -1) {
-      warnings.push(`negative KL (${scalars['objective/kl']!.toFixed(3)}): the policy assigns its own samples lower probability than the reference does — usually generation settings differ from the scoring pass (top-k/top-p/min tokens) or padding is wrong`);
+      warnings.push(
+        `negative KL (${scalars['objective/kl']!.toFixed(3)}): the policy assigns its own samples lower probability than the reference does — usually generation settings differ from the scoring pass (top-k/top-p/min tokens) or padding is wrong`,
+      );
     }
     if (skipped > 0) {
-      warnings.push(`${skipped} of ${trainStats.length} mini-batches skipped: their mean probability ratio exceeded ppo.ratioThreshold = ${cfg.ratioThreshold} (the policy moved too far from the rollout; Adam still moved by momentum)`);
+      warnings.push(
+        `${skipped} of ${trainStats.length} mini-batches skipped: their mean probability ratio exceeded ppo.ratioThreshold = ${cfg.ratioThreshold} (the policy moved too far from the rollout; Adam still moved by momentum)`,
+      );
     }
     const arrays: Record<string, Float64Array> = {
       'objective/kl_dist': st.arrays['objective/kl_dist'],
@@ -225,17 +282,27 @@ export class PpoStepper {
 
 /** {@link PpoCompute} on this thread: today's single-threaded path. */
 export class LocalCompute implements PpoCompute {
-  constructor(private readonly policy: Policy, private readonly cfg: PpoConfig) {}
+  constructor(
+    private readonly policy: Policy,
+    private readonly cfg: PpoConfig,
+  ) {}
 
   /** Policy and reference log-probs and values of the whole batch, `[B, L-1]` each, on the host. */
   async rollout(batch: PpoBatch): Promise<PpoRollout> {
     const B = batch.batchSize;
     const T = batch.length - 1;
     const full = this.cfg.klPenalty === 'full';
-    const host = shardRollout(this.policy, { b: B, L: batch.length, inputIds: batch.inputIds, attentionMask: batch.attentionMask }, this.cfg.miniBatchSize, full);
+    const host = shardRollout(
+      this.policy,
+      { b: B, L: batch.length, inputIds: batch.inputIds, attentionMask: batch.attentionMask },
+      this.cfg.miniBatchSize,
+      full,
+    );
     const f64 = (x: Float32Array): Float64BT => ({ data: Float64Array.from(x), B, T }); // [B, T]
     return {
-      logprobs: f64(host.logprobs), refLogprobs: f64(host.refLogprobs), values: f64(host.values),
+      logprobs: f64(host.logprobs),
+      refLogprobs: f64(host.refLogprobs),
+      values: f64(host.values),
       ...(host.fullKls ? { fullKls: f64(host.fullKls) } : {}),
     };
   }
@@ -264,21 +331,40 @@ export class LocalCompute implements PpoCompute {
         const s = this.policy.tokenStats!(fixed.ids, fixed.am, 'policy'); // [b, T] each
         // policy/entropy as ppoLossTf computes it from logits: masked mean of logsumexp − Σ p·z.
         entropy = tf.keep(tf.div(tf.sum(tf.mul(s.entropy, fixed.mask)), tf.sum(fixed.mask)) as tf.Scalar); // []
-        out = keepPpoLossTfOutput(ppoLossTf({
-          logprobs: s.logprobs, vpreds: s.values,
-          oldLogprobs: fixed.oldLogprobs, oldValues: fixed.oldValues, advantages: fixed.advantages, returns: fixed.returns,
-          mask: fixed.mask,
-        }, this.cfg));
+        out = keepPpoLossTfOutput(
+          ppoLossTf(
+            {
+              logprobs: s.logprobs,
+              vpreds: s.values,
+              oldLogprobs: fixed.oldLogprobs,
+              oldValues: fixed.oldValues,
+              advantages: fixed.advantages,
+              returns: fixed.returns,
+              mask: fixed.mask,
+            },
+            this.cfg,
+          ),
+        );
         return out.loss;
       }
       const { logits, values } = this.policy.forward(fixed.ids, fixed.am, 'policy');
       const lg = logits.slice([0, 0, 0], [-1, T, -1]) as tf.Tensor3D; // [b, T, V]
       const labels = slice2(fixed.ids, [1, T]) as tf.Tensor2D; // [b, T]
-      out = keepPpoLossTfOutput(ppoLossTf({
-        logprobs: logprobsFromLogitsTf(lg, labels), vpreds: slice2(values, [0, T]) as tf.Tensor2D,
-        oldLogprobs: fixed.oldLogprobs, oldValues: fixed.oldValues, advantages: fixed.advantages, returns: fixed.returns,
-        mask: fixed.mask, logits: lg,
-      }, this.cfg));
+      out = keepPpoLossTfOutput(
+        ppoLossTf(
+          {
+            logprobs: logprobsFromLogitsTf(lg, labels),
+            vpreds: slice2(values, [0, T]) as tf.Tensor2D,
+            oldLogprobs: fixed.oldLogprobs,
+            oldValues: fixed.oldValues,
+            advantages: fixed.advantages,
+            returns: fixed.returns,
+            mask: fixed.mask,
+            logits: lg,
+          },
+          this.cfg,
+        ),
+      );
       return out.loss;
     }, vars);
     const advRows: Float64BT = { data: takeRows(adv.advantages.data, T, rows), B: b, T };

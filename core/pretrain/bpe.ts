@@ -186,8 +186,10 @@ export function trainBpe(input: Iterable<string> | Map<string, number>, opts: Bp
   const { vocabSize } = opts;
   const minFrequency = opts.minFrequency ?? 2;
   if (!Number.isInteger(vocabSize) || vocabSize < BYTE_ALPHABET_SIZE + 1 || vocabSize > MAX_VOCAB_SIZE) {
-    throw new Error(`trainBpe: vocabSize must be an integer in [${BYTE_ALPHABET_SIZE + 1}, ${MAX_VOCAB_SIZE}] ` +
-      `(256 bytes + merges + ${END_OF_TEXT}), got ${vocabSize}`);
+    throw new Error(
+      `trainBpe: vocabSize must be an integer in [${BYTE_ALPHABET_SIZE + 1}, ${MAX_VOCAB_SIZE}] ` +
+        `(256 bytes + merges + ${END_OF_TEXT}), got ${vocabSize}`,
+    );
   }
   if (!Number.isInteger(minFrequency) || minFrequency < 1) {
     throw new Error(`trainBpe: minFrequency must be an integer ≥ 1, got ${minFrequency}`);
@@ -206,7 +208,8 @@ export function trainBpe(input: Iterable<string> | Map<string, number>, opts: Bp
   const wordCounts: number[] = [];
   let totalPieces = 0;
   for (const [piece, count] of rawCounts) {
-    if (!Number.isInteger(count) || count < 1) throw new Error(`trainBpe: count of piece ${JSON.stringify(piece)} must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`trainBpe: count of piece ${JSON.stringify(piece)} must be a positive integer, got ${count}`);
     totalPieces += count;
     words.push(Array.from(utf8.encode(piece), (b) => byteId[b]!));
     wordCounts.push(count);
@@ -261,7 +264,10 @@ export function trainBpe(input: Iterable<string> | Map<string, number>, opts: Bp
       const word = words[w]!;
       let has = false;
       for (let i = 0; i + 1 < word.length; i++) {
-        if (word[i] === a && word[i + 1] === b) { has = true; break; }
+        if (word[i] === a && word[i + 1] === b) {
+          has = true;
+          break;
+        }
       }
       if (!has) continue; // stale index entry: an earlier merge already consumed the pair here
       const c = wordCounts[w]!;
@@ -300,7 +306,9 @@ export function trainBpe(input: Iterable<string> | Map<string, number>, opts: Bp
   opts.onProgress?.(symbols.length - BYTE_ALPHABET_SIZE, wantTokens);
 
   const vocab: Record<string, number> = {};
-  symbols.forEach((s, i) => { vocab[s] = i; });
+  symbols.forEach((s, i) => {
+    vocab[s] = i;
+  });
   const endOfTextId = symbols.length;
   vocab[END_OF_TEXT] = endOfTextId;
   const tokenizerJson = buildGpt2TokenizerJson(vocab, `#version: 0.2\n${merges.join('\n')}\n`);

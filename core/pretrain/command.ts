@@ -12,7 +12,13 @@ import { loadTokenizer, tokenizerFromJson, type Tokenizer, type TokenizerJson } 
 import { trainBpe, countPieces } from './bpe.js';
 import { readCorpusFiles, splitCorpus } from './corpus.js';
 import { PRETRAIN_DEFAULTS } from './defaults.js';
-import { pretrain, validatePretrainOptions, type PretrainHyperparameters, type PretrainModelShape, type PretrainResult } from './pretrain.js';
+import {
+  pretrain,
+  validatePretrainOptions,
+  type PretrainHyperparameters,
+  type PretrainModelShape,
+  type PretrainResult,
+} from './pretrain.js';
 import { InputError } from '../errors.js';
 
 /** Settings of the command (all but `corpus`/`lines` and `outDir` optional). */
@@ -63,7 +69,8 @@ export async function pretrainCommand(args: PretrainCommandOptions): Promise<Pre
     log(`pretrain: backend ${info.tfBackend}${info.simd !== undefined ? ` (simd ${info.simd})` : ''}`);
   }
   const lines = [...(args.corpus?.length ? await readCorpusFiles(args.corpus) : []), ...(args.lines ?? [])];
-  if (lines.length < 2) throw new InputError(`pretrain: the corpus has ${lines.length} non-blank line(s); give corpus files (or lines) with at least 2`);
+  if (lines.length < 2)
+    throw new InputError(`pretrain: the corpus has ${lines.length} non-blank line(s); give corpus files (or lines) with at least 2`);
   const split = splitCorpus(lines, { seed: o.seed, evalFraction: o.evalFraction, maxEvalLines: o.maxEvalLines });
   log(`pretrain: ${lines.length} lines (${split.train.length} training, ${split.heldOut.length} held out)`);
 
@@ -86,12 +93,21 @@ export async function pretrainCommand(args: PretrainCommandOptions): Promise<Pre
       log(`pretrain: the corpus supports only ${tokenizer.vocabSize} tokens at minFrequency ${o.minFrequency} (asked for ${o.vocabSize})`);
     }
   }
-  log(`pretrain: tokenizer (${tokInfo.source}) with ${tokInfo.vocabSize} tokens, ${tokInfo.merges} merges in ${tokInfo.seconds.toFixed(1)} s`);
+  log(
+    `pretrain: tokenizer (${tokInfo.source}) with ${tokInfo.vocabSize} tokens, ${tokInfo.merges} merges in ${tokInfo.seconds.toFixed(1)} s`,
+  );
 
   const logDir = args.logDir === null ? undefined : (args.logDir ?? `${o.outDir.replace(/[\\/]+$/, '')}-tensorboard`);
   if (logDir) await fsp.mkdir(logDir, { recursive: true });
   const result = await pretrain({
-    ...o, corpus: split, tokenizer, outDir: o.outDir, logDir, signal: args.signal, log, progress: args.progress ?? true,
+    ...o,
+    corpus: split,
+    tokenizer,
+    outDir: o.outDir,
+    logDir,
+    signal: args.signal,
+    log,
+    progress: args.progress ?? true,
     model,
     info: {
       tokenizer: { ...tokInfo, vocabSizeAsked: args.tokenizer ? undefined : o.vocabSize, minFrequency: o.minFrequency },

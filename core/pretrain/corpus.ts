@@ -88,7 +88,11 @@ export class TokenWindows {
    * @param seqLen T, the model's input length per row
    * @param seed seed of the window order
    */
-  constructor(private readonly stream: Int32Array, readonly seqLen: number, seed: number) {
+  constructor(
+    private readonly stream: Int32Array,
+    readonly seqLen: number,
+    seed: number,
+  ) {
     if (!Number.isInteger(seqLen) || seqLen < 1) throw new Error(`seqLen must be an integer ≥ 1, got ${seqLen}`);
     this.count = stream.length > seqLen ? Math.floor((stream.length - 1) / seqLen) : 0;
     this.rng = new Rng(seed).fork('pretrain/windows');

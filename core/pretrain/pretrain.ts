@@ -145,8 +145,10 @@ export function validatePretrainOptions(o: PretrainHyperparameters & { model: Pr
   }
   if (o.seqLen > o.model.context) throw new InputError(`pretrain: seqLen (${o.seqLen}) must be ≤ model.context (${o.model.context})`);
   if (o.warmupSteps > o.steps) throw new InputError(`pretrain: warmupSteps (${o.warmupSteps}) must be ≤ steps (${o.steps})`);
-  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new InputError(`pretrain: learningRate must be a finite number > 0, got ${o.learningRate}`);
-  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay)) throw new InputError(`pretrain: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate))
+    throw new InputError(`pretrain: learningRate must be a finite number > 0, got ${o.learningRate}`);
+  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay))
+    throw new InputError(`pretrain: weightDecay must be a finite number ≥ 0, got ${o.weightDecay}`);
   if (o.maxGradNorm !== null && !(o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm))) {
     throw new InputError(`pretrain: maxGradNorm must be a finite number > 0 or null, got ${o.maxGradNorm}`);
   }
@@ -158,8 +160,14 @@ export function validatePretrainOptions(o: PretrainHyperparameters & { model: Pr
 /** The GPT-2 config of a pretrained model: the tokenizer's vocabulary, its eos as bos and eos. */
 function pretrainConfig(shape: PretrainModelShape, tokenizer: Tokenizer): TransformerConfig {
   return makeConfig({
-    modelType: 'gpt2', vocabSize: tokenizer.vocabSize, nPositions: shape.context, dModel: shape.dModel,
-    nHeads: shape.nHeads, nLayers: shape.nLayers, bosTokenId: tokenizer.eosTokenId, eosTokenId: tokenizer.eosTokenId,
+    modelType: 'gpt2',
+    vocabSize: tokenizer.vocabSize,
+    nPositions: shape.context,
+    dModel: shape.dModel,
+    nHeads: shape.nHeads,
+    nLayers: shape.nLayers,
+    bosTokenId: tokenizer.eosTokenId,
+    eosTokenId: tokenizer.eosTokenId,
   });
 }
 
@@ -179,24 +187,36 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const trainWindows = new TokenWindows(trainStream, opts.seqLen, opts.seed);
   const evalWindows = new TokenWindows(evalStream, opts.seqLen, opts.seed);
   if (trainWindows.count === 0) {
-    throw new InputError(`pretrain: the training lines hold ${trainStream.length} tokens, fewer than one window of seqLen + 1 = ${opts.seqLen + 1}`);
+    throw new InputError(
+      `pretrain: the training lines hold ${trainStream.length} tokens, fewer than one window of seqLen + 1 = ${opts.seqLen + 1}`,
+    );
   }
-  log(`pretrain: ${corpus.train.length} training lines → ${trainStream.length} tokens (${trainWindows.count} windows of ${opts.seqLen}); ` +
-    `${corpus.heldOut.length} held-out lines → ${evalStream.length} tokens (${evalWindows.count} windows)`);
+  log(
+    `pretrain: ${corpus.train.length} training lines → ${trainStream.length} tokens (${trainWindows.count} windows of ${opts.seqLen}); ` +
+      `${corpus.heldOut.length} held-out lines → ${evalStream.length} tokens (${evalWindows.count} windows)`,
+  );
 
   const config = pretrainConfig(opts.model, tokenizer);
   const model = randomModel(config, opts.seed);
   const named = [...model.namedWeights()].filter(([name]) => !isValueHead(name));
   const schedule = { kind: 'cosine' as const, warmupSteps: opts.warmupSteps, totalSteps: opts.steps };
-  const optimiser = new DecayGroupsAdamW(named.map(([, v]) => v), {
-    learningRate: opts.learningRate, betas: opts.betas, weightDecay: opts.weightDecay, schedule,
-  });
+  const optimiser = new DecayGroupsAdamW(
+    named.map(([, v]) => v),
+    {
+      learningRate: opts.learningRate,
+      betas: opts.betas,
+      weightDecay: opts.weightDecay,
+      schedule,
+    },
+  );
   const vars = optimiser.ordered;
   const parameters = vars.reduce((n, v) => n + v.size, 0);
   const modelBytes = parameters * 4; // tied embeddings: model.safetensors holds exactly these weights
-  log(`pretrain: GPT-2 ${config.nLayers} layers, d ${config.dModel}, ${config.nHeads} heads, context ${config.nPositions}, ` +
-    `vocab ${config.vocabSize}: ${parameters} parameters (${(modelBytes / 2 ** 20).toFixed(2)} MiB float32), ` +
-    `${opts.steps} steps × ${opts.batchSize} × ${opts.seqLen} tokens ≈ ${(opts.steps * opts.batchSize * opts.seqLen / trainWindows.tokensPerEpoch).toFixed(2)} epochs`);
+  log(
+    `pretrain: GPT-2 ${config.nLayers} layers, d ${config.dModel}, ${config.nHeads} heads, context ${config.nPositions}, ` +
+      `vocab ${config.vocabSize}: ${parameters} parameters (${(modelBytes / 2 ** 20).toFixed(2)} MiB float32), ` +
+      `${opts.steps} steps × ${opts.batchSize} × ${opts.seqLen} tokens ≈ ${((opts.steps * opts.batchSize * opts.seqLen) / trainWindows.tokensPerEpoch).toFixed(2)} epochs`,
+  );
 
   const tb = opts.logDir ? new TensorBoardWriter(opts.logDir) : undefined;
   const progress = new Progress('pretrain', opts.steps, process.stderr, { enabled: opts.progress ?? false });
@@ -215,27 +235,47 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       tb?.scalar('eval/loss', lastEval.loss, step);
       tb?.scalar('eval/perplexity', lastEval.perplexity, step);
     }
-    samples = opts.samples > 0 ? await sample(model, tokenizer, opts.samples, Math.min(opts.sampleTokens, config.nPositions - 1), sampleRng) : [];
+    samples =
+      opts.samples > 0 ? await sample(model, tokenizer, opts.samples, Math.min(opts.sampleTokens, config.nPositions - 1), sampleRng) : [];
     samples.forEach((s, i) => tb?.text(`samples/${i}`, s, step));
     progress.end();
-    log(`pretrain step ${step}: held-out loss ${lastEval.loss.toFixed(4)}, perplexity ${lastEval.perplexity.toFixed(2)}` +
-      samples.map((s) => `\n  sample: ${JSON.stringify(s)}`).join(''));
+    log(
+      `pretrain step ${step}: held-out loss ${lastEval.loss.toFixed(4)}, perplexity ${lastEval.perplexity.toFixed(2)}` +
+        samples.map((s) => `\n  sample: ${JSON.stringify(s)}`).join(''),
+    );
   };
   const save = async (why: string) => {
     const ts = performance.now();
     await savePretrained(model, opts.outDir, {
       tokenizerJson: tokenizer.toJSON(),
       tokenizerConfig: {
-        tokenizer_class: 'GPT2TokenizerFast', bos_token: tokenizer.bosToken, eos_token: tokenizer.eosToken,
-        unk_token: tokenizer.eosToken, model_max_length: config.nPositions, add_prefix_space: false,
+        tokenizer_class: 'GPT2TokenizerFast',
+        bos_token: tokenizer.bosToken,
+        eos_token: tokenizer.eosToken,
+        unk_token: tokenizer.eosToken,
+        model_max_length: config.nPositions,
+        add_prefix_space: false,
         clean_up_tokenization_spaces: false,
       },
       info: {
-        status: why, steps: step, tokens, recentLoss: mean(losses.slice(-20)), eval: lastEval,
-        tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0, parameters,
-        hyperparameters: hyperparameters(opts), model: opts.model, vocabSize: config.vocabSize,
-        corpus: { trainLines: corpus.train.length, heldOutLines: corpus.heldOut.length, trainTokens: trainStream.length, heldOutTokens: evalStream.length },
-        samples, ...(opts.info ?? {}),
+        status: why,
+        steps: step,
+        tokens,
+        recentLoss: mean(losses.slice(-20)),
+        eval: lastEval,
+        tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0,
+        parameters,
+        hyperparameters: hyperparameters(opts),
+        model: opts.model,
+        vocabSize: config.vocabSize,
+        corpus: {
+          trainLines: corpus.train.length,
+          heldOutLines: corpus.heldOut.length,
+          trainTokens: trainStream.length,
+          heldOutTokens: evalStream.length,
+        },
+        samples,
+        ...(opts.info ?? {}),
       },
     });
     log(`pretrain: saved ${opts.outDir} (${why}, step ${step}) in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
@@ -255,13 +295,18 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
       const y = tf.tensor2d(targets, [opts.batchSize, opts.seqLen], 'int32'); // [B, T]
       const { value, grads } = tf.variableGrads(() => causalLmLoss(model, x, y), vars); // value [], grads[name] shaped as the variable
       tf.dispose([x, y]);
-      const gradNorm = optimiser.step(vars.map((v) => grads[v.name]!), opts.maxGradNorm);
+      const gradNorm = optimiser.step(
+        vars.map((v) => grads[v.name]!),
+        opts.maxGradNorm,
+      );
       const loss = (await value.data())[0]!;
       value.dispose();
       const dt = performance.now() - ts;
       step += 1;
       if (!Number.isFinite(loss)) {
-        throw new Error(`pretrain: the loss became ${loss} at step ${step} (learning rate ${lr}); lower learningRate or keep maxGradNorm set`);
+        throw new Error(
+          `pretrain: the loss became ${loss} at step ${step} (learning rate ${lr}); lower learningRate or keep maxGradNorm set`,
+        );
       }
       trainMs += dt;
       tokens += opts.batchSize * opts.seqLen;
@@ -290,9 +335,21 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
     if (!finished || !opts.keepModel) model.dispose();
   }
   return {
-    status, steps: step, tokens, firstLoss: losses[0] ?? NaN, lastLoss: losses[losses.length - 1] ?? NaN,
-    recentLoss: mean(losses.slice(-20)), losses, eval: lastEval, tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0,
-    seconds: (performance.now() - t0) / 1000, parameters, modelBytes, samples, config, outDir: opts.outDir,
+    status,
+    steps: step,
+    tokens,
+    firstLoss: losses[0] ?? NaN,
+    lastLoss: losses[losses.length - 1] ?? NaN,
+    recentLoss: mean(losses.slice(-20)),
+    losses,
+    eval: lastEval,
+    tokensPerSecond: trainMs > 0 ? tokens / (trainMs / 1000) : 0,
+    seconds: (performance.now() - t0) / 1000,
+    parameters,
+    modelBytes,
+    samples,
+    config,
+    outDir: opts.outDir,
     ...(opts.keepModel ? { model } : {}),
   };
 }
@@ -312,9 +369,20 @@ function randomModel(config: TransformerConfig, seed: number): CausalLM {
 
 function hyperparameters(o: PretrainHyperparameters): PretrainHyperparameters {
   return {
-    steps: o.steps, batchSize: o.batchSize, seqLen: o.seqLen, learningRate: o.learningRate, warmupSteps: o.warmupSteps,
-    weightDecay: o.weightDecay, betas: o.betas, maxGradNorm: o.maxGradNorm, seed: o.seed, evalEvery: o.evalEvery,
-    evalWindows: o.evalWindows, samples: o.samples, sampleTokens: o.sampleTokens, saveEvery: o.saveEvery,
+    steps: o.steps,
+    batchSize: o.batchSize,
+    seqLen: o.seqLen,
+    learningRate: o.learningRate,
+    warmupSteps: o.warmupSteps,
+    weightDecay: o.weightDecay,
+    betas: o.betas,
+    maxGradNorm: o.maxGradNorm,
+    seed: o.seed,
+    evalEvery: o.evalEvery,
+    evalWindows: o.evalWindows,
+    samples: o.samples,
+    sampleTokens: o.sampleTokens,
+    saveEvery: o.saveEvery,
   };
 }
 
@@ -322,8 +390,16 @@ function hyperparameters(o: PretrainHyperparameters): PretrainHyperparameters {
 async function sample(model: CausalLM, tokenizer: Tokenizer, n: number, maxNewTokens: number, rng: Rng): Promise<string[]> {
   const eot = tokenizer.eosTokenId;
   const prompts = Array.from({ length: n }, () => [eot]);
-  const { responses } = await generate(model, { prompts, padTokenId: eot, eosTokenId: eot }, {
-    maxNewTokens, minNewTokens: Math.min(maxNewTokens, 2), temperature: 0.8, topK: 40, rng,
-  });
+  const { responses } = await generate(
+    model,
+    { prompts, padTokenId: eot, eosTokenId: eot },
+    {
+      maxNewTokens,
+      minNewTokens: Math.min(maxNewTokens, 2),
+      temperature: 0.8,
+      topK: 40,
+      rng,
+    },
+  );
   return responses.map((r) => tokenizer.decode(r.filter((id) => id !== eot)));
 }

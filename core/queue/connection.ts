@@ -52,7 +52,10 @@ export function parseQueueUrl(raw: string | undefined, flag = '--queue'): QueueA
   const db = dbText === '' ? 0 : Number(dbText);
   const masked = url.password ? value.replace(`:${url.password}@`, ':***@') : value;
   return {
-    display: masked, host: url.hostname.replace(/^\[|\]$/g, ''), port, db,
+    display: masked,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    db,
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
     tls: url.protocol === 'rediss:',
@@ -65,7 +68,11 @@ export function parseQueueUrl(raw: string | undefined, flag = '--queue'): QueueA
  */
 export function redisOptions(a: QueueAddress): RedisOptions {
   return {
-    host: a.host, port: a.port, db: a.db, username: a.username, password: a.password,
+    host: a.host,
+    port: a.port,
+    db: a.db,
+    username: a.username,
+    password: a.password,
     ...(a.tls ? { tls: {} } : {}),
     maxRetriesPerRequest: null,
     retryStrategy: (times: number) => Math.min(200 * times, 5000),
@@ -78,21 +85,29 @@ export function redisOptions(a: QueueAddress): RedisOptions {
  */
 export async function checkReachable(a: QueueAddress, timeoutMs = 5000): Promise<void> {
   const client = new Redis({
-    ...redisOptions(a), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0,
-    enableOfflineQueue: false, retryStrategy: () => null,
+    ...redisOptions(a),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
   });
   let cause: Error | undefined;
-  client.on('error', (e: Error) => { cause ??= e; });
+  client.on('error', (e: Error) => {
+    cause ??= e;
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       client.connect().then(() => client.ping()),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs); }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
     ]);
   } catch (err) {
     throw new UserError(
-      `--queue ${a.display}: cannot reach Redis at ${a.host}:${a.port} (${(cause ?? err as Error).message}); ` +
-      `is redis-server running there and reachable from this machine? (start one with: redis-server --port ${a.port})`,
+      `--queue ${a.display}: cannot reach Redis at ${a.host}:${a.port} (${(cause ?? (err as Error)).message}); ` +
+        `is redis-server running there and reachable from this machine? (start one with: redis-server --port ${a.port})`,
       EXIT.usage,
     );
   } finally {

@@ -46,13 +46,21 @@ export async function enqueueGrid(plan: AblationPlan, opts: EnqueueOptions): Pro
     // One grid's arm must never be queued twice at once: two workers would write the same folder.
     const names = new Set(plan.arms.map((a) => a.name));
     const pending = (await queue.getJobs([...UNFINISHED]))
-      .filter((j) => j && j.name !== 'grid' && (j.data as ArmJobData).experiment === plan.experiment && names.has((j.data as ArmJobData).arm))
+      .filter(
+        (j) => j && j.name !== 'grid' && (j.data as ArmJobData).experiment === plan.experiment && names.has((j.data as ArmJobData).arm),
+      )
       .sort((a, b) => (a.data as ArmJobData).index - (b.data as ArmJobData).index);
     if (pending.length) {
-      const list = pending.slice(0, 3).map((j) => `${(j.data as ArmJobData).arm} (job ${j.id})`).join(', ');
-      throw new UserError(`--queue ${opts.address.display}: grid "${plan.experiment}" already has ${pending.length} unfinished arm job${pending.length > 1 ? 's' : ''} ` +
-        `in the queue: ${list}${pending.length > 3 ? ', ...' : ''}; follow them with: detox-lab queue status --queue ${opts.address.display}, ` +
-        `or cancel them first: detox-lab queue cancel ${plan.experiment} --queue ${opts.address.display}`, EXIT.usage);
+      const list = pending
+        .slice(0, 3)
+        .map((j) => `${(j.data as ArmJobData).arm} (job ${j.id})`)
+        .join(', ');
+      throw new UserError(
+        `--queue ${opts.address.display}: grid "${plan.experiment}" already has ${pending.length} unfinished arm job${pending.length > 1 ? 's' : ''} ` +
+          `in the queue: ${list}${pending.length > 3 ? ', ...' : ''}; follow them with: detox-lab queue status --queue ${opts.address.display}, ` +
+          `or cancel them first: detox-lab queue cancel ${plan.experiment} --queue ${opts.address.display}`,
+        EXIT.usage,
+      );
     }
 
     // The same per-folder decisions as a local grid run (a shared runs folder is the same folder the workers use).
@@ -60,7 +68,10 @@ export async function enqueueGrid(plan: AblationPlan, opts: EnqueueOptions): Pro
     const decisions = plan.arms.map((arm) => ({ arm, decision: inspectArm(arm, Boolean(opts.fresh), Boolean(opts.keepOld)) }));
     const refused = decisions.filter(({ decision }) => decision.action === 'refuse');
     if (refused.length) {
-      throw new UserError(`nothing was queued: ${refused.map(({ arm, decision }) => `[${arm.name}] ${decision.reason}`).join('; ')}`, EXIT.usage);
+      throw new UserError(
+        `nothing was queued: ${refused.map(({ arm, decision }) => `[${arm.name}] ${decision.reason}`).join('; ')}`,
+        EXIT.usage,
+      );
     }
     for (const { arm, decision } of decisions) {
       if (decision.action === 'skip') {
@@ -72,34 +83,52 @@ export async function enqueueGrid(plan: AblationPlan, opts: EnqueueOptions): Pro
       toQueue.push(arm);
     }
     if (!toQueue.length) {
-      err.write(`grid "${plan.experiment}": every arm finished before; nothing queued (compare them: detox-lab compare ${rel(plan.experimentDir)})\n`);
+      err.write(
+        `grid "${plan.experiment}": every arm finished before; nothing queued (compare them: detox-lab compare ${rel(plan.experimentDir)})\n`,
+      );
       return EXIT.ok;
     }
     const by = `${os.hostname()}:${process.pid}`;
     const jobs = armJobs(plan, opts.set, by).filter((j) => toQueue.some((a) => a.name === j.arm));
     const gridData: GridJobData = {
-      experiment: plan.experiment, arms: jobs.map((j) => j.arm), source: jobs[0]!.source, set: [...opts.set],
-      enqueuedAt: jobs[0]!.enqueuedAt, enqueuedBy: by,
+      experiment: plan.experiment,
+      arms: jobs.map((j) => j.arm),
+      source: jobs[0]!.source,
+      set: [...opts.set],
+      enqueuedAt: jobs[0]!.enqueuedAt,
+      enqueuedBy: by,
     };
     const node = await flow.add({
-      name: 'grid', queueName: QUEUE_NAME, data: gridData,
+      name: 'grid',
+      queueName: QUEUE_NAME,
+      data: gridData,
       children: jobs.map((data) => ({
-        name: data.arm, queueName: QUEUE_NAME, data,
+        name: data.arm,
+        queueName: QUEUE_NAME,
+        data,
         opts: {
-          attempts: opts.retries + 1, backoff: { type: 'exponential', delay: opts.retryDelayMs },
+          attempts: opts.retries + 1,
+          backoff: { type: 'exponential', delay: opts.retryDelayMs },
           // A finally failed arm is recorded on the grid and the grid goes on.
           ignoreDependencyOnFailure: true,
         },
       })),
     });
-    out.write(`${markdownTable(['arm', 'job', 'config sha256', 'folder'], jobs.map((j, i) => [j.arm, String(node.children?.[i]?.job.id ?? '?').slice(0, 8), j.hash.slice(0, 12), rel(toQueue[i]!.runDir)]))}\n`);
+    out.write(
+      `${markdownTable(
+        ['arm', 'job', 'config sha256', 'folder'],
+        jobs.map((j, i) => [j.arm, String(node.children?.[i]?.job.id ?? '?').slice(0, 8), j.hash.slice(0, 12), rel(toQueue[i]!.runDir)]),
+      )}\n`,
+    );
     const q = `--queue ${opts.address.display}`;
-    err.write(`queued grid "${plan.experiment}" (job ${node.job.id}): ${jobs.length} arm${jobs.length > 1 ? 's' : ''} on ${opts.address.display}, ` +
-      `${opts.retries} retr${opts.retries === 1 ? 'y' : 'ies'} per arm\n` +
-      `  start workers (any machine, in a checkout of this project): detox-lab worker ${q}\n` +
-      `  follow:  detox-lab queue status ${q}\n` +
-      `  cancel:  detox-lab queue cancel ${plan.experiment} ${q}\n` +
-      `  then:    detox-lab compare ${rel(plan.experimentDir)}\n`);
+    err.write(
+      `queued grid "${plan.experiment}" (job ${node.job.id}): ${jobs.length} arm${jobs.length > 1 ? 's' : ''} on ${opts.address.display}, ` +
+        `${opts.retries} retr${opts.retries === 1 ? 'y' : 'ies'} per arm\n` +
+        `  start workers (any machine, in a checkout of this project): detox-lab worker ${q}\n` +
+        `  follow:  detox-lab queue status ${q}\n` +
+        `  cancel:  detox-lab queue cancel ${plan.experiment} ${q}\n` +
+        `  then:    detox-lab compare ${rel(plan.experimentDir)}\n`,
+    );
     return EXIT.ok;
   } finally {
     await flow.close();

@@ -85,14 +85,21 @@ export const configHash = (config: Json): string => createHash('sha256').update(
  * single arm `main`, as a one-arm grid.
  */
 export async function planArms(opts: {
-  file?: string; set?: readonly string[]; cwd?: string; builtins: readonly AnyPluginDefinition[];
+  file?: string;
+  set?: readonly string[];
+  cwd?: string;
+  builtins: readonly AnyPluginDefinition[];
 }): Promise<AblationPlan> {
   const plan = await planAblation(opts);
   if (plan) return plan;
   const prepared = await prepareExperiment(opts);
   const arm: PlannedArm = { name: 'main', settings: [], prepared, runDir: runDirOf(prepared) };
   return {
-    experiment: prepared.config.experiment, experimentDir: path.dirname(arm.runDir), mode: 'product', axes: [], arms: [arm],
+    experiment: prepared.config.experiment,
+    experimentDir: path.dirname(arm.runDir),
+    mode: 'product',
+    axes: [],
+    arms: [arm],
     source: path.relative(opts.cwd ?? process.cwd(), prepared.raw.filepath) || prepared.raw.filepath,
   };
 }
@@ -104,11 +111,18 @@ export function armJobs(plan: AblationPlan, set: readonly string[], enqueuedBy: 
   return plan.arms.map((arm, index) => {
     const config = armConfig(arm.prepared);
     return {
-      experiment: plan.experiment, arm: arm.name, index,
-      settings: Object.fromEntries(arm.settings.map((s) => [s.path, s.value])), grid, mode: plan.mode,
-      config, hash: configHash(config),
+      experiment: plan.experiment,
+      arm: arm.name,
+      index,
+      settings: Object.fromEntries(arm.settings.map((s) => [s.path, s.value])),
+      grid,
+      mode: plan.mode,
+      config,
+      hash: configHash(config),
       source: path.relative(arm.prepared.raw.baseDir, arm.prepared.raw.filepath).split(path.sep).join('/'),
-      set: [...set], enqueuedAt, enqueuedBy,
+      set: [...set],
+      enqueuedAt,
+      enqueuedBy,
     };
   });
 }
@@ -117,9 +131,7 @@ export function armJobs(plan: AblationPlan, set: readonly string[], enqueuedBy: 
  * The arm a job names, resolved again from the experiment file under `projectDir` (this machine's checkout) with
  * the job's `--set`s. Throws an Error whose message says what is missing or invalid.
  */
-export async function resolveArmHere(
-  data: ArmJobData, projectDir: string, builtins: readonly AnyPluginDefinition[],
-): Promise<PlannedArm> {
+export async function resolveArmHere(data: ArmJobData, projectDir: string, builtins: readonly AnyPluginDefinition[]): Promise<PlannedArm> {
   const file = path.resolve(projectDir, data.source);
   if (!fs.existsSync(file)) throw new Error(`the experiment file ${data.source} is not in this worker's project (${projectDir})`);
   const plan = await planArms({ file, set: data.set, cwd: projectDir, builtins });

@@ -32,7 +32,11 @@ export interface ArmStatus {
 const duration = (ms: number | undefined) => {
   if (ms === undefined || !Number.isFinite(ms)) return '—';
   const s = Math.round(ms / 1000);
-  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return s < 60
+    ? `${s} s`
+    : s < 3600
+      ? `${Math.floor(s / 60)} min ${s % 60} s`
+      : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 };
 
 async function withQueue<T>(address: QueueAddress, f: (queue: Queue) => Promise<T>): Promise<T> {
@@ -72,11 +76,17 @@ export async function armStatuses(queue: Queue, experiment?: string): Promise<Ar
       }
       rows.push({
         order: job.timestamp * 1e4 + d.index,
-        grid: String(job.parent?.id ?? '—'), experiment: d.experiment, arm: d.arm, job: String(job.id), state: shown,
+        grid: String(job.parent?.id ?? '—'),
+        experiment: d.experiment,
+        arm: d.arm,
+        job: String(job.id),
+        state: shown,
         worker: state === 'active' || state === 'completed' ? (result?.worker ?? p.worker ?? job.processedBy) : undefined,
-        step: result?.step ?? p.step, totalSteps: Number.isFinite(p.totalSteps) ? p.totalSteps : undefined,
+        step: result?.step ?? p.step,
+        totalSteps: Number.isFinite(p.totalSteps) ? p.totalSteps : undefined,
         etaMs: state === 'active' ? p.etaMs : undefined,
-        attempts: `${job.attemptsMade}/${job.opts.attempts ?? 1}`, note,
+        attempts: `${job.attemptsMade}/${job.opts.attempts ?? 1}`,
+        note,
       });
     }
   }
@@ -85,7 +95,8 @@ export async function armStatuses(queue: Queue, experiment?: string): Promise<Ar
 
 /** `queue status`: the table (or JSON) to `out`; returns the exit code. */
 export async function queueStatus(
-  address: QueueAddress, opts: { experiment?: string; json?: boolean; out?: NodeJS.WritableStream; err?: NodeJS.WritableStream },
+  address: QueueAddress,
+  opts: { experiment?: string; json?: boolean; out?: NodeJS.WritableStream; err?: NodeJS.WritableStream },
 ): Promise<number> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
@@ -96,33 +107,53 @@ export async function queueStatus(
       return EXIT.ok;
     }
     if (!rows.length) {
-      err.write(`no arm${opts.experiment ? ` of "${opts.experiment}"` : ''} in the queue at ${address.display} (enqueue a grid with: detox-lab run <experiment> --queue ${address.display})\n`);
+      err.write(
+        `no arm${opts.experiment ? ` of "${opts.experiment}"` : ''} in the queue at ${address.display} (enqueue a grid with: detox-lab run <experiment> --queue ${address.display})\n`,
+      );
       return EXIT.ok;
     }
-    out.write(`${markdownTable(
-      ['experiment', 'arm', 'job', 'state', 'worker', 'step', 'ETA', 'attempts', 'note'],
-      rows.map((r) => [r.experiment, r.arm, r.job.slice(0, 8), r.state, r.worker ?? '—',
-        r.step === undefined ? '—' : `${r.step}${r.totalSteps ? `/${r.totalSteps}` : ''}`, r.state === 'running' ? duration(r.etaMs) : '—', r.attempts, r.note ?? '']),
-    )}\n`);
+    out.write(
+      `${markdownTable(
+        ['experiment', 'arm', 'job', 'state', 'worker', 'step', 'ETA', 'attempts', 'note'],
+        rows.map((r) => [
+          r.experiment,
+          r.arm,
+          r.job.slice(0, 8),
+          r.state,
+          r.worker ?? '—',
+          r.step === undefined ? '—' : `${r.step}${r.totalSteps ? `/${r.totalSteps}` : ''}`,
+          r.state === 'running' ? duration(r.etaMs) : '—',
+          r.attempts,
+          r.note ?? '',
+        ]),
+      )}\n`,
+    );
     const count = (s: string) => rows.filter((r) => r.state === s).length;
-    err.write(`${rows.length} arms: ${count('done')} done, ${count('running')} running, ${count('waiting') + count('delayed') + count('prioritized') + count('retrying')} waiting, ` +
-      `${count('failed')} failed, ${count('cancelled')} cancelled (ETA: training steps left × this attempt's time per step)\n`);
+    err.write(
+      `${rows.length} arms: ${count('done')} done, ${count('running')} running, ${count('waiting') + count('delayed') + count('prioritized') + count('retrying')} waiting, ` +
+        `${count('failed')} failed, ${count('cancelled')} cancelled (ETA: training steps left × this attempt's time per step)\n`,
+    );
     return EXIT.ok;
   });
 }
 
 /** `queue cancel <experiment>` (or every grid with `all`): returns the exit code. */
 export async function queueCancel(
-  address: QueueAddress, opts: { experiment?: string; all?: boolean; err?: NodeJS.WritableStream },
+  address: QueueAddress,
+  opts: { experiment?: string; all?: boolean; err?: NodeJS.WritableStream },
 ): Promise<number> {
   const err = opts.err ?? process.stderr;
-  if (!opts.all && !opts.experiment) throw new UserError('queue cancel: name the experiment whose grid to cancel (see detox-lab queue status), or give --all');
+  if (!opts.all && !opts.experiment)
+    throw new UserError('queue cancel: name the experiment whose grid to cancel (see detox-lab queue status), or give --all');
   return withQueue(address, async (queue) => {
-    const jobs = ((await queue.getJobs([...UNFINISHED])).filter(Boolean) as Job[])
-      .filter((j) => opts.all || (j.data as ArmJobData | GridJobData).experiment === opts.experiment);
+    const jobs = ((await queue.getJobs([...UNFINISHED])).filter(Boolean) as Job[]).filter(
+      (j) => opts.all || (j.data as ArmJobData | GridJobData).experiment === opts.experiment,
+    );
     const arms = jobs.filter((j) => j.name !== 'grid');
     if (!arms.length) {
-      err.write(`nothing to cancel: no unfinished arm${opts.experiment ? ` of "${opts.experiment}"` : ''} in the queue at ${address.display}\n`);
+      err.write(
+        `nothing to cancel: no unfinished arm${opts.experiment ? ` of "${opts.experiment}"` : ''} in the queue at ${address.display}\n`,
+      );
       return EXIT.ok;
     }
     const side = new Redis(redisOptions(address));
@@ -144,8 +175,10 @@ export async function queueCancel(
     } finally {
       side.disconnect();
     }
-    err.write(`cancelled ${arms.length} arm${arms.length > 1 ? 's' : ''}: ${removed} removed, ${stopping} stopping; ` +
-      `enqueueing the grid again resumes them from their checkpoints\n`);
+    err.write(
+      `cancelled ${arms.length} arm${arms.length > 1 ? 's' : ''}: ${removed} removed, ${stopping} stopping; ` +
+        `enqueueing the grid again resumes them from their checkpoints\n`,
+    );
     return EXIT.ok;
   });
 }

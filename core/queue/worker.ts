@@ -65,9 +65,8 @@ interface Running {
 }
 
 const rel = (p: string) => path.relative(process.cwd(), p) || p;
-const errorText = (e: unknown) => e instanceof ConfigError
-  ? e.issues.map((i) => `${i.path}: ${i.message}`).join('; ')
-  : (e as Error).message;
+const errorText = (e: unknown) =>
+  e instanceof ConfigError ? e.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : (e as Error).message;
 
 /** Runs the worker until it is stopped (Ctrl-C) or, with `untilEmpty`, the queue is done; returns the exit code. */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
@@ -80,14 +79,18 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   const running = new Map<string, Running>();
   let signals = 0;
   const side = new Redis(connection);
-  side.on('error', () => { /* the worker's own 'error' reports Redis problems */ });
+  side.on('error', () => {
+    /* the worker's own 'error' reports Redis problems */
+  });
 
   const runArm = async (job: Job<ArmJobData>, token?: string): Promise<ArmJobResult> => {
     const d = job.data;
     const label = `${d.experiment}/${d.arm}`;
     const attempt = `attempt ${job.attemptsMade + 1} of ${job.opts.attempts ?? 1}`;
     if (configHash(d.config) !== d.hash) {
-      throw new UnrecoverableError(`refused: the job's config does not match its sha256 (the job data was altered); enqueue the grid again`);
+      throw new UnrecoverableError(
+        `refused: the job's config does not match its sha256 (the job data was altered); enqueue the grid again`,
+      );
     }
     let here;
     try {
@@ -97,8 +100,10 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     }
     const now = armConfig(here.prepared);
     if (configHash(now) !== d.hash) {
-      throw new UnrecoverableError(`refused: the arm's config changed since it was enqueued (${diffPaths(d.config, now).join('; ')}), ` +
-        `in ${d.source} or its imports, or a detox-lab version with other defaults; enqueue the grid again to run the new config`);
+      throw new UnrecoverableError(
+        `refused: the arm's config changed since it was enqueued (${diffPaths(d.config, now).join('; ')}), ` +
+          `in ${d.source} or its imports, or a detox-lab version with other defaults; enqueue the grid again to run the new config`,
+      );
     }
     const runDir = opts.runsDir ? path.join(opts.runsDir, d.experiment, d.arm) : here.runDir;
     const arm = { ...here, runDir };
@@ -106,7 +111,9 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     // it left from another host (a shared runs folder) is taken over; one held by a live process here is waited for.
     const lock = lockState(runDir);
     if (lock && !lock.stale && lock.owner.host !== os.hostname()) {
-      err.write(`[${label}] taking over ${rel(runDir)} from pid ${lock.owner.pid} on ${lock.owner.host} (the queue re-delivered its job)\n`);
+      err.write(
+        `[${label}] taking over ${rel(runDir)} from pid ${lock.owner.pid} on ${lock.owner.host} (the queue re-delivered its job)\n`,
+      );
       fs.rmSync(path.join(runDir, LOCK_FILE), { force: true });
     }
     try {
@@ -133,31 +140,59 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       throw new WaitingError();
     }
     let loopStart: number | undefined;
-    await job.updateProgress({ worker: me, step: decision.resumeStep ?? 0, totalSteps: NaN, fromStep: decision.resumeStep ?? 0, updatedAt: new Date().toISOString() } satisfies ArmProgress)
-      .catch(() => { /* progress is best effort */ });
+    await job
+      .updateProgress({
+        worker: me,
+        step: decision.resumeStep ?? 0,
+        totalSteps: NaN,
+        fromStep: decision.resumeStep ?? 0,
+        updatedAt: new Date().toISOString(),
+      } satisfies ArmProgress)
+      .catch(() => {
+        /* progress is best effort */
+      });
     const onMessage = (m: unknown) => {
       const msg = m as ArmMessage;
       if (msg?.type !== 'step') return;
       // Time per step measured in this attempt's training loop (its first message comes as the loop starts).
       if (msg.step === msg.fromStep) loopStart = Date.now();
       const done = msg.step - msg.fromStep;
-      const perStep = done > 0 && loopStart !== undefined ? (Date.now() - loopStart) / done : msg.step > 0 ? msg.elapsedMs / msg.step : undefined;
+      const perStep =
+        done > 0 && loopStart !== undefined ? (Date.now() - loopStart) / done : msg.step > 0 ? msg.elapsedMs / msg.step : undefined;
       const progress: ArmProgress = {
-        worker: me, step: msg.step, totalSteps: msg.totalSteps, elapsedMs: msg.elapsedMs, fromStep: msg.fromStep,
-        etaMs: perStep === undefined ? undefined : Math.round(perStep * (msg.totalSteps - msg.step)), updatedAt: new Date().toISOString(),
+        worker: me,
+        step: msg.step,
+        totalSteps: msg.totalSteps,
+        elapsedMs: msg.elapsedMs,
+        fromStep: msg.fromStep,
+        etaMs: perStep === undefined ? undefined : Math.round(perStep * (msg.totalSteps - msg.step)),
+        updatedAt: new Date().toISOString(),
       };
-      job.updateProgress(progress).catch(() => { /* progress is best effort */ });
+      job.updateProgress(progress).catch(() => {
+        /* progress is best effort */
+      });
     };
     const result = await new Promise<ArmResult>((resolve) => {
-      entry.child = startArmProcess({
-        label, runDir, cli: opts.cli ?? CLI_PATH, out, err, onMessage,
-        what: `job ${job.id}, ${attempt}, ${decision.action === 'resume' ? `resuming from step ${decision.resumeStep}` : 'from the start'}`,
-        env: { [GRID_PARALLEL_ENV]: String(opts.concurrency), [ARM_CHANNEL_ENV]: '1' },
-      }, resolve);
+      entry.child = startArmProcess(
+        {
+          label,
+          runDir,
+          cli: opts.cli ?? CLI_PATH,
+          out,
+          err,
+          onMessage,
+          what: `job ${job.id}, ${attempt}, ${decision.action === 'resume' ? `resuming from step ${decision.resumeStep}` : 'from the start'}`,
+          env: { [GRID_PARALLEL_ENV]: String(opts.concurrency), [ARM_CHANNEL_ENV]: '1' },
+        },
+        resolve,
+      );
       // A signal or a cancel that came while the arm was being prepared.
       if (signals > 0 || entry.cancelled) entry.child.kill('SIGINT');
     });
-    if (entry.lockLost) throw new Error(`this worker lost the job's lock (Redis unreachable for longer than the lock timeout?); the arm was stopped and another worker resumes it`);
+    if (entry.lockLost)
+      throw new Error(
+        `this worker lost the job's lock (Redis unreachable for longer than the lock timeout?); the arm was stopped and another worker resumes it`,
+      );
     if (result.status === 'done') {
       const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as { step?: number };
       return { status: 'done', finishedBefore: false, step: summary.step ?? 0, worker: me, runDir, wallMs: result.wallMs };
@@ -178,28 +213,41 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     const done = Object.keys(await job.getChildrenValues()).length;
     const failures = await job.getIgnoredChildrenFailures();
     const failed = Object.keys(failures).length;
-    err.write(`grid "${job.data.experiment}" (job ${job.id}) finished: ${done} arm${done === 1 ? '' : 's'} done, ${failed} failed` +
-      `${failed ? ` (${Object.values(failures).join('; ')})` : ''}\n`);
+    err.write(
+      `grid "${job.data.experiment}" (job ${job.id}) finished: ${done} arm${done === 1 ? '' : 's'} done, ${failed} failed` +
+        `${failed ? ` (${Object.values(failures).join('; ')})` : ''}\n`,
+    );
     return { done, failed };
   };
 
-  const worker = new Worker(QUEUE_NAME, async (job: Job, token?: string) => {
-    if (job.name === 'grid') return finishGrid(job as Job<GridJobData>);
-    running.set(String(job.id), { job, cancelled: false, lockLost: false });
-    try {
-      const r = await runArm(job as Job<ArmJobData>, token);
-      return r;
-    } catch (e) {
-      if (!(e instanceof WaitingError)) err.write(`[${(job.data as ArmJobData).experiment}/${(job.data as ArmJobData).arm}] job ${job.id}: ${(e as Error).message}\n`);
-      throw e;
-    } finally {
-      if (running.get(String(job.id))?.cancelled) await side.srem(CANCEL_KEY, String(job.id)).catch(() => {});
-      running.delete(String(job.id));
-    }
-  }, {
-    connection, prefix: QUEUE_PREFIX, concurrency: opts.concurrency, autorun: false, name: me,
-    lockDuration: opts.lockMs, stalledInterval: opts.lockMs, maxStalledCount: MAX_STALLS,
-  });
+  const worker = new Worker(
+    QUEUE_NAME,
+    async (job: Job, token?: string) => {
+      if (job.name === 'grid') return finishGrid(job as Job<GridJobData>);
+      running.set(String(job.id), { job, cancelled: false, lockLost: false });
+      try {
+        const r = await runArm(job as Job<ArmJobData>, token);
+        return r;
+      } catch (e) {
+        if (!(e instanceof WaitingError))
+          err.write(`[${(job.data as ArmJobData).experiment}/${(job.data as ArmJobData).arm}] job ${job.id}: ${(e as Error).message}\n`);
+        throw e;
+      } finally {
+        if (running.get(String(job.id))?.cancelled) await side.srem(CANCEL_KEY, String(job.id)).catch(() => {});
+        running.delete(String(job.id));
+      }
+    },
+    {
+      connection,
+      prefix: QUEUE_PREFIX,
+      concurrency: opts.concurrency,
+      autorun: false,
+      name: me,
+      lockDuration: opts.lockMs,
+      stalledInterval: opts.lockMs,
+      maxStalledCount: MAX_STALLS,
+    },
+  );
 
   // Redis errors: reported once per distinct message while they last (ioredis reconnects on its own).
   let lastError = '';
@@ -216,14 +264,18 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       const r = running.get(String(id));
       if (!r || r.lockLost) continue;
       r.lockLost = true;
-      err.write(`[${(r.job.data as ArmJobData).experiment}/${(r.job.data as ArmJobData).arm}] lost the job's lock: stopping the arm now (another worker resumes it)\n`);
+      err.write(
+        `[${(r.job.data as ArmJobData).experiment}/${(r.job.data as ArmJobData).arm}] lost the job's lock: stopping the arm now (another worker resumes it)\n`,
+      );
       r.child?.kill('SIGKILL');
     }
   });
 
   // `queue cancel` marks running arms in a Redis set; workers look every second. --until-empty looks for work left.
   const queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
-  queue.on('error', () => { /* idem */ });
+  queue.on('error', () => {
+    /* idem */
+  });
   let idleChecks = 0;
   const poll = setInterval(() => {
     void (async () => {
@@ -234,7 +286,9 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
           const r = running.get(id);
           if (!marks[i] || !r || r.cancelled) return;
           r.cancelled = true;
-          err.write(`[${(r.job.data as ArmJobData).experiment}/${(r.job.data as ArmJobData).arm}] cancelled: stopping after the current step and saving\n`);
+          err.write(
+            `[${(r.job.data as ArmJobData).experiment}/${(r.job.data as ArmJobData).arm}] cancelled: stopping after the current step and saving\n`,
+          );
           r.child?.kill('SIGINT');
         });
       }
@@ -247,29 +301,43 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
           void worker.close();
         }
       }
-    })().catch(() => { /* Redis away: next round */ });
+    })().catch(() => {
+      /* Redis away: next round */
+    });
   }, 1000);
 
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
-    err.write(signals === 1
-      ? `\n${sig}: no new arm starts; running arms stop after their current step and save, and go back to the queue (press Ctrl-C again to quit now)\n`
-      : `${sig}: asking running arms to quit now\n`);
+    err.write(
+      signals === 1
+        ? `\n${sig}: no new arm starts; running arms stop after their current step and save, and go back to the queue (press Ctrl-C again to quit now)\n`
+        : `${sig}: asking running arms to quit now\n`,
+    );
     for (const r of running.values()) {
-      try { r.child?.kill(sig); } catch { /* already gone */ }
+      try {
+        r.child?.kill(sig);
+      } catch {
+        /* already gone */
+      }
     }
     if (signals === 1) void worker.close();
   };
   const onExit = () => {
     for (const r of running.values()) {
-      try { r.child?.kill('SIGTERM'); } catch { /* already gone */ }
+      try {
+        r.child?.kill('SIGTERM');
+      } catch {
+        /* already gone */
+      }
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('exit', onExit);
-  err.write(`worker ${me}: taking arms from ${opts.address.display} (concurrency ${opts.concurrency}, ` +
-    `${opts.runsDir ? `arms in ${rel(opts.runsDir)}/<experiment>/<arm>` : `arms in each config's runsDir under ${projectDir}`}, lock timeout ${opts.lockMs / 1000} s)\n`);
+  err.write(
+    `worker ${me}: taking arms from ${opts.address.display} (concurrency ${opts.concurrency}, ` +
+      `${opts.runsDir ? `arms in ${rel(opts.runsDir)}/<experiment>/<arm>` : `arms in each config's runsDir under ${projectDir}`}, lock timeout ${opts.lockMs / 1000} s)\n`,
+  );
   try {
     await worker.run();
   } finally {

@@ -22,14 +22,26 @@ export class ModelQueue {
   run<T>(ticket: string, job: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({
-        ticket, reject,
+        ticket,
+        reject,
         start: () => {
           this.running = ticket;
           const finish = () => {
             this.running = undefined;
             this.next();
           };
-          Promise.resolve().then(job).then((v) => { finish(); resolve(v); }, (err: unknown) => { finish(); reject(err); });
+          Promise.resolve()
+            .then(job)
+            .then(
+              (v) => {
+                finish();
+                resolve(v);
+              },
+              (err: unknown) => {
+                finish();
+                reject(err);
+              },
+            );
         },
       });
       if (this.running === undefined && this.waiting.length === 1) this.next();

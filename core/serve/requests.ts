@@ -11,7 +11,8 @@ const num = (what: string, min: number, max: number, opts: { int?: boolean; excl
   s = opts.int ? s.int(e) : s;
   return (opts.exclusiveMin ? s.gt(min, e) : s.gte(min, e)).lte(max, e);
 };
-const ticket = z.string(allowed('a string of 1–64 letters, digits, "-" or "_"'))
+const ticket = z
+  .string(allowed('a string of 1–64 letters, digits, "-" or "_"'))
   .regex(/^[A-Za-z0-9_-]{1,64}$/, allowed('a string of 1–64 letters, digits, "-" or "_"'));
 
 /** Sampling settings shared by one generation and a batch; unset fields take the experiment's eval settings. */
@@ -24,7 +25,9 @@ const sampling = {
 };
 
 export const generateBody = z.strictObject({
-  prompt: z.string(allowed('a non-empty string of at most 4000 characters')).max(4000, allowed('a non-empty string of at most 4000 characters'))
+  prompt: z
+    .string(allowed('a non-empty string of at most 4000 characters'))
+    .max(4000, allowed('a non-empty string of at most 4000 characters'))
     .refine((s) => s.trim().length > 0, allowed('a non-empty string of at most 4000 characters')),
   model: z.string(allowed('the name of a served model')),
   ticket: ticket.optional(),
@@ -33,7 +36,10 @@ export const generateBody = z.strictObject({
 
 export const batchBody = z.strictObject({
   prompts: num('an integer ≥ 1: how many prompts, from the first, of the prompt list', 1, 1e6, { int: true }),
-  models: z.array(z.string(allowed('model names')), allowed('an array of served model names')).min(1, allowed('at least one model name')).optional(),
+  models: z
+    .array(z.string(allowed('model names')), allowed('an array of served model names'))
+    .min(1, allowed('at least one model name'))
+    .optional(),
   format: z.enum(['json', 'csv'], allowed('"json" or "csv"')).optional(),
   ticket: ticket.optional(),
   ...sampling,
@@ -55,7 +61,10 @@ export type SamplesQuery = z.output<typeof samplesQuery>;
 
 /** An error the client caused: answered with this status and message. */
 export class RequestError extends Error {
-  constructor(message: string, readonly status = 400) {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }

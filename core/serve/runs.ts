@@ -11,11 +11,17 @@ import { isArmFolder } from '../compare/read-arms.js';
 import { RequestError, type SamplesQuery } from './requests.js';
 
 /** One experiment folder and its arms. */
-interface ExperimentListing { experiment: string; arms: string[] }
+interface ExperimentListing {
+  experiment: string;
+  arms: string[];
+}
 
 const byName = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
-const subdirs = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [])
-  .filter((e) => e.isDirectory() && !e.name.includes('.old-')).map((e) => e.name).sort(byName);
+const subdirs = (dir: string) =>
+  (fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [])
+    .filter((e) => e.isDirectory() && !e.name.includes('.old-'))
+    .map((e) => e.name)
+    .sort(byName);
 
 /** Experiments of `root` (folders holding arm folders; an arm folder directly in root is its own experiment). */
 export function listExperiments(root: string): ExperimentListing[] {
@@ -33,7 +39,8 @@ function childDir(parent: string, name: string, what: string): string {
     throw new RequestError(`${what}: got ${JSON.stringify(name)}; expected a folder name (no "/", "\\", "." or "..")`);
   }
   const dir = path.join(parent, name);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RequestError(`${what}: no folder ${JSON.stringify(name)} in ${parent}`, 404);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new RequestError(`${what}: no folder ${JSON.stringify(name)} in ${parent}`, 404);
   return dir;
 }
 
@@ -52,22 +59,38 @@ export function experimentView(root: string, experiment: string) {
     lastK: r.lastK,
     columns: shown.map((m) => ({ key: m.key, title: m.title! })),
     rows: r.rows.map((row) => ({
-      label: row.label, n: row.n, status: row.status, steps: row.steps,
+      label: row.label,
+      n: row.n,
+      status: row.status,
+      steps: row.steps,
       cells: Object.fromEntries(shown.map((m) => [m.key, { text: formatCell(row, m.key), value: finite(row.metrics[m.key]!.mean) }])),
     })),
-    curves: [...CURVES.map((c) => ({ tag: c.tag, title: c.title })), ...EVAL_TAGS.map((tag) => ({ tag, title: `${tag} (evaluation: before and after training)` }))],
+    curves: [
+      ...CURVES.map((c) => ({ tag: c.tag, title: c.title })),
+      ...EVAL_TAGS.map((tag) => ({ tag, title: `${tag} (evaluation: before and after training)` })),
+    ],
     arms: r.records.map((a) => ({
       name: a.name,
       status: r.arms.find((x) => x.name === a.name)!.status,
-      series: Object.fromEntries([...CURVES.map((c) => c.tag), ...EVAL_TAGS].map((tag) => [
-        tag, (a.curves.get(tag) ?? []).map((p) => [p.step, finite(p.value)] as [number, number | null]),
-      ])),
+      series: Object.fromEntries(
+        [...CURVES.map((c) => c.tag), ...EVAL_TAGS].map((tag) => [
+          tag,
+          (a.curves.get(tag) ?? []).map((p) => [p.step, finite(p.value)] as [number, number | null]),
+        ]),
+      ),
     })),
   };
 }
 
 /** One line of samples.jsonl (core/logging/run-hooks.ts SamplesHook). */
-interface SampleRow { step: number; prompt: string; response: string; reward: number; score?: number; toxicity?: number }
+interface SampleRow {
+  step: number;
+  prompt: string;
+  response: string;
+  reward: number;
+  score?: number;
+  toxicity?: number;
+}
 
 /** An arm's samples, filtered by step, reward range and a contained word (case-insensitive), then paged. */
 export function armSamples(root: string, experiment: string, arm: string, q: SamplesQuery) {
@@ -78,14 +101,21 @@ export function armSamples(root: string, experiment: string, arm: string, q: Sam
   if (fs.existsSync(file)) {
     for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
       if (!line.trim()) continue;
-      try { all.push(JSON.parse(line) as SampleRow); } catch { /* a line being appended by a running arm */ }
+      try {
+        all.push(JSON.parse(line) as SampleRow);
+      } catch {
+        /* a line being appended by a running arm */
+      }
     }
   }
   const steps = [...new Set(all.map((s) => s.step))].sort((a, b) => a - b);
   const word = q.contains?.trim().toLowerCase();
-  const hit = all.filter((s) => (q.step === undefined || s.step === q.step)
-    && (q.minReward === undefined || s.reward >= q.minReward)
-    && (q.maxReward === undefined || s.reward <= q.maxReward)
-    && (!word || s.prompt.toLowerCase().includes(word) || s.response.toLowerCase().includes(word)));
+  const hit = all.filter(
+    (s) =>
+      (q.step === undefined || s.step === q.step) &&
+      (q.minReward === undefined || s.reward >= q.minReward) &&
+      (q.maxReward === undefined || s.reward <= q.maxReward) &&
+      (!word || s.prompt.toLowerCase().includes(word) || s.response.toLowerCase().includes(word)),
+  );
   return { experiment, arm, steps, total: hit.length, offset: q.offset, limit: q.limit, rows: hit.slice(q.offset, q.offset + q.limit) };
 }

@@ -102,13 +102,18 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
   const checkRoom = (maxNewTokens: number, ms: Iterable<ServedModel>) => {
     for (const m of ms) {
       if (maxNewTokens >= m.policy.contextLength) {
-        throw new RequestError(`maxNewTokens: got ${maxNewTokens}; expected an integer from 1 to ${m.policy.contextLength - 1} (model ${m.name} has a context of ${m.policy.contextLength} tokens)`);
+        throw new RequestError(
+          `maxNewTokens: got ${maxNewTokens}; expected an integer from 1 to ${m.policy.contextLength - 1} (model ${m.name} has a context of ${m.policy.contextLength} tokens)`,
+        );
       }
     }
   };
   const settings = (b: { temperature?: number; topK?: number; topP?: number; maxNewTokens?: number; seed?: number }) => ({
-    temperature: b.temperature ?? o.evalCfg.temperature, topK: b.topK ?? o.evalCfg.topK, topP: b.topP ?? o.evalCfg.topP,
-    maxNewTokens: b.maxNewTokens ?? o.evalCfg.maxNewTokens, seed: b.seed ?? o.evalCfg.seed,
+    temperature: b.temperature ?? o.evalCfg.temperature,
+    topK: b.topK ?? o.evalCfg.topK,
+    topP: b.topP ?? o.evalCfg.topP,
+    maxNewTokens: b.maxNewTokens ?? o.evalCfg.maxNewTokens,
+    seed: b.seed ?? o.evalCfg.seed,
   });
   let tickets = 0;
   const rel = o.runsRoot ? path.relative(process.cwd(), o.runsRoot) : undefined;
@@ -118,7 +123,8 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     models: [...models.values()].map((m) => ({ name: m.name, source: m.source, contextLength: m.policy.contextLength })),
     classifier: { name: o.classifier.name, labels: o.classifier.labels, explains: canExplain(o.classifier) },
     lexicon: o.lexicon && o.lexicon !== o.classifier ? o.lexicon.name : null,
-    prompts: o.prompts, promptSource: o.promptSource,
+    prompts: o.prompts,
+    promptSource: o.promptSource,
     defaults: settings({}),
     runs: { root: runsLabel, open: o.openRun ?? null },
   }));
@@ -136,18 +142,29 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
       const ids = all.slice(0, m.policy.contextLength - s.maxNewTokens); // keep the beginning, as the evaluation does
       if (ids.length === 0) throw new RequestError(`prompt: got ${JSON.stringify(b.prompt.slice(0, 40))}; it encodes to no token`);
       const [response] = await m.policy.generate([ids], {
-        maxNewTokens: s.maxNewTokens, topK: s.topK, topP: s.topP, temperature: s.temperature, rng: new Rng(s.seed),
+        maxNewTokens: s.maxNewTokens,
+        topK: s.topK,
+        topP: s.topP,
+        temperature: s.temperature,
+        rng: new Rng(s.seed),
       });
       const continuation = tok.decode(response!, { skipSpecialTokens: true });
       const [logits] = await o.classifier.classify([continuation]);
       const lexicon = explainer?.explain(continuation);
       return {
-        model: m.name, prompt: ids.length < all.length ? tok.decode(ids) : b.prompt, promptTruncated: ids.length < all.length,
-        continuation, tokens: response!.length,
+        model: m.name,
+        prompt: ids.length < all.length ? tok.decode(ids) : b.prompt,
+        promptTruncated: ids.length < all.length,
+        continuation,
+        tokens: response!.length,
         toxicity: toxicProbability(logits!, o.classifier.neutralIndex),
-        lexicon: lexicon ? { probability: lexicon.probability, hits: lexicon.hits.map(({ term, tier, start, end }) => ({ term, tier, start, end })) } : null,
+        lexicon: lexicon
+          ? { probability: lexicon.probability, hits: lexicon.hits.map(({ term, tier, start, end }) => ({ term, tier, start, end })) }
+          : null,
         explainedBy: explainer === o.classifier ? 'classifier' : explainer ? 'lexicon' : null,
-        settings: s, waitMs: started - t0, genMs: Date.now() - started,
+        settings: s,
+        waitMs: started - t0,
+        genMs: Date.now() - started,
       };
     });
   });
@@ -156,13 +173,18 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     const q = req.query as { ticket?: unknown };
     const ticket = typeof q.ticket === 'string' ? q.ticket : undefined;
     return {
-      models: Object.fromEntries([...models.values()].map((m) => [m.name, { length: m.queue.length, position: ticket ? m.queue.position(ticket) : null }])),
+      models: Object.fromEntries(
+        [...models.values()].map((m) => [m.name, { length: m.queue.length, position: ticket ? m.queue.position(ticket) : null }]),
+      ),
     };
   });
 
   app.post('/api/batch', async (req, reply) => {
     const b = parseRequest(batchBody, req.body, 'body');
-    if (b.prompts > o.prompts.length) throw new RequestError(`prompts: got ${b.prompts}; expected an integer from 1 to ${o.prompts.length} (the prompts of ${o.promptSource})`);
+    if (b.prompts > o.prompts.length)
+      throw new RequestError(
+        `prompts: got ${b.prompts}; expected an integer from 1 to ${o.prompts.length} (the prompts of ${o.promptSource})`,
+      );
     const chosen = (b.models ?? [...models.keys()]).map((n, i) => modelOf(n, `models[${i}]`));
     const s = settings(b);
     checkRoom(s.maxNewTokens, chosen);
@@ -171,25 +193,39 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     const samples: Record<string, EvalSample[]> = {};
     const ticket = b.ticket ?? `t${++tickets}`;
     for (const m of chosen) {
-      const r = await m.queue.run(ticket, () => evaluate({
-        policy: m.policy, classifier: o.classifier, prompts: o.prompts, cfg, signal: stop.signal,
-        fluency: (ids, mask) => o.fluency.forward(ids, mask, 'policy').logits,
-      }));
+      const r = await m.queue.run(ticket, () =>
+        evaluate({
+          policy: m.policy,
+          classifier: o.classifier,
+          prompts: o.prompts,
+          cfg,
+          signal: stop.signal,
+          fluency: (ids, mask) => o.fluency.forward(ids, mask, 'policy').logits,
+        }),
+      );
       const { samples: ms, ...figures } = r;
       rows.push({ model: m.name, result: figures });
       samples[m.name] = ms;
     }
     if (b.format === 'csv') {
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="serve-batch.csv"').send(evalCsv(rows));
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="serve-batch.csv"')
+        .send(evalCsv(rows));
     }
     return { settings: { ...s, prompts: b.prompts, samplesPerPrompt: cfg.samplesPerPrompt, batchSize: cfg.batchSize }, rows, samples };
   });
 
   const root = () => {
-    if (!o.runsRoot) throw new RequestError('no runs folder: start detox-lab serve with --runs-dir <dir> or --run <runs/experiment/arm>', 404);
+    if (!o.runsRoot)
+      throw new RequestError('no runs folder: start detox-lab serve with --runs-dir <dir> or --run <runs/experiment/arm>', 404);
     return o.runsRoot;
   };
-  app.get('/api/runs', async () => ({ root: runsLabel, open: o.openRun ?? null, experiments: o.runsRoot ? listExperiments(o.runsRoot) : [] }));
+  app.get('/api/runs', async () => ({
+    root: runsLabel,
+    open: o.openRun ?? null,
+    experiments: o.runsRoot ? listExperiments(o.runsRoot) : [],
+  }));
   app.get('/api/runs/:experiment', async (req) => {
     const { experiment } = req.params as { experiment: string };
     try {

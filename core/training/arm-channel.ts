@@ -30,15 +30,21 @@ export function armChannelHooks(): Hook[] {
   if (!process.connected) gone();
   process.once('disconnect', gone);
   const send = (m: ArmMessage) => {
-    try { process.send?.(m); } catch { /* the worker is gone; 'disconnect' handles it */ }
+    try {
+      process.send?.(m);
+    } catch {
+      /* the worker is gone; 'disconnect' handles it */
+    }
   };
   let fromStep = 0;
-  return [{
-    name: 'arm-channel',
-    onRunStart: (info) => {
-      fromStep = info.startStep;
-      send({ type: 'step', step: info.startStep, totalSteps: info.totalSteps, elapsedMs: 0, fromStep });
+  return [
+    {
+      name: 'arm-channel',
+      onRunStart: (info) => {
+        fromStep = info.startStep;
+        send({ type: 'step', step: info.startStep, totalSteps: info.totalSteps, elapsedMs: 0, fromStep });
+      },
+      onStep: (r) => send({ type: 'step', step: r.step, totalSteps: r.totalSteps, elapsedMs: r.elapsedMs, fromStep }),
     },
-    onStep: (r) => send({ type: 'step', step: r.step, totalSteps: r.totalSteps, elapsedMs: r.elapsedMs, fromStep }),
-  }];
+  ];
 }

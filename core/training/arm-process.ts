@@ -111,7 +111,13 @@ const settingsText = (arm: PlannedArm) => arm.settings.map((s) => `${s.path}=${J
 export function statusTable(results: readonly ArmResult[]): string {
   return markdownTable(
     ['arm', 'status', 'exit', 'wall time', 'note'],
-    results.map((r) => [r.name, r.status, r.code === null ? '—' : String(r.code), r.wallMs ? `${(r.wallMs / 1000).toFixed(1)} s` : '—', r.note ?? '']),
+    results.map((r) => [
+      r.name,
+      r.status,
+      r.code === null ? '—' : String(r.code),
+      r.wallMs ? `${(r.wallMs / 1000).toFixed(1)} s` : '—',
+      r.note ?? '',
+    ]),
   );
 }
 
@@ -147,20 +153,32 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
   const parallel = Math.max(1, Math.floor(opts.parallel ?? 1));
   const decisions = plan.arms.map((arm) => ({ arm, decision: inspectArm(arm, Boolean(opts.fresh), Boolean(opts.keepOld)) }));
   const shape = plan.axes.map((a) => `${a.path} ×${a.values.length}`).join(plan.mode === 'zip' ? ' zip ' : ', ');
-  err.write(`grid "${plan.experiment}" from ${plan.source}: ${plan.arms.length} arm${plan.arms.length > 1 ? 's' : ''} (${plan.mode}: ${shape}) → ${rel(plan.experimentDir)}\n`);
+  err.write(
+    `grid "${plan.experiment}" from ${plan.source}: ${plan.arms.length} arm${plan.arms.length > 1 ? 's' : ''} (${plan.mode}: ${shape}) → ${rel(plan.experimentDir)}\n`,
+  );
 
   const describe = (d: ArmDecision) =>
-    d.action === 'refuse' ? `refuse: ${d.reason}`
-      : d.action === 'skip' ? 'skip (finished before)'
-      : d.action === 'resume' ? `resume from step ${d.resumeStep}`
-          : d.moveAside ? `start again, moving the previous run aside (${d.moveAside})` : 'start';
+    d.action === 'refuse'
+      ? `refuse: ${d.reason}`
+      : d.action === 'skip'
+        ? 'skip (finished before)'
+        : d.action === 'resume'
+          ? `resume from step ${d.resumeStep}`
+          : d.moveAside
+            ? `start again, moving the previous run aside (${d.moveAside})`
+            : 'start';
   if (opts.dryRun) {
     const missing = plan.arms.flatMap((arm) => missingPaths(arm.prepared).map((i) => `[${arm.name}] ${i.path}: ${i.message}`));
     if (missing.length) {
       for (const m of missing) err.write(`config error: ${m}\n`);
       return EXIT.usage;
     }
-    out.write(`${markdownTable(['arm', 'settings', 'would', 'folder'], decisions.map(({ arm, decision }) => [arm.name, settingsText(arm), describe(decision), rel(arm.runDir)]))}\n`);
+    out.write(
+      `${markdownTable(
+        ['arm', 'settings', 'would', 'folder'],
+        decisions.map(({ arm, decision }) => [arm.name, settingsText(arm), describe(decision), rel(arm.runDir)]),
+      )}\n`,
+    );
     err.write(`config is valid for every arm; nothing was run or written (drop --dry-run to run)\n`);
     return EXIT.ok;
   }
@@ -189,16 +207,26 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
-    err.write(signals === 1
-      ? `\n${sig}: no new arm starts; running arms stop after their current step and save (press Ctrl-C again to quit now)\n`
-      : `${sig}: asking running arms to quit now\n`);
+    err.write(
+      signals === 1
+        ? `\n${sig}: no new arm starts; running arms stop after their current step and save (press Ctrl-C again to quit now)\n`
+        : `${sig}: asking running arms to quit now\n`,
+    );
     for (const child of running.values()) {
-      try { child.kill(sig); } catch { /* already gone */ }
+      try {
+        child.kill(sig);
+      } catch {
+        /* already gone */
+      }
     }
   };
   const onExit = () => {
     for (const child of running.values()) {
-      try { child.kill('SIGTERM'); } catch { /* already gone */ }
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* already gone */
+      }
     }
   };
   process.on('SIGINT', onSignal);
@@ -211,15 +239,26 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
       const launchNext = () => {
         while (running.size < parallel && queue.length && signals === 0) {
           const arm = queue.shift()!;
-          running.set(arm.name, startArmProcess({
-            label: arm.name, runDir: arm.runDir, cli: opts.cli ?? CLI_PATH, out, err, what: settingsText(arm),
-            // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
-            env: { [GRID_PARALLEL_ENV]: String(sideBySide) },
-          }, (r) => {
-            running.delete(arm.name);
-            results.set(arm.name, r);
-            launchNext();
-          }));
+          running.set(
+            arm.name,
+            startArmProcess(
+              {
+                label: arm.name,
+                runDir: arm.runDir,
+                cli: opts.cli ?? CLI_PATH,
+                out,
+                err,
+                what: settingsText(arm),
+                // The arms share the cores: `workers: "auto"` and BLAS threads take this process's share (core/util/cores.ts).
+                env: { [GRID_PARALLEL_ENV]: String(sideBySide) },
+              },
+              (r) => {
+                running.delete(arm.name);
+                results.set(arm.name, r);
+                launchNext();
+              },
+            ),
+          );
         }
         if (running.size === 0) resolve();
       };
@@ -230,15 +269,20 @@ export async function runGrid(plan: AblationPlan, opts: GridRunOptions = {}): Pr
     process.off('SIGTERM', onSignal);
     process.off('exit', onExit);
   }
-  for (const arm of queue) results.set(arm.name, { name: arm.name, status: 'not started', code: null, wallMs: 0, note: 'interrupted before it started' });
+  for (const arm of queue)
+    results.set(arm.name, { name: arm.name, status: 'not started', code: null, wallMs: 0, note: 'interrupted before it started' });
 
   const ordered = plan.arms.map((a) => results.get(a.name)!);
   out.write(`\n${statusTable(ordered)}\n`);
   const code = gridExitCode(ordered);
-  err.write(`grid "${plan.experiment}": ${ordered.filter((r) => r.status === 'done').length} done, ${ordered.filter((r) => r.status === 'skipped').length} skipped, ` +
-    `${ordered.filter((r) => r.status === 'failed').length} failed, ${ordered.filter((r) => r.status === 'interrupted' || r.status === 'not started').length} stopped ` +
-    `in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
-    (code === EXIT.ok ? `compare them: detox-lab compare ${rel(plan.experimentDir)}\n` : `run the same command again to resume the stopped and failed arms\n`));
+  err.write(
+    `grid "${plan.experiment}": ${ordered.filter((r) => r.status === 'done').length} done, ${ordered.filter((r) => r.status === 'skipped').length} skipped, ` +
+      `${ordered.filter((r) => r.status === 'failed').length} failed, ${ordered.filter((r) => r.status === 'interrupted' || r.status === 'not started').length} stopped ` +
+      `in ${((Date.now() - t0) / 1000).toFixed(1)} s; ` +
+      (code === EXIT.ok
+        ? `compare them: detox-lab compare ${rel(plan.experimentDir)}\n`
+        : `run the same command again to resume the stopped and failed arms\n`),
+  );
   return code;
 }
 
@@ -264,7 +308,9 @@ export function startArmProcess(o: ArmProcessOptions, done: (r: ArmResult) => vo
   const { label, runDir, out, err } = o;
   const started = Date.now();
   const child = spawn(process.execPath, [o.cli, 'run', '--resume', runDir], {
-    cwd: process.cwd(), env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe', ...(o.onMessage ? ['ipc' as const] : [])],
+    cwd: process.cwd(),
+    env: { ...process.env, ...o.env },
+    stdio: ['ignore', 'pipe', 'pipe', ...(o.onMessage ? ['ipc' as const] : [])],
     // Its own process group: the terminal's Ctrl-C reaches the arm only once, forwarded by the driver.
     detached: process.platform !== 'win32',
   });
@@ -287,16 +333,21 @@ export function startArmProcess(o: ArmProcessOptions, done: (r: ArmResult) => vo
     reported = true;
     void streams.then(() => {
       const wallMs = Date.now() - started;
-      const summary = readJson(path.join(runDir, 'summary.json')) as { status?: string; error?: string; step?: number; totalSteps?: number } | undefined;
+      const summary = readJson(path.join(runDir, 'summary.json')) as
+        { status?: string; error?: string; step?: number; totalSteps?: number } | undefined;
       let status: ArmResult['status'];
       if (spawnError) status = 'failed';
       else if (code === EXIT.ok) status = 'done';
       else if (code === EXIT.interrupted) status = 'interrupted';
       else status = 'failed';
-      const note = spawnError ? `could not start: ${spawnError.message}`
-        : signal ? `killed by ${signal}`
-          : status === 'done' ? `${summary?.step ?? '?'} steps`
-            : status === 'interrupted' ? `stopped at step ${summary?.step ?? '?'} of ${summary?.totalSteps ?? '?'}; saved`
+      const note = spawnError
+        ? `could not start: ${spawnError.message}`
+        : signal
+          ? `killed by ${signal}`
+          : status === 'done'
+            ? `${summary?.step ?? '?'} steps`
+            : status === 'interrupted'
+              ? `stopped at step ${summary?.step ?? '?'} of ${summary?.totalSteps ?? '?'}; saved`
               : (summary?.error ?? lastError ?? `exit code ${code}`);
       err.write(`[${label}] ${status} in ${(wallMs / 1000).toFixed(1)} s${status === 'done' ? '' : `: ${note}`}\n`);
       done({ name: label, status, code: spawnError ? null : code, wallMs, note });

@@ -37,7 +37,11 @@ const STEP_DIR = /^step-(\d+)$/;
 /** Files a checkpoint cannot be resumed without (checked when an older checkpoint has no manifest). */
 const REQUIRED = ['trainer-state.json', 'optimiser.safetensors', 'policy/config.json', 'policy/model.safetensors'];
 
-interface Manifest { format: 'detox-lab-checkpoint'; version: 1; files: Record<string, { bytes: number; sha256: string }> }
+interface Manifest {
+  format: 'detox-lab-checkpoint';
+  version: 1;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
 
 /**
  * Writes `checkpoints/step-N/` — policy/ (Hugging Face folder with the value head), optimiser.safetensors (moment
@@ -46,7 +50,11 @@ interface Manifest { format: 'detox-lab-checkpoint'; version: 1; files: Record<s
  * later fails its manifest and is ignored by resume.
  */
 export async function writeCheckpoint(
-  runDir: string, policy: Policy, optimiser: OptimiserState, state: TrainerState, name = `step-${state.step}`,
+  runDir: string,
+  policy: Policy,
+  optimiser: OptimiserState,
+  state: TrainerState,
+  name = `step-${state.step}`,
 ): Promise<string> {
   const root = path.join(runDir, CHECKPOINTS);
   const final = path.join(root, name);
@@ -72,8 +80,10 @@ export async function writeCheckpoint(
 
 /** Relative paths (with '/') of every file below `dir`, sorted. */
 function listFiles(dir: string, prefix = ''): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]))
+    .sort();
 }
 
 function sha256(file: string): string {
@@ -122,7 +132,8 @@ export function checkpointProblem(dir: string, verify: 'sizes' | 'checksums' = '
 export function stepCheckpoints(runDir: string): { step: number; dir: string }[] {
   const root = path.join(runDir, CHECKPOINTS);
   if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root)
+  return fs
+    .readdirSync(root)
     .map((d) => STEP_DIR.exec(d))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ step: Number(m[1]), dir: path.join(root, m[0]) }))

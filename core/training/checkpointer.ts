@@ -42,7 +42,8 @@ export class Checkpointer {
   async save(step: number): Promise<string> {
     const { runDir, train, log } = this.o;
     const dir = await this.write(step, `step-${step}`);
-    for (const old of pruneCheckpoints(runDir, train.keepCheckpoints)) log(`removed ${old} (train.keepCheckpoints ${train.keepCheckpoints})`);
+    for (const old of pruneCheckpoints(runDir, train.keepCheckpoints))
+      log(`removed ${old} (train.keepCheckpoints ${train.keepCheckpoints})`);
     this.lastDir = dir;
     return dir;
   }

@@ -14,7 +14,15 @@ import { asRecordedToday } from '../config/validate.js';
 import { armChannelHooks } from './arm-channel.js';
 import { pickCheckpoint, readTrainerState, removeCheckpointLeftovers } from './checkpoint.js';
 import {
-  acquireRunLock, assertNotInUse, diffPaths, folderUsed, moveAside, RESUMABLE_SETTINGS, RunFolderError, truncateRunOutputs, type RunLock,
+  acquireRunLock,
+  assertNotInUse,
+  diffPaths,
+  folderUsed,
+  moveAside,
+  RESUMABLE_SETTINGS,
+  RunFolderError,
+  truncateRunOutputs,
+  type RunLock,
 } from './run-folder.js';
 
 /** How {@link runExperiment} treats the run folder. */
@@ -64,19 +72,25 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
     const pick = pickCheckpoint(runDir);
     const skipped = pick.skipped.map((s) => `${rel(s.dir)}: ${s.problem}`).join('; ');
     if (!pick.dir && pick.skipped.length) {
-      throw new UserError(`--resume ${rel(runDir)}: no complete checkpoint to continue from (incomplete: ${skipped}); ` +
-        '--fresh starts the experiment over', EXIT.usage);
+      throw new UserError(
+        `--resume ${rel(runDir)}: no complete checkpoint to continue from (incomplete: ${skipped}); ` +
+          '--fresh starts the experiment over',
+        EXIT.usage,
+      );
     }
     if (pick.skipped.length) log(`resume: skipped incomplete checkpoint${pick.skipped.length > 1 ? 's' : ''} ${skipped}`);
     if (pick.dir) {
       // Read with today's schema: a checkpoint written before a defaulted field existed was trained with its default.
       const state = readTrainerState(pick.dir).config;
       const trainedWith = state === undefined ? undefined : asRecordedToday(state, prepared.registry);
-      const changed = trainedWith === undefined ? []
-        : diffPaths(trainedWith, JSON.parse(JSON.stringify(cfg)) as unknown, '', 5, [], RESUMABLE_SETTINGS);
+      const changed =
+        trainedWith === undefined ? [] : diffPaths(trainedWith, JSON.parse(JSON.stringify(cfg)) as unknown, '', 5, [], RESUMABLE_SETTINGS);
       if (changed.length) {
-        throw new UserError(`--resume ${rel(runDir)}: the config differs from the one ${rel(pick.dir)} was trained with ` +
-          `(${changed.join('; ')}); only ${RESUMABLE_SETTINGS.join(', ')} may change on resume — start a new experiment instead`, EXIT.usage);
+        throw new UserError(
+          `--resume ${rel(runDir)}: the config differs from the one ${rel(pick.dir)} was trained with ` +
+            `(${changed.join('; ')}); only ${RESUMABLE_SETTINGS.join(', ')} may change on resume — start a new experiment instead`,
+          EXIT.usage,
+        );
       }
     } else {
       log('resume: no checkpoint in this run folder yet; starting from step 0');
@@ -95,7 +109,9 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
   const arm = path.basename(runDir);
   const container = await buildContainer(cfg, prepared.registry, { runDir, configDir: prepared.raw.baseDir, log, out });
   container.bind(TOKENS.Trainer).to(Trainer).inSingletonScope();
-  log(`detox-lab: experiment "${cfg.experiment}" arm "${arm}" → ${path.relative(process.cwd(), runDir) || runDir} (backend ${cfg.backend}${backendInfo.matmulDescription ? `, matmul ${backendInfo.matmulDescription}` : ''})`);
+  log(
+    `detox-lab: experiment "${cfg.experiment}" arm "${arm}" → ${path.relative(process.cwd(), runDir) || runDir} (backend ${cfg.backend}${backendInfo.matmulDescription ? `, matmul ${backendInfo.matmulDescription}` : ''})`,
+  );
   let trainer: Trainer;
   try {
     trainer = await container.getAsync<Trainer>(TOKENS.Trainer);
@@ -128,7 +144,10 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
     if (leftovers.length) log(`removed unfinished checkpoint writes: ${leftovers.join(', ')}`);
     if (folderUsed(runDir)) {
       const cut = truncateRunOutputs(runDir, resumeStep);
-      if (cut.samples || cut.events) log(`cut the run's outputs back to step ${resumeStep}: ${cut.samples} sample lines, ${cut.events} TensorBoard events after it removed`);
+      if (cut.samples || cut.events)
+        log(
+          `cut the run's outputs back to step ${resumeStep}: ${cut.samples} sample lines, ${cut.events} TensorBoard events after it removed`,
+        );
     }
     writeResolvedConfig(runDir, prepared);
     // The output hooks (TensorBoard, samples.jsonl, the console) are `hook` plugins of the config's effective `hooks`
@@ -136,11 +155,16 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
     const interrupt = new Interrupt().install();
     const forget = interrupt.onForcedExit(() => trainer.forcedExit());
     let peakRss = process.memoryUsage().rss;
-    const rssTimer = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 500).unref();
+    const rssTimer = setInterval(() => {
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    }, 500).unref();
     let outcome: TrainOutcome;
     try {
       outcome = await trainer.train({
-        hooks: channel, signal: interrupt.signal, resumeFrom, sinks: { log },
+        hooks: channel,
+        signal: interrupt.signal,
+        resumeFrom,
+        sinks: { log },
       });
     } finally {
       clearInterval(rssTimer);
@@ -148,18 +172,27 @@ export async function runExperiment(prepared: PreparedExperiment, runDir: string
       interrupt.uninstall();
     }
     const summary: RunSummary = {
-      experiment: cfg.experiment, arm, runDir, backend: cfg.backend, workers, ...outcome,
-      peakRssBytes: Math.max(peakRss, process.memoryUsage().rss), finishedAt: new Date().toISOString(),
+      experiment: cfg.experiment,
+      arm,
+      runDir,
+      backend: cfg.backend,
+      workers,
+      ...outcome,
+      peakRssBytes: Math.max(peakRss, process.memoryUsage().rss),
+      finishedAt: new Date().toISOString(),
     };
     const file = path.join(runDir, 'summary.json');
     fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(summary, null, 2)}\n`);
     fs.renameSync(`${file}.tmp`, file);
     if (outcome.evalBefore || outcome.evalAfter) process.stdout.write(`\n${resultsTable(outcome.evalBefore, outcome.evalAfter)}\n`);
-    log(`${outcome.status}: ${outcome.step}/${outcome.totalSteps} steps in ${(outcome.elapsedMs / 1000).toFixed(1)} s; ` +
-      `summary ${path.relative(process.cwd(), file)}${outcome.checkpoint ? `, checkpoint ${path.relative(process.cwd(), outcome.checkpoint)}` : ''}` +
-      (outcome.status === 'interrupted' ? `; continue with: detox-lab run --resume ${path.relative(process.cwd(), runDir)}` : ''));
+    log(
+      `${outcome.status}: ${outcome.step}/${outcome.totalSteps} steps in ${(outcome.elapsedMs / 1000).toFixed(1)} s; ` +
+        `summary ${path.relative(process.cwd(), file)}${outcome.checkpoint ? `, checkpoint ${path.relative(process.cwd(), outcome.checkpoint)}` : ''}` +
+        (outcome.status === 'interrupted' ? `; continue with: detox-lab run --resume ${path.relative(process.cwd(), runDir)}` : ''),
+    );
     for (const p of container.getAll<{ dispose?: () => void }>(TOKENS.Policy)) p.dispose?.();
-    for (const c of container.isBound(TOKENS.EvalClassifier) ? container.getAll<{ dispose?: () => void }>(TOKENS.EvalClassifier) : []) c.dispose?.();
+    for (const c of container.isBound(TOKENS.EvalClassifier) ? container.getAll<{ dispose?: () => void }>(TOKENS.EvalClassifier) : [])
+      c.dispose?.();
     if (outcome.status === 'failed') {
       log(`error: ${outcome.error}`);
       return EXIT.failure;
@@ -175,9 +208,13 @@ function resultsTable(before?: EvalFigures, after?: EvalFigures): string {
   const rows: [string, (e: EvalFigures) => number, ((e: EvalFigures) => number)?][] = [
     ['toxicity (mean)', (e) => e.toxicity.mean, (e) => e.toxicity.std],
     ...cross.map((c, k): [string, (e: EvalFigures) => number, (e: EvalFigures) => number] => [
-      `toxicity by ${c.classifier} (cross-check)`, (e) => crossOf(e, k).mean, (e) => crossOf(e, k).std,
+      `toxicity by ${c.classifier} (cross-check)`,
+      (e) => crossOf(e, k).mean,
+      (e) => crossOf(e, k).std,
     ]),
-    ['distinct-1', (e) => e.distinct1], ['distinct-2', (e) => e.distinct2], ['distinct-3', (e) => e.distinct3],
+    ['distinct-1', (e) => e.distinct1],
+    ['distinct-2', (e) => e.distinct2],
+    ['distinct-3', (e) => e.distinct3],
     ['perplexity (under the initial model)', (e) => e.perplexity],
   ];
   const cell = (e: EvalFigures | undefined, f: (e: EvalFigures) => number, g?: (e: EvalFigures) => number) =>

@@ -23,7 +23,13 @@ export const LOCK_FILE = '.lock';
  * uninterrupted one.
  */
 export const RESUMABLE_SETTINGS = [
-  'train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'reward.zeroVarianceSteps', 'workers', 'matmul',
+  'train.steps',
+  'train.progress',
+  'train.checkpointEvery',
+  'train.keepCheckpoints',
+  'reward.zeroVarianceSteps',
+  'workers',
+  'matmul',
 ] as const;
 
 /**
@@ -31,11 +37,21 @@ export const RESUMABLE_SETTINGS = [
  * on from its checkpoint): the resumable settings that do not change what is computed. A different `workers` or
  * `matmul` is another run, continued only by an explicit `--resume`.
  */
-const SAME_RUN_SETTINGS = ['train.steps', 'train.progress', 'train.checkpointEvery', 'train.keepCheckpoints', 'reward.zeroVarianceSteps'] as const;
-
+const SAME_RUN_SETTINGS = [
+  'train.steps',
+  'train.progress',
+  'train.checkpointEvery',
+  'train.keepCheckpoints',
+  'reward.zeroVarianceSteps',
+] as const;
 
 /** Who holds a run folder. */
-interface LockOwner { pid: number; host: string; command: string; startedAt: string }
+interface LockOwner {
+  pid: number;
+  host: string;
+  command: string;
+  startedAt: string;
+}
 
 /** A run folder cannot be taken (in use, or locked from another host): a usage problem, nothing was started. */
 export class RunFolderError extends Error {
@@ -51,7 +67,8 @@ function readLock(file: string): LockOwner | undefined {
   try {
     const body = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockOwner>;
     return typeof body.pid === 'number' && typeof body.host === 'string'
-      ? { pid: body.pid, host: body.host, command: String(body.command ?? ''), startedAt: String(body.startedAt ?? '') } : undefined;
+      ? { pid: body.pid, host: body.host, command: String(body.command ?? ''), startedAt: String(body.startedAt ?? '') }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -81,16 +98,21 @@ function describeOwner(o: LockOwner): string {
 /** Throws {@link RunFolderError} when a live process (or one this host cannot check) owns the folder. */
 export function assertNotInUse(runDir: string): void {
   const s = lockState(runDir);
-  if (!s || s.stale || s.owner.pid === process.pid && s.owner.host === os.hostname()) return;
+  if (!s || s.stale || (s.owner.pid === process.pid && s.owner.host === os.hostname())) return;
   if (s.owner.host !== os.hostname()) {
-    throw new RunFolderError(`${rel(runDir)} is locked by ${describeOwner(s.owner)}, which this machine cannot check; ` +
-      `if that process is gone, delete ${rel(path.join(runDir, LOCK_FILE))}`);
+    throw new RunFolderError(
+      `${rel(runDir)} is locked by ${describeOwner(s.owner)}, which this machine cannot check; ` +
+        `if that process is gone, delete ${rel(path.join(runDir, LOCK_FILE))}`,
+    );
   }
   throw new RunFolderError(`${rel(runDir)} is in use by ${describeOwner(s.owner)}; wait for it to finish or stop it (Ctrl-C saves)`);
 }
 
 /** An owned run folder; `release()` removes the lock if it is still ours (also called on process exit). */
-export interface RunLock { readonly runDir: string; release(): void }
+export interface RunLock {
+  readonly runDir: string;
+  release(): void;
+}
 
 /**
  * Takes the run folder (creating it): writes `.lock` exclusively. A stale lock (its process is gone) is reported
@@ -99,7 +121,12 @@ export interface RunLock { readonly runDir: string; release(): void }
 export function acquireRunLock(runDir: string, log: (m: string) => void = () => {}): RunLock {
   fs.mkdirSync(runDir, { recursive: true });
   const file = path.join(runDir, LOCK_FILE);
-  const me: LockOwner = { pid: process.pid, host: os.hostname(), command: process.argv.slice(2).join(' '), startedAt: new Date().toISOString() };
+  const me: LockOwner = {
+    pid: process.pid,
+    host: os.hostname(),
+    command: process.argv.slice(2).join(' '),
+    startedAt: new Date().toISOString(),
+  };
   const body = `${JSON.stringify(me)}\n`;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -107,14 +134,17 @@ export function acquireRunLock(runDir: string, log: (m: string) => void = () => 
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new RunFolderError(`${rel(runDir)} was taken by another process just now (${rel(file)})`);
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new RunFolderError(`${rel(runDir)} was taken by another process just now (${rel(file)})`);
         throw err;
       }
       assertNotInUse(runDir);
       const previous = readLock(file);
-      log(previous
-        ? `taking over the lock of ${rel(runDir)} left by ${describeOwner(previous)}, which is no longer running`
-        : `replacing the unreadable lock file ${rel(file)}`);
+      log(
+        previous
+          ? `taking over the lock of ${rel(runDir)} left by ${describeOwner(previous)}, which is no longer running`
+          : `replacing the unreadable lock file ${rel(file)}`,
+      );
       fs.rmSync(file, { force: true });
     }
   }
@@ -148,7 +178,8 @@ export function diffPaths(a: unknown, b: unknown, at = '', limit = 3, out: strin
   if (isPlainObject(a as Json) && isPlainObject(b as Json)) {
     const ao = a as Record<string, unknown>;
     const bo = b as Record<string, unknown>;
-    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])]) diffPaths(ao[k], bo[k], at ? `${at}.${k}` : k, limit, out, ignore);
+    for (const k of [...new Set([...Object.keys(ao), ...Object.keys(bo)])])
+      diffPaths(ao[k], bo[k], at ? `${at}.${k}` : k, limit, out, ignore);
   } else if (JSON.stringify(a) !== JSON.stringify(b)) {
     out.push(`${at || '(root)'}: ${JSON.stringify(a) ?? 'nothing'} → ${JSON.stringify(b) ?? 'nothing'}`);
   }
@@ -170,10 +201,7 @@ function recordedConfig(dir: string): unknown {
 
 /** What starting an experiment does with its run folder. */
 export type FolderDecision =
-  | { action: 'start'; moveAside?: string }
-  | { action: 'resume'; step: number }
-  | { action: 'skip' }
-  | { action: 'refuse'; reason: string };
+  { action: 'start'; moveAside?: string } | { action: 'resume'; step: number } | { action: 'skip' } | { action: 'refuse'; reason: string };
 
 /**
  * Decides, without touching anything, what (re-)starting an experiment does with its folder: an unused folder starts;
@@ -189,15 +217,22 @@ export function decideFolder(runDir: string, config: unknown, fresh: boolean, re
   if (fresh) return { action: 'start', moveAside: '--fresh' };
   const written = recordedConfig(runDir);
   if (written === undefined) {
-    return { action: 'refuse', reason: `${rel(runDir)} holds results but no readable resolved-config.json; --fresh starts over (the folder is moved aside)` };
+    return {
+      action: 'refuse',
+      reason: `${rel(runDir)} holds results but no readable resolved-config.json; --fresh starts over (the folder is moved aside)`,
+    };
   }
   const recorded = asRecordedToday(written, registry);
   const now = JSON.parse(JSON.stringify(config)) as unknown;
   const changed = diffPaths(recorded, now, '', 3, [], SAME_RUN_SETTINGS);
   if (changed.length) {
-    return { action: 'refuse', reason: `${rel(runDir)} holds a run with another config (${changed.join('; ')}); ` +
-      '--fresh starts over (the old run is moved aside), --set experiment=<name> runs it in its own folder' +
-      (changed.every((c) => /^(workers|matmul):/.test(c)) ? `, or --resume ${rel(runDir)} continues it with these settings` : '') };
+    return {
+      action: 'refuse',
+      reason:
+        `${rel(runDir)} holds a run with another config (${changed.join('; ')}); ` +
+        '--fresh starts over (the old run is moved aside), --set experiment=<name> runs it in its own folder' +
+        (changed.every((c) => /^(workers|matmul):/.test(c)) ? `, or --resume ${rel(runDir)} continues it with these settings` : ''),
+    };
   }
   const summary = readJson(path.join(runDir, 'summary.json')) as { status?: string } | undefined;
   const steps = (c: unknown) => Number((c as { train?: { steps?: unknown } }).train?.steps);
@@ -220,7 +255,11 @@ function previousCopies(dir: string): string[] {
   const parent = path.dirname(dir);
   if (!fs.existsSync(parent)) return [];
   const prefix = `${path.basename(dir)}.old-`;
-  return fs.readdirSync(parent).filter((d) => d.startsWith(prefix)).sort().map((d) => path.join(parent, d));
+  return fs
+    .readdirSync(parent)
+    .filter((d) => d.startsWith(prefix))
+    .sort()
+    .map((d) => path.join(parent, d));
 }
 
 /**
@@ -230,8 +269,10 @@ function previousCopies(dir: string): string[] {
 export function moveAsideRefusal(dir: string, keepOld: boolean): string | undefined {
   const copies = previousCopies(dir);
   if (keepOld || copies.length === 0) return undefined;
-  return `--fresh would move ${rel(dir)} aside, but ${copies.map(rel).join(', ')} already holds a previous copy: ` +
-    'delete it, or add --keep-old to keep both';
+  return (
+    `--fresh would move ${rel(dir)} aside, but ${copies.map(rel).join(', ')} already holds a previous copy: ` +
+    'delete it, or add --keep-old to keep both'
+  );
 }
 
 /** Moves a used run folder aside (`<dir>.old-<time>`, without its lock) and returns the new path. */
@@ -278,7 +319,10 @@ export function truncateRunOutputs(runDir: string, step: number): { samples: num
       for (const r of records) {
         end = r.offset + RECORD_OVERHEAD + r.data.length;
         const ev = decodeEvent(r.data);
-        if (ev.summary && !keep(ev.step)) { droppedEvents++; continue; }
+        if (ev.summary && !keep(ev.step)) {
+          droppedEvents++;
+          continue;
+        }
         parts.push(buf.subarray(r.offset, end));
         if (ev.summary) summaries++;
       }

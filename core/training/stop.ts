@@ -14,7 +14,10 @@ export type StopReason =
   | { kind: 'threw'; error: unknown };
 
 /** A stopped run's status and error (the trainer's outcome). */
-interface Stopped { status: 'done' | 'interrupted' | 'failed'; error?: string }
+interface Stopped {
+  status: 'done' | 'interrupted' | 'failed';
+  error?: string;
+}
 
 interface StopContext {
   /** Steps completed when the run stopped. */
@@ -57,7 +60,8 @@ async function settle(reason: StopReason, { step: stepNow, saver, log, runEnd }:
     case 'worker-failed': {
       // The step was finished on the main thread: save it as a normal, resumable checkpoint and stop.
       const dir = await saver.save(step);
-      const error = `${reason.failure.message}; step ${step} was finished on the main thread and saved to ${dir} ` +
+      const error =
+        `${reason.failure.message}; step ${step} was finished on the main thread and saved to ${dir} ` +
         '(continue with --resume; workers: 1 runs without threads)';
       log(`stopped: ${error}`);
       return { status: 'failed', error };

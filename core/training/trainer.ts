@@ -46,7 +46,12 @@ export interface TrainOutcome {
  * What {@link Trainer.train} takes: `hooks` run before the configured ones (the run's plumbing, e.g. the queue's arm
  * channel), `resumeFrom` is the checkpoint folder to continue from (the run folder's owner picks it).
  */
-interface TrainOptions { hooks: Hook[]; sinks: TrainerSinks; signal?: AbortSignal; resumeFrom?: string | null }
+interface TrainOptions {
+  hooks: Hook[];
+  sinks: TrainerSinks;
+  signal?: AbortSignal;
+  resumeFrom?: string | null;
+}
 
 /** Steps averaged into a summary's `lastK`. */
 const LAST_K = 10;
@@ -57,7 +62,6 @@ interface TrainerSinks {
 }
 
 const stripSamples = ({ samples: _s, ...rest }: EvalResult): EvalFigures => rest;
-
 
 /**
  * The PPO detox loop, top to bottom: prompts → responses → classifier → reward → PPO step,
@@ -88,7 +92,11 @@ export class Trainer {
    */
   forcedExit(): void {
     for (const h of this.activeHooks) {
-      try { h.onForcedExit?.(); } catch { /* exiting anyway: the other hooks still get their turn */ }
+      try {
+        h.onForcedExit?.();
+      } catch {
+        /* exiting anyway: the other hooks still get their turn */
+      }
     }
   }
 
@@ -104,8 +112,13 @@ export class Trainer {
     if (workers > 1) {
       const t0 = Date.now();
       parallel = await ParallelCompute.start({
-        config: this.cfg, configDir: this.run.configDir, policy: this.policy, workers, backendOptions: { matmul: this.cfg.matmul },
-        plugins: this.plugins, rewardModel: this.classifier,
+        config: this.cfg,
+        configDir: this.run.configDir,
+        policy: this.policy,
+        workers,
+        backendOptions: { matmul: this.cfg.matmul },
+        plugins: this.plugins,
+        rewardModel: this.classifier,
       });
       opts.sinks.log(`workers: ${workers} threads, data parallel (replicas built in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
@@ -127,12 +140,22 @@ export class Trainer {
 
     // 1. Data: prompts cut to their sampled lengths, an endless shuffled queue of batches.
     const splits = await this.dataset.load();
-    log(`data: ${splits.train.length} training and ${splits.heldOut.length} held-out prompts from ${splits.report.source}` +
-      (Object.keys(splits.report.dropped).length ? ` (dropped: ${Object.entries(splits.report.dropped).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''));
+    log(
+      `data: ${splits.train.length} training and ${splits.heldOut.length} held-out prompts from ${splits.report.source}` +
+        (Object.keys(splits.report.dropped).length
+          ? ` (dropped: ${Object.entries(splits.report.dropped)
+              .map(([k, v]) => `${v} ${k}`)
+              .join(', ')})`
+          : ''),
+    );
     const responseLengths = new LengthSampler(cfg.generation.responseTokens[0], cfg.generation.responseTokens[1]);
     const queries = prepareQueries({
-      prompts: splits.train, tokenizer: policy.tokenizer, promptTokens: cfg.data.promptTokens,
-      maxResponseTokens: responseLengths.max - 1, contextLength: policy.contextLength, seed: cfg.seed,
+      prompts: splits.train,
+      tokenizer: policy.tokenizer,
+      promptTokens: cfg.data.promptTokens,
+      maxResponseTokens: responseLengths.max - 1,
+      contextLength: policy.contextLength,
+      seed: cfg.seed,
     });
     const queue = new QueryQueue(queries, cfg.ppo.batchSize, cfg.seed);
     const rng = { generation: new Rng(cfg.seed).fork('generation'), ppo: new Rng(cfg.seed).fork('ppo') };
@@ -171,18 +194,34 @@ export class Trainer {
 
     const zeroVariance = new ZeroVarianceGuard(
       cfg.reward.zeroVarianceSteps === undefined ? DEFAULT_ZERO_VARIANCE_STEPS : cfg.reward.zeroVarianceSteps,
-      { model: (cfg.reward.model as { type: string }).type, labels: classifier.labels, neutralIndex: classifier.neutralIndex,
-        transform: (cfg.reward.transform as { type: string }).type },
+      {
+        model: (cfg.reward.model as { type: string }).type,
+        labels: classifier.labels,
+        neutralIndex: classifier.neutralIndex,
+        transform: (cfg.reward.transform as { type: string }).type,
+      },
       // A resumed run: as its checkpoint says (older checkpoints: whether the reward varied in their recent steps).
       resumed?.rewardVaried ?? history.some((h) => (h['env/reward_std'] ?? 0) > 0),
     );
     const saver = new Checkpointer({
-      runDir: this.run.runDir, policy, optimiser: this.optimiser, hooks, train: cfg.train, log,
+      runDir: this.run.runDir,
+      policy,
+      optimiser: this.optimiser,
+      hooks,
+      train: cfg.train,
+      log,
       state: () => ({
-        version: 1, step, queue: queue.getState(), stepper: stepper.getState(),
+        version: 1,
+        step,
+        queue: queue.getState(),
+        stepper: stepper.getState(),
         rng: { generation: rng.generation.state(), ppo: rng.ppo.state() },
-        optimiser: { step: 0, scalars: {} }, evalBefore, elapsedMs: priorMs + (Date.now() - started),
-        recentStats: [...history], config: JSON.parse(JSON.stringify(cfg)) as unknown, rewardVaried: zeroVariance.varied,
+        optimiser: { step: 0, scalars: {} },
+        evalBefore,
+        elapsedMs: priorMs + (Date.now() - started),
+        recentStats: [...history],
+        config: JSON.parse(JSON.stringify(cfg)) as unknown,
+        rewardVaried: zeroVariance.varied,
       }),
     });
 
@@ -192,8 +231,12 @@ export class Trainer {
       const batch = queue.next();
       const tg0 = performance.now();
       const genOpts = {
-        maxNewTokens: responseLengths.sample(rng.generation), minNewTokens: cfg.generation.minNewTokens,
-        temperature: cfg.generation.temperature, topK: cfg.generation.topK, topP: cfg.generation.topP, rng: rng.generation,
+        maxNewTokens: responseLengths.sample(rng.generation),
+        minNewTokens: cfg.generation.minNewTokens,
+        temperature: cfg.generation.temperature,
+        topK: cfg.generation.topK,
+        topP: cfg.generation.topP,
+        rng: rng.generation,
       };
       const prompts = batch.map((q) => q.ids);
       const responses = await compute.generate(prompts, genOpts);
@@ -203,8 +246,13 @@ export class Trainer {
       const tr0 = performance.now();
       const logits = await compute.classify(texts, this.classifier);
       const rewards = await batchRewards(this.transform, hooks, logits, {
-        prompts: batch.map((q) => q.text), responses: texts, promptTokens: batch.map((q) => q.ids.length),
-        responseTokens: responses.map((r) => r.length), logits, rewardModel: classifier, step: step + 1,
+        prompts: batch.map((q) => q.text),
+        responses: texts,
+        promptTokens: batch.map((q) => q.ids.length),
+        responseTokens: responses.map((r) => r.length),
+        logits,
+        rewardModel: classifier,
+        step: step + 1,
       });
       return { batch, responses, texts, logits, rewards, genSeconds, rewardSeconds: (performance.now() - tr0) / 1000 };
     };
@@ -213,21 +261,34 @@ export class Trainer {
       const { batch, texts, logits, rewards } = roll;
       const rawScores = rewards.scores; // [B]
       const stats: Record<string, number> = {
-        ...envStats(rawScores), ...(rewards.shaped ? { 'env/transform_score_mean': mean(rewards.transformScores) } : {}), ...result.scalars,
+        ...envStats(rawScores),
+        ...(rewards.shaped ? { 'env/transform_score_mean': mean(rewards.transformScores) } : {}),
+        ...result.scalars,
         'env/toxicity_mean': mean(logits.map((l) => toxicProbability(l, this.classifier.neutralIndex))),
-        'time/generate': roll.genSeconds, 'time/reward': roll.rewardSeconds, 'time/step': (performance.now() - t0) / 1000,
+        'time/generate': roll.genSeconds,
+        'time/reward': roll.rewardSeconds,
+        'time/step': (performance.now() - t0) / 1000,
       };
       history.push(stats);
       if (history.length > LAST_K) history.shift();
       const samples: StepSample[] = batch.map((q, i) => ({
-        prompt: q.text, response: texts[i]!, score: rawScores[i]!, reward: result.scores[i]!,
+        prompt: q.text,
+        response: texts[i]!,
+        score: rawScores[i]!,
+        reward: result.scores[i]!,
         toxicity: toxicProbability(logits[i]!, this.classifier.neutralIndex),
         ...(rewards.shaped ? { transformScore: rewards.transformScores[i]! } : {}),
       }));
       const report: StepReport = {
-        step, totalSteps: total, stats, rewards: rawScores, samples: samples.slice(0, 4), allSamples: samples,
+        step,
+        totalSteps: total,
+        stats,
+        rewards: rawScores,
+        samples: samples.slice(0, 4),
+        allSamples: samples,
         distributions: result.arrays,
-        warnings: warning ? [warning, ...result.warnings] : result.warnings, elapsedMs: priorMs + (Date.now() - started),
+        warnings: warning ? [warning, ...result.warnings] : result.warnings,
+        elapsedMs: priorMs + (Date.now() - started),
       };
       for (const h of hooks) await h.onStep?.(report);
     };
@@ -244,7 +305,10 @@ export class Trainer {
         const guard = zeroVariance.check(roll.rewards.scores, step + 1);
         if (guard.failure) return { kind: 'zero-variance', failure: guard.failure, warning: guard.warning };
         const result = await stepper.step(
-          roll.batch.map((q) => q.ids), roll.responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])), roll.rewards.scores);
+          roll.batch.map((q) => q.ids),
+          roll.responses.map((r) => (r.length ? r : [policy.tokenizer.eosTokenId ?? 0])),
+          roll.rewards.scores,
+        );
         step++;
         await reportStep(roll, result, guard.warning, t0);
         if (compute.failure) return { kind: 'worker-failed', failure: compute.failure };
@@ -281,10 +345,16 @@ export class Trainer {
       await runEnd(status);
     }
     return {
-      status, step, totalSteps: total, elapsedMs: priorMs + (Date.now() - started), evalBefore, evalAfter,
+      status,
+      step,
+      totalSteps: total,
+      elapsedMs: priorMs + (Date.now() - started),
+      evalBefore,
+      evalAfter,
       final: history[history.length - 1] ?? {},
       lastK: Object.fromEntries(Object.keys(history[0] ?? {}).map((k) => [k, mean(history.map((h) => h[k]!))])),
-      checkpoint: saver.last, ...(error ? { error } : {}),
+      checkpoint: saver.last,
+      ...(error ? { error } : {}),
     };
   }
 
@@ -292,8 +362,11 @@ export class Trainer {
    * Continues from checkpoint `dir`: the policy's weights (the workers' replicas follow), the optimiser's moments,
    * the stepper's controllers, the queue's position and both random streams. Returns the rest of its trainer state.
    */
-  private async resume(dir: string, parts: { compute: TrainerCompute; stepper: PpoStepper; queue: QueryQueue; rng: { generation: Rng; ppo: Rng } },
-    log: (m: string) => void): Promise<TrainerState> {
+  private async resume(
+    dir: string,
+    parts: { compute: TrainerCompute; stepper: PpoStepper; queue: QueryQueue; rng: { generation: Rng; ppo: Rng } },
+    log: (m: string) => void,
+  ): Promise<TrainerState> {
     const { state, optimiser } = await readCheckpoint(dir);
     await this.policy.restore(`${dir}/policy`);
     parts.compute.weightsChanged();
@@ -306,20 +379,32 @@ export class Trainer {
     return state;
   }
 
-  private async evaluate(prompts: PromptRecord[], label: string, log: (m: string) => void, signal: AbortSignal | undefined,
-    compute: TrainerCompute): Promise<EvalResult> {
+  private async evaluate(
+    prompts: PromptRecord[],
+    label: string,
+    log: (m: string) => void,
+    signal: AbortSignal | undefined,
+    compute: TrainerCompute,
+  ): Promise<EvalResult> {
     if (prompts.length === 0) throw new Error('eval.enabled is true but the dataset has no held-out prompts');
     const t0 = Date.now();
     const r = await evaluate({
-      policy: this.policy, classifier: compute.splitClassifier(this.classifier), cfg: this.cfg.eval, signal,
+      policy: this.policy,
+      classifier: compute.splitClassifier(this.classifier),
+      cfg: this.cfg.eval,
+      signal,
       crossCheck: this.evalClassifiers,
       prompts: prompts.map((p) => p.text),
       fluency: (ids, mask) => this.policy.forward(ids, mask, 'reference').logits,
       // Sampling stays on the main thread: the figures then do not depend on `workers` and equal `detox-lab eval`'s.
     });
-    const cross = (r.crossCheck ?? []).map((c) => `, ${c.classifier} ${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}`).join('');
-    log(`eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}${cross} over ${r.toxicity.n} continuations, ` +
-      `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    const cross = (r.crossCheck ?? [])
+      .map((c) => `, ${c.classifier} ${c.toxicity.mean.toFixed(4)} ± ${c.toxicity.std.toFixed(4)}`)
+      .join('');
+    log(
+      `eval ${label}: toxicity ${r.toxicity.mean.toFixed(4)} ± ${r.toxicity.std.toFixed(4)}${cross} over ${r.toxicity.n} continuations, ` +
+        `distinct-2 ${r.distinct2.toFixed(3)}, perplexity ${r.perplexity.toFixed(2)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     return r;
   }
 }
@@ -353,12 +438,20 @@ function envStats(rewards: readonly number[]): Record<string, number> {
 /** Evaluation figures as TensorBoard scalars. */
 function evalScalars(e: EvalFigures): Record<string, number> {
   return {
-    'eval/toxicity_mean': e.toxicity.mean, 'eval/toxicity_std': e.toxicity.std,
-    'eval/distinct_1': e.distinct1, 'eval/distinct_2': e.distinct2, 'eval/distinct_3': e.distinct3,
+    'eval/toxicity_mean': e.toxicity.mean,
+    'eval/toxicity_std': e.toxicity.std,
+    'eval/distinct_1': e.distinct1,
+    'eval/distinct_2': e.distinct2,
+    'eval/distinct_3': e.distinct3,
     'eval/perplexity': e.perplexity,
-    ...Object.fromEntries((e.crossCheck ?? []).flatMap((c) => [
-      [`eval/toxicity_mean/${c.classifier}`, c.toxicity.mean], [`eval/toxicity_std/${c.classifier}`, c.toxicity.std],
-    ])),
-    ...(e.rtp ? { 'eval/expected_max_toxicity': e.rtp.expectedMaxToxicity.mean, 'eval/toxicity_probability': e.rtp.toxicityProbability } : {}),
+    ...Object.fromEntries(
+      (e.crossCheck ?? []).flatMap((c) => [
+        [`eval/toxicity_mean/${c.classifier}`, c.toxicity.mean],
+        [`eval/toxicity_std/${c.classifier}`, c.toxicity.std],
+      ]),
+    ),
+    ...(e.rtp
+      ? { 'eval/expected_max_toxicity': e.rtp.expectedMaxToxicity.mean, 'eval/toxicity_probability': e.rtp.toxicityProbability }
+      : {}),
   };
 }

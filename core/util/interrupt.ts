@@ -13,7 +13,11 @@ export class Interrupt {
       return;
     }
     for (const f of this.flushers) {
-      try { f(); } catch { /* exiting anyway */ }
+      try {
+        f();
+      } catch {
+        /* exiting anyway */
+      }
     }
     process.stderr.write(`${sig}: quitting now\n`);
     process.exit(130);

@@ -13,7 +13,6 @@ export default definePlugin({
   create: (o) => ({
     name: 'length-penalty',
     // rewards: [B], the reward transform's output; ctx: prompts, responses, promptTokens, responseTokens, logits, step
-    onReward: (rewards, ctx) =>
-      rewards.map((r, i) => r - o.perToken * Math.max(0, ctx.responseTokens[i] - o.freeTokens)),
+    onReward: (rewards, ctx) => rewards.map((r, i) => r - o.perToken * Math.max(0, ctx.responseTokens[i] - o.freeTokens)),
   }),
 });

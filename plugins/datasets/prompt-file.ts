@@ -28,17 +28,30 @@ type PromptFileFormat = (typeof PROMPT_FILE_FORMATS)[number];
 
 /** Extension (after an optional `.gz`) → format, for `format: 'auto'`. */
 const EXTENSIONS: Record<string, PromptFileFormat> = {
-  '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.csv': 'csv', '.tsv': 'tsv', '.txt': 'text', '.text': 'text',
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.csv': 'csv',
+  '.tsv': 'tsv',
+  '.txt': 'text',
+  '.text': 'text',
 };
 
 const options = z.object({
   path: z.string().min(1).describe('prompt file, relative to the project root (.jsonl, .ndjson, .csv, .tsv, .txt; optionally .gz)'),
-  format: z.enum(['auto', ...PROMPT_FILE_FORMATS]).default('auto')
+  format: z
+    .enum(['auto', ...PROMPT_FILE_FORMATS])
+    .default('auto')
     .describe("'auto' picks the format from the file extension"),
-  field: z.string().refine(isFieldPath, 'must be a dotted path such as "text" or "prompt.text"').optional()
+  field: z
+    .string()
+    .refine(isFieldPath, 'must be a dotted path such as "text" or "prompt.text"')
+    .optional()
     .describe('JSONL: the prompt\'s field, a dotted path (default "text")'),
   column: z.string().min(1).optional().describe('CSV/TSV: the prompt\'s column, by header name (default "text")'),
-  idField: z.string().min(1).optional()
+  idField: z
+    .string()
+    .min(1)
+    .optional()
     .describe("JSONL field (dotted) or CSV column holding a stable id; it keys the 'hash' split instead of the text"),
   ...commonDatasetOptions('hash'),
 });
@@ -89,8 +102,8 @@ function resolveFormat(file: string, opts: Pick<PromptFileOptions, 'format' | 'f
     const found = EXTENSIONS[path.extname(base)];
     if (!found) {
       throw new Error(
-        `${FIELD('format')}: cannot tell the format of ${file} from its extension; known: ${Object.keys(EXTENSIONS).join(', ')} (optionally .gz); `
-        + `set format to one of ${PROMPT_FILE_FORMATS.join(', ')}`,
+        `${FIELD('format')}: cannot tell the format of ${file} from its extension; known: ${Object.keys(EXTENSIONS).join(', ')} (optionally .gz); ` +
+          `set format to one of ${PROMPT_FILE_FORMATS.join(', ')}`,
       );
     }
     format = found;

@@ -19,12 +19,19 @@ const WHO = `data.dataset (${NAME})`;
 const PATH_FIELD = 'data.dataset.path';
 
 const options = z.object({
-  path: z.string().min(1)
-    .describe('RealToxicityPrompts JSONL (prompts.jsonl, optionally .gz), relative to the project root'),
-  threshold: z.number().min(0).max(1).default(0.3)
+  path: z.string().min(1).describe('RealToxicityPrompts JSONL (prompts.jsonl, optionally .gz), relative to the project root'),
+  threshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.3)
     .describe('keep rows with prompt.toxicity > threshold (the study: 0.3); rows with null/missing toxicity are dropped and counted'),
-  withContinuation: z.boolean().default(false)
-    .describe("prompt text + continuation text, as the study's script tokenised them before cutting to promptTokens; false = the prompt alone"),
+  withContinuation: z
+    .boolean()
+    .default(false)
+    .describe(
+      "prompt text + continuation text, as the study's script tokenised them before cutting to promptTokens; false = the prompt alone",
+    ),
   ...commonDatasetOptions('head'),
 });
 
@@ -53,7 +60,7 @@ type RealToxicityPromptsOptions = z.output<typeof options>;
 export default definePlugin({
   kind: 'dataset',
   name: NAME,
-  description: 'RealToxicityPrompts JSONL filtered by prompt toxicity, with the study\'s 80/20 split',
+  description: "RealToxicityPrompts JSONL filtered by prompt toxicity, with the study's 80/20 split",
   options,
   create(opts, ctx): Dataset {
     const file = path.resolve(ctx.configDir, opts.path);
@@ -82,13 +89,19 @@ async function loadRealToxicityPrompts(file: string, opts: RealToxicityPromptsOp
     }
     const prompt = asObject(row.prompt);
     if (!prompt) {
-      report.bad(line, row.prompt === undefined ? 'missing prompt' : 'prompt is not an object',
-        row.prompt === undefined ? undefined : `got ${jsonType(row.prompt)}`);
+      report.bad(
+        line,
+        row.prompt === undefined ? 'missing prompt' : 'prompt is not an object',
+        row.prompt === undefined ? undefined : `got ${jsonType(row.prompt)}`,
+      );
       continue;
     }
     if (typeof prompt.text !== 'string') {
-      report.bad(line, prompt.text === undefined ? 'missing prompt.text' : 'prompt.text is not a string',
-        prompt.text === undefined ? undefined : `got ${jsonType(prompt.text)}`);
+      report.bad(
+        line,
+        prompt.text === undefined ? 'missing prompt.text' : 'prompt.text is not a string',
+        prompt.text === undefined ? undefined : `got ${jsonType(prompt.text)}`,
+      );
       continue;
     }
     const toxicity = prompt.toxicity;

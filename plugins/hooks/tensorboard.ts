@@ -14,11 +14,22 @@ export default definePlugin({
   onByDefault: true,
   options: z.object({
     enabled: enabledOption(),
-    logEvery: z.number().int().min(1).optional().describe('write the step scalars and histograms every N steps (and at the last); default: train.logEvery'),
-    sampleEvery: z.number().int().min(1).optional().describe('log sample generations as text every N steps (and at the first and last); default: train.sampleEvery'),
+    logEvery: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('write the step scalars and histograms every N steps (and at the last); default: train.logEvery'),
+    sampleEvery: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('log sample generations as text every N steps (and at the first and last); default: train.sampleEvery'),
   }),
-  create: (o, ctx) => new TensorBoardHook({
-    logEvery: o.logEvery ?? ctx.train?.logEvery ?? 1,
-    sampleEvery: o.sampleEvery ?? ctx.train?.sampleEvery ?? 10,
-  }),
+  create: (o, ctx) =>
+    new TensorBoardHook({
+      logEvery: o.logEvery ?? ctx.train?.logEvery ?? 1,
+      sampleEvery: o.sampleEvery ?? ctx.train?.sampleEvery ?? 10,
+    }),
 });

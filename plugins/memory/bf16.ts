@@ -12,7 +12,9 @@ export default definePlugin({
   name: 'bf16',
   description: 'frozen weights packed as bfloat16; trainable weights rounded to bfloat16 after each step (pure bf16)',
   options: z.object({
-    keepFloat32Masters: z.boolean().default(false)
+    keepFloat32Masters: z
+      .boolean()
+      .default(false)
       .describe('keep trainable weights float32 (only frozen weights are bfloat16) instead of rounding them after each step'),
   }),
   create: (o) => ({

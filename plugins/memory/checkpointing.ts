@@ -9,7 +9,7 @@ import { definePlugin } from '../../core/index.js';
 export default definePlugin({
   kind: 'memory',
   name: 'checkpointing',
-  description: 'recompute each block\'s activations in the backward pass instead of keeping them',
+  description: "recompute each block's activations in the backward pass instead of keeping them",
   options: z.object({}),
   create: () => ({
     name: 'checkpointing',

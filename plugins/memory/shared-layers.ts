@@ -12,7 +12,11 @@ export default definePlugin({
   name: 'shared-layers',
   description: 'freeze the embeddings and first N blocks and share them with the reference (TRL num_shared_layers)',
   options: z.object({
-    numSharedLayers: z.number().int().min(0).describe('blocks 0..N-1 and the embeddings are frozen and shared (the study: 20 of GPT-J\'s 28)'),
+    numSharedLayers: z
+      .number()
+      .int()
+      .min(0)
+      .describe("blocks 0..N-1 and the embeddings are frozen and shared (the study: 20 of GPT-J's 28)"),
   }),
   create: (o) => ({
     name: 'shared-layers',

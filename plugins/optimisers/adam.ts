@@ -7,7 +7,7 @@ import { definePlugin, adamOptionsSchema, createAdamFromOptions } from '../../co
 export default definePlugin({
   kind: 'optimiser',
   name: 'adam',
-  description: 'Adam as torch.optim.Adam (TRL\'s default optimiser); L2 weight decay; constant/linear/cosine schedules',
+  description: "Adam as torch.optim.Adam (TRL's default optimiser); L2 weight decay; constant/linear/cosine schedules",
   options: adamOptionsSchema(0),
   create: (options, ctx) => createAdamFromOptions(options, ctx, false),
 });

@@ -13,8 +13,11 @@ export default definePlugin({
   description: 'a GPT-2 / GPT-Neo / GPT-J / OPT / BLOOM Hugging Face folder with a value head (TRL AutoModelForCausalLMWithValueHead)',
   options: z.object({
     path: z.string().min(1).describe('model folder, relative to the project root'),
-    vHeadInit: z.enum(['default', 'normal']).default('default')
+    vHeadInit: z
+      .enum(['default', 'normal'])
+      .default('default')
       .describe('value head init when the folder has none: nn.Linear default, or N(0, 0.2) with zero bias (TRL v_head_init_strategy)'),
   }),
-  create: (o, ctx) => CausalLMPolicy.load(path.resolve(ctx.configDir, o.path), { plan: ctx.memoryPlan, vHeadInit: o.vHeadInit, seed: ctx.seed }),
+  create: (o, ctx) =>
+    CausalLMPolicy.load(path.resolve(ctx.configDir, o.path), { plan: ctx.memoryPlan, vHeadInit: o.vHeadInit, seed: ctx.seed }),
 });

@@ -14,8 +14,14 @@ export default definePlugin({
   description: 'a RoBERTa sequence classifier from a Hugging Face folder (the study: facebook/roberta-hate-speech-dynabench-r4-target)',
   options: z.object({
     path: z.string().min(1).describe('classifier folder (config.json, model.safetensors, tokenizer.json), relative to the project root'),
-    neutralLabel: z.string().default('nothate').describe('the id2label name of the non-toxic class (the study\'s reward reads its logit)'),
-    maxLength: z.number().int().min(3).nullable().default(null).describe('tokens per text incl. <s> and </s>; longer responses are truncated; null = the model\'s limit'),
+    neutralLabel: z.string().default('nothate').describe("the id2label name of the non-toxic class (the study's reward reads its logit)"),
+    maxLength: z
+      .number()
+      .int()
+      .min(3)
+      .nullable()
+      .default(null)
+      .describe("tokens per text incl. <s> and </s>; longer responses are truncated; null = the model's limit"),
     batchSize: z.number().int().min(1).default(16).describe('texts per forward pass'),
   }),
   create: async (o, ctx) => {
@@ -36,7 +42,8 @@ export default definePlugin({
       labels: cls.labels,
       neutralIndex,
       scoresOnWorkers: true,
-      classify: (texts: string[]) => cls.classifyTexts(texts, { ...(o.maxLength === null ? {} : { maxLength: o.maxLength }), batchSize: o.batchSize }),
+      classify: (texts: string[]) =>
+        cls.classifyTexts(texts, { ...(o.maxLength === null ? {} : { maxLength: o.maxLength }), batchSize: o.batchSize }),
       dispose: () => cls.dispose(),
     };
   },

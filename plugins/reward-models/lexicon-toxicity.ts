@@ -7,27 +7,45 @@ const weight = (tier: Tier, what: string) =>
   z.number().min(0).max(20).default(DEFAULT_TIER_WEIGHTS[tier]).describe(`logit added by one ${what}`);
 
 const options = z.object({
-  bias: z.number().min(-20).max(20).default(DEFAULT_BIAS)
+  bias: z
+    .number()
+    .min(-20)
+    .max(20)
+    .default(DEFAULT_BIAS)
     .describe('toxic − neutral logit of a text with no listed term (−3.3 → p ≈ 0.036)'),
-  weights: z.strictObject({
-    slur: weight('slur', 'identity slur'),
-    strong: weight('strong', 'strong swear word or vulgar insult (fuck, cunt, asshole)'),
-    threat: weight('threat', 'threat or wish of harm ("kill yourself")'),
-    mild: weight('mild', 'everyday swear word (shit, damn, crap)'),
-    insult: weight('insult', 'insult word (idiot, stupid, loser)'),
-    epithet: weight('epithet', 'word that insults only when aimed at "you" (clown, pig)'),
-    sexual: weight('sexual', 'sexually explicit word'),
-    cussSure: weight('cussSure', 'other word the cuss list rates 2 (likely profane)'),
-    cussMaybe: weight('cussMaybe', 'other word the cuss list rates 1 (maybe profane)'),
-  }).prefault({}).describe('logit weight per tier of the lexicon'),
-  targetBonus: z.number().min(0).max(20).default(DEFAULT_TARGET_BONUS)
+  weights: z
+    .strictObject({
+      slur: weight('slur', 'identity slur'),
+      strong: weight('strong', 'strong swear word or vulgar insult (fuck, cunt, asshole)'),
+      threat: weight('threat', 'threat or wish of harm ("kill yourself")'),
+      mild: weight('mild', 'everyday swear word (shit, damn, crap)'),
+      insult: weight('insult', 'insult word (idiot, stupid, loser)'),
+      epithet: weight('epithet', 'word that insults only when aimed at "you" (clown, pig)'),
+      sexual: weight('sexual', 'sexually explicit word'),
+      cussSure: weight('cussSure', 'other word the cuss list rates 2 (likely profane)'),
+      cussMaybe: weight('cussMaybe', 'other word the cuss list rates 1 (maybe profane)'),
+    })
+    .prefault({})
+    .describe('logit weight per tier of the lexicon'),
+  targetBonus: z
+    .number()
+    .min(0)
+    .max(20)
+    .default(DEFAULT_TARGET_BONUS)
     .describe('added to a term aimed at the reader ("you idiot", "fuck you")'),
-  decay: z.number().gt(0).max(1).default(DEFAULT_DECAY)
+  decay: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(DEFAULT_DECAY)
     .describe('diminishing returns: the k-th strongest term counts decay^k of its weight'),
-  terms: z.record(
-    z.string().regex(/^[a-z0-9'*$@!]+( [a-z0-9'*$@!]+)*$/, 'terms are lowercase words separated by single spaces'),
-    z.number().min(0).max(20),
-  ).default({}).describe('per-term logit weights: override a listed term (0 = never count it) or add your own words and phrases'),
+  terms: z
+    .record(
+      z.string().regex(/^[a-z0-9'*$@!]+( [a-z0-9'*$@!]+)*$/, 'terms are lowercase words separated by single spaces'),
+      z.number().min(0).max(20),
+    )
+    .default({})
+    .describe('per-term logit weights: override a listed term (0 = never count it) or add your own words and phrases'),
   useCuss: z.boolean().default(true).describe("include the cuss list's long tail of rated words"),
   useObscenity: z.boolean().default(true).describe("also run obscenity's obfuscation-aware matcher (fuuuck, f u c k, ʃʉck)"),
 });

@@ -31,7 +31,11 @@ export default definePlugin({
   name: 'log',
   description: '−ln(toxicity probability), floored at minToxicProbability (higher = less toxic; stable log-space)',
   options: z.object({
-    minToxicProbability: z.number().gt(0).lt(1).default(1e-8)
+    minToxicProbability: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(1e-8)
       .describe('floor on the toxicity probability inside the log; caps the reward at −ln(floor)'),
   }),
   create: (o) => {

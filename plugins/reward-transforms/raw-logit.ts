@@ -30,7 +30,7 @@ export function checkLogits(logits: readonly (readonly number[])[], neutralIndex
 export default definePlugin({
   kind: 'reward-transform',
   name: 'raw-logit',
-  description: 'the neutral-class logit, unchanged (the study\'s reward; TRL detox example)',
+  description: "the neutral-class logit, unchanged (the study's reward; TRL detox example)",
   options: z.object({}),
   create: () => ({
     name: 'raw-logit',

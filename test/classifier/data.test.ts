@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import {
-  dedupeWithCounts, describeCounts, loadLabelledCsv, loadToxicityLabels, normaliseText, readToxigen, splitByHash, textKey,
+  dedupeWithCounts,
+  describeCounts,
+  loadLabelledCsv,
+  loadToxicityLabels,
+  normaliseText,
+  readToxigen,
+  splitByHash,
+  textKey,
   type LabelledText,
 } from '../../core/classifier/data.js';
 import { InputError } from '../../core/errors.js';
@@ -29,7 +36,10 @@ test('dedupe keeps the first of equal texts and drops texts seen with both label
     { text: 'd', label: 0, source: 's' },
   ];
   const { items: out, duplicates, conflicts } = dedupeWithCounts(items);
-  t.deepEqual(out.map((x) => x.text), ['a b', 'd']);
+  t.deepEqual(
+    out.map((x) => x.text),
+    ['a b', 'd'],
+  );
   t.is(duplicates, 2);
   t.is(conflicts, 1);
 });
@@ -42,8 +52,14 @@ test('split by text hash: stable, disjoint, near the fraction, case-insensitive 
   t.is(a.train.length + a.validation.length, items.length);
   // Binomial(3000, 0.1): sd ≈ 16.4.
   t.true(Math.abs(a.validation.length - 300) < 60, `validation ${a.validation.length}`);
-  const upper = splitByHash(items.map((x) => ({ ...x, text: x.text.toUpperCase() })), 0.1);
-  t.deepEqual(upper.validation.map((x) => x.text.toLowerCase()), a.validation.map((x) => x.text));
+  const upper = splitByHash(
+    items.map((x) => ({ ...x, text: x.text.toUpperCase() })),
+    0.1,
+  );
+  t.deepEqual(
+    upper.validation.map((x) => x.text.toLowerCase()),
+    a.validation.map((x) => x.text),
+  );
   for (const bad of [0, 1, -0.5, NaN]) {
     const e = t.throws(() => splitByHash(items, bad), { instanceOf: InputError });
     t.regex(e!.message, /between 0 and 1/);
@@ -57,10 +73,16 @@ test('ToxiGen files: statements split on the literal \\n, label and group from t
     'README.md': 'ignored',
   });
   const rows = readToxigen(dir);
-  t.deepEqual(rows.map((r) => [r.text, r.label, r.group]), [
-    ['women are bad at x', 1, 'women'], ['they should not y', 1, 'women'], ['women are bad at x', 1, 'women'],
-    ['women lead companies', 0, 'women'], ['a woman won', 0, 'women'],
-  ]);
+  t.deepEqual(
+    rows.map((r) => [r.text, r.label, r.group]),
+    [
+      ['women are bad at x', 1, 'women'],
+      ['they should not y', 1, 'women'],
+      ['women are bad at x', 1, 'women'],
+      ['women lead companies', 0, 'women'],
+      ['a woman won', 0, 'women'],
+    ],
+  );
   t.throws(() => readToxigen(path.join(dir, 'nope')), { instanceOf: InputError, message: /no such folder/ });
 });
 
@@ -70,10 +92,21 @@ test('user CSV: label names, errors name the flag, the value and what is allowed
     'bad.csv': 'comment,is_toxic\nx,maybe\n',
   });
   const rows = loadLabelledCsv(path.join(dir, 'mine.csv'), { textColumn: 'comment', labelColumn: 'is_toxic' });
-  t.deepEqual(rows.map((r) => [r.text, r.label, r.source]), [['you idiot', 1, 'mine'], ['hello there', 0, 'mine'], ['nice, really', 0, 'mine']]);
-  const col = t.throws(() => loadLabelledCsv(path.join(dir, 'mine.csv'), { textColumn: 'text', labelColumn: 'is_toxic' }), { instanceOf: InputError });
+  t.deepEqual(
+    rows.map((r) => [r.text, r.label, r.source]),
+    [
+      ['you idiot', 1, 'mine'],
+      ['hello there', 0, 'mine'],
+      ['nice, really', 0, 'mine'],
+    ],
+  );
+  const col = t.throws(() => loadLabelledCsv(path.join(dir, 'mine.csv'), { textColumn: 'text', labelColumn: 'is_toxic' }), {
+    instanceOf: InputError,
+  });
   t.regex(col!.message, /--text-column "text": no such column .*its columns: comment, is_toxic/);
-  const label = t.throws(() => loadLabelledCsv(path.join(dir, 'bad.csv'), { textColumn: 'comment', labelColumn: 'is_toxic' }), { instanceOf: InputError });
+  const label = t.throws(() => loadLabelledCsv(path.join(dir, 'bad.csv'), { textColumn: 'comment', labelColumn: 'is_toxic' }), {
+    instanceOf: InputError,
+  });
   t.regex(label!.message, /line 2: is_toxic "maybe" is not a label; use 1\/0, toxic\/neutral/);
   t.throws(() => loadLabelledCsv(path.join(dir, 'missing.csv'), { textColumn: 'a', labelColumn: 'b' }), { message: /no such file/ });
 });
@@ -105,7 +138,11 @@ test('the shipped labels: both sources, de-duplicated, every ToxiGen group with 
 });
 
 test('ToxiGen keeps a larger validation share by default; per-source fractions can be set', (t) => {
-  const items: LabelledText[] = Array.from({ length: 4000 }, (_, i) => ({ text: `s ${i}`, label: 0, source: i % 2 ? 'toxigen' : 'davidson' }));
+  const items: LabelledText[] = Array.from({ length: 4000 }, (_, i) => ({
+    text: `s ${i}`,
+    label: 0,
+    source: i % 2 ? 'toxigen' : 'davidson',
+  }));
   const { validation } = splitByHash(items, 0.1);
   const share = (source: string): number => validation.filter((x) => x.source === source).length / 2000;
   t.true(Math.abs(share('davidson') - 0.1) < 0.03, `davidson ${share('davidson')}`);

@@ -11,27 +11,58 @@ const T1 = 12.706204736174696; // t(0.975, 1)
 const STEPS = 12;
 
 /** An arm folder as `detox-lab run` leaves it: configs, summary, and TensorBoard curves (values exact in float32). */
-function writeArm(dir: string, o: {
-  name: string; index?: number; transform: string; seed: number; rewardAt: (k: number) => number; klAt: (k: number) => number;
-  toxBefore: number; toxAfter: number; events?: boolean; summary?: boolean; grid?: object;
-}): void {
+function writeArm(
+  dir: string,
+  o: {
+    name: string;
+    index?: number;
+    transform: string;
+    seed: number;
+    rewardAt: (k: number) => number;
+    klAt: (k: number) => number;
+    toxBefore: number;
+    toxAfter: number;
+    events?: boolean;
+    summary?: boolean;
+    grid?: object;
+  },
+): void {
   const d = path.join(dir, o.name);
   fs.mkdirSync(d, { recursive: true });
   const config = { experiment: 'x', seed: o.seed, reward: { transform: { type: o.transform } }, train: { steps: STEPS } };
   fs.writeFileSync(path.join(d, 'resolved-config.json'), JSON.stringify({ ...config, $source: { files: [], baseDir: dir } }));
   if (o.index !== undefined) {
-    fs.writeFileSync(path.join(d, 'arm.json'), JSON.stringify({
-      arm: o.name, index: o.index, settings: { 'reward.transform.type': o.transform, seed: o.seed }, grid: o.grid ?? { 'reward.transform.type': ['a', 'b'], seed: [0, 1] },
-    }));
+    fs.writeFileSync(
+      path.join(d, 'arm.json'),
+      JSON.stringify({
+        arm: o.name,
+        index: o.index,
+        settings: { 'reward.transform.type': o.transform, seed: o.seed },
+        grid: o.grid ?? { 'reward.transform.type': ['a', 'b'], seed: [0, 1] },
+      }),
+    );
   }
   if (o.summary !== false) {
-    fs.writeFileSync(path.join(d, 'summary.json'), JSON.stringify({
-      status: 'done', step: STEPS, totalSteps: STEPS, elapsedMs: 1000 * (10 + o.seed), peakRssBytes: (100 + o.seed) * 2 ** 20,
-      final: { 'env/reward_mean': o.rewardAt(STEPS), 'objective/kl': o.klAt(STEPS) },
-      lastK: { 'env/reward_mean': 99, 'objective/kl': 99 },
-      evalBefore: { toxicity: { mean: o.toxBefore, std: 0.125, n: 4 }, distinct1: 0.5, distinct2: 0.75, distinct3: 1, perplexity: 200 },
-      evalAfter: { toxicity: { mean: o.toxAfter, std: 0.0625, n: 4 }, distinct1: 0.5, distinct2: 0.875, distinct3: 1, perplexity: 210 + o.seed },
-    }));
+    fs.writeFileSync(
+      path.join(d, 'summary.json'),
+      JSON.stringify({
+        status: 'done',
+        step: STEPS,
+        totalSteps: STEPS,
+        elapsedMs: 1000 * (10 + o.seed),
+        peakRssBytes: (100 + o.seed) * 2 ** 20,
+        final: { 'env/reward_mean': o.rewardAt(STEPS), 'objective/kl': o.klAt(STEPS) },
+        lastK: { 'env/reward_mean': 99, 'objective/kl': 99 },
+        evalBefore: { toxicity: { mean: o.toxBefore, std: 0.125, n: 4 }, distinct1: 0.5, distinct2: 0.75, distinct3: 1, perplexity: 200 },
+        evalAfter: {
+          toxicity: { mean: o.toxAfter, std: 0.0625, n: 4 },
+          distinct1: 0.5,
+          distinct2: 0.875,
+          distinct3: 1,
+          perplexity: 210 + o.seed,
+        },
+      }),
+    );
   }
   if (o.events !== false) {
     const w = new TensorBoardWriter(d, { flushEverySeconds: 0 });
@@ -53,28 +84,49 @@ function gridFolder(): string {
   for (const transform of ['a', 'b']) {
     for (const seed of [0, 1]) {
       writeArm(dir, {
-        name: `transform-${transform}_seed-${seed}`, index: index++, transform, seed,
-        rewardAt: (k) => k / 8 + seed + (transform === 'b' ? 10 : 0), klAt: (k) => seed / 4 + k / 16,
-        toxBefore: 0.25, toxAfter: transform === 'a' ? 0.125 + seed / 8 : 0.5,
+        name: `transform-${transform}_seed-${seed}`,
+        index: index++,
+        transform,
+        seed,
+        rewardAt: (k) => k / 8 + seed + (transform === 'b' ? 10 : 0),
+        klAt: (k) => seed / 4 + k / 16,
+        toxBefore: 0.25,
+        toxAfter: transform === 'a' ? 0.125 + seed / 8 : 0.5,
       });
     }
   }
-  writeArm(dir, { name: 'transform-a_seed-0.old-2024', transform: 'a', seed: 0, rewardAt: () => 1000, klAt: () => 0, toxBefore: 0, toxAfter: 0 });
+  writeArm(dir, {
+    name: 'transform-a_seed-0.old-2024',
+    transform: 'a',
+    seed: 0,
+    rewardAt: () => 1000,
+    klAt: () => 0,
+    toxBefore: 0,
+    toxAfter: 0,
+  });
   fs.mkdirSync(path.join(dir, 'eval'));
   fs.writeFileSync(path.join(dir, 'eval', 'eval.json'), '{}');
   return dir;
 }
 
-const close = (t: { true: (c: boolean, m?: string) => void }, a: number, b: number, tol = 1e-9) => t.true(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+const close = (t: { true: (c: boolean, m?: string) => void }, a: number, b: number, tol = 1e-9) =>
+  t.true(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
 test('seeds of one setting form a row: mean ± t(0.975, n−1)·s/√n of each figure', (t) => {
   const dir = gridFolder();
   const r = compareExperiment(dir);
-  t.deepEqual(r.arms.map((a) => a.name), ['transform-a_seed-0', 'transform-a_seed-1', 'transform-b_seed-0', 'transform-b_seed-1']);
+  t.deepEqual(
+    r.arms.map((a) => a.name),
+    ['transform-a_seed-0', 'transform-a_seed-1', 'transform-b_seed-0', 'transform-b_seed-1'],
+  );
   t.true(r.grouped);
-  t.deepEqual(r.rows.map((row) => [row.label, row.n, row.seeds, row.status, row.steps]), [
-    ['transform-a', 2, [0, 1], 'done', '12'], ['transform-b', 2, [0, 1], 'done', '12'],
-  ]);
+  t.deepEqual(
+    r.rows.map((row) => [row.label, row.n, row.seeds, row.status, row.steps]),
+    [
+      ['transform-a', 2, [0, 1], 'done', '12'],
+      ['transform-b', 2, [0, 1], 'done', '12'],
+    ],
+  );
   const a = r.rows[0]!.metrics;
   // reward_final: 1.5 and 2.5 → mean 2, s = √0.5, CI = t·s/√2 = t/2.
   t.deepEqual(a.reward_final!.values, [1.5, 2.5]);
@@ -88,7 +140,7 @@ test('seeds of one setting form a row: mean ± t(0.975, n−1)·s/√n of each f
   t.deepEqual(a.toxicity_before!.values, [0.25, 0.25]);
   t.is(a.toxicity_before!.ci95, 0);
   t.deepEqual(a.toxicity_after!.values, [0.125, 0.25]);
-  close(t, a.toxicity_after!.ci95!, T1 * Math.sqrt(0.0078125) / Math.SQRT2);
+  close(t, a.toxicity_after!.ci95!, (T1 * Math.sqrt(0.0078125)) / Math.SQRT2);
   t.deepEqual(a.toxicity_after_std!.values, [0.0625, 0.0625]);
   t.deepEqual(a.distinct2_after!.values, [0.875, 0.875]);
   t.deepEqual(a.perplexity_after!.values, [210, 211]);
@@ -104,12 +156,20 @@ test('markdown, CSV and JSON carry the same figures', (t) => {
   const r = compareExperiment(gridFolder());
   const md = formatMarkdown(r);
   const lines = md.split('\n');
-  t.regex(lines[0]!, /^\| arm +\| n \| seeds \| status \| steps \| reward \(final\) +\| reward \(last-K\) +\| KL \(final\) +\| KL \(last-K\) +\| reward roughness +\| toxicity before +\| toxicity after +\| distinct-2 \(after\) \| perplexity \(after\) \| wall time +\| peak RSS +\|$/);
+  t.regex(
+    lines[0]!,
+    /^\| arm +\| n \| seeds \| status \| steps \| reward \(final\) +\| reward \(last-K\) +\| KL \(final\) +\| KL \(last-K\) +\| reward roughness +\| toxicity before +\| toxicity after +\| distinct-2 \(after\) \| perplexity \(after\) \| wall time +\| peak RSS +\|$/,
+  );
   t.regex(lines[2]!, new RegExp(`^\\| transform-a +\\| 2 \\| 0 1 +\\| done +\\| 12 +\\| 2\\.0000 ± ${(T1 / 2).toFixed(4)} +\\|`));
-  t.regex(lines[2]!, /\| 0\.2500 ± 0\.0000 +\| 0\.1875 ± 0\.7941 +\| 0\.8750 ± 0\.0000 +\| 210\.50 ± 6\.35 +\| 10\.5 ± 6\.4 s \| 101 ± 6 MiB \|$/);
+  t.regex(
+    lines[2]!,
+    /\| 0\.2500 ± 0\.0000 +\| 0\.1875 ± 0\.7941 +\| 0\.8750 ± 0\.0000 +\| 210\.50 ± 6\.35 +\| 10\.5 ± 6\.4 s \| 101 ± 6 MiB \|$/,
+  );
   t.regex(md, /mean ± 95% CI of the mean across seeds, t\(0\.975, n−1\)·s\/√n/);
 
-  const csv = formatCsv(r).split('\n').map((l) => l.split(','));
+  const csv = formatCsv(r)
+    .split('\n')
+    .map((l) => l.split(','));
   t.is(csv.length, 3);
   const col = (name: string) => csv[0]!.indexOf(name);
   t.deepEqual(csv[0]!.slice(0, 8), ['arm', 'arms', 'n', 'seeds', 'status', 'steps', 'reward_final', 'reward_final_ci95']);
@@ -129,11 +189,32 @@ test('markdown, CSV and JSON carry the same figures', (t) => {
 test('without a seed axis each arm is a row; toxicity is mean ± std; missing figures fall back or show —', (t) => {
   const dir = path.join(tmpProject({}), 'runs', 'y');
   writeArm(dir, { name: 'seed-10', transform: 'a', seed: 10, rewardAt: (k) => k, klAt: () => 0.5, toxBefore: 0.25, toxAfter: 0.125 });
-  writeArm(dir, { name: 'seed-2', transform: 'b', seed: 2, rewardAt: (k) => -k, klAt: () => 0.25, toxBefore: 0.25, toxAfter: 0.375, events: false });
-  writeArm(dir, { name: 'R&D <1>', transform: 'c', seed: 3, rewardAt: (k) => k, klAt: () => 0, toxBefore: 0.5, toxAfter: 0.5, summary: false });
+  writeArm(dir, {
+    name: 'seed-2',
+    transform: 'b',
+    seed: 2,
+    rewardAt: (k) => -k,
+    klAt: () => 0.25,
+    toxBefore: 0.25,
+    toxAfter: 0.375,
+    events: false,
+  });
+  writeArm(dir, {
+    name: 'R&D <1>',
+    transform: 'c',
+    seed: 3,
+    rewardAt: (k) => k,
+    klAt: () => 0,
+    toxBefore: 0.5,
+    toxAfter: 0.5,
+    summary: false,
+  });
   const r = compareExperiment(dir);
   t.false(r.grouped);
-  t.deepEqual(r.rows.map((x) => x.label), ['R&D <1>', 'seed-2', 'seed-10']); // natural order
+  t.deepEqual(
+    r.rows.map((x) => x.label),
+    ['R&D <1>', 'seed-2', 'seed-10'],
+  ); // natural order
   const noEvents = r.arms.find((a) => a.name === 'seed-2')!;
   t.is(noEvents.metrics.reward_final, -12); // from summary.final
   t.is(noEvents.metrics.reward_lastk, 99); // summary.lastK is the last-10 mean
@@ -144,25 +225,48 @@ test('without a seed axis each arm is a row; toxicity is mean ± std; missing fi
   t.is(noSummary.metrics.toxicity_after, 0.5); // from the eval/toxicity_mean curve
   t.true(Number.isNaN(noSummary.metrics.wall_s!));
   const md = formatMarkdown(r);
-  t.regex(md, /\| seed-10 +\| done +\| 12 +\| 12\.0000 +\| 7\.5000 +\| 0\.5000 +\| 0\.5000 +\| 1\.0000 +\| 0\.2500 ± 0\.1250 +\| 0\.1250 ± 0\.0625 +\|/);
+  t.regex(
+    md,
+    /\| seed-10 +\| done +\| 12 +\| 12\.0000 +\| 7\.5000 +\| 0\.5000 +\| 0\.5000 +\| 1\.0000 +\| 0\.2500 ± 0\.1250 +\| 0\.1250 ± 0\.0625 +\|/,
+  );
   t.regex(md, /\| R&D <1> +\| no summary \| 12 .*\| — +\| — +\|$/m);
   t.regex(md, /toxicity: mean ± population std over the continuations/);
   // One arm folder on its own.
-  t.deepEqual(compareExperiment(path.join(dir, 'seed-10')).arms.map((a) => a.name), ['seed-10']);
+  t.deepEqual(
+    compareExperiment(path.join(dir, 'seed-10')).arms.map((a) => a.name),
+    ['seed-10'],
+  );
   t.throws(() => compareExperiment(path.join(dir, '..')), { message: /no arm folders in .*runs/ });
 });
 
 test('arms are in grid order when they share one grid, else in natural name order', (t) => {
   const dir = path.join(tmpProject({}), 'runs', 'o');
   const arm = (name: string, index: number, grid: object) =>
-    writeArm(dir, { name, index, grid, transform: 'a', seed: index, rewardAt: (k) => k, klAt: () => 0, toxBefore: 0, toxAfter: 0, events: false });
+    writeArm(dir, {
+      name,
+      index,
+      grid,
+      transform: 'a',
+      seed: index,
+      rewardAt: (k) => k,
+      klAt: () => 0,
+      toxBefore: 0,
+      toxAfter: 0,
+      events: false,
+    });
   const grid = { seed: [10, 2, 1] };
   arm('seed-10', 0, grid);
   arm('seed-2', 1, grid);
   arm('seed-1', 2, grid);
-  t.deepEqual(compareExperiment(dir).arms.map((a) => a.name), ['seed-10', 'seed-2', 'seed-1']);
+  t.deepEqual(
+    compareExperiment(dir).arms.map((a) => a.name),
+    ['seed-10', 'seed-2', 'seed-1'],
+  );
   arm('seed-1', 0, { seed: [1] }); // re-run by another grid
-  t.deepEqual(compareExperiment(dir).arms.map((a) => a.name), ['seed-1', 'seed-2', 'seed-10']);
+  t.deepEqual(
+    compareExperiment(dir).arms.map((a) => a.name),
+    ['seed-1', 'seed-2', 'seed-10'],
+  );
 });
 
 test('a step logged twice (a resumed run) keeps its last value', (t) => {
@@ -173,22 +277,46 @@ test('a step logged twice (a resumed run) keeps its last value', (t) => {
   const w2 = new TensorBoardWriter(dir, { flushEverySeconds: 0 });
   for (const k of [3, 4]) w2.scalar('env/reward_mean', 10 * k, k);
   w2.close();
-  t.deepEqual(readCurves(dir).get('env/reward_mean')!.map((p) => [p.step, p.value]), [[1, 1], [2, 2], [3, 30], [4, 40]]);
+  t.deepEqual(
+    readCurves(dir)
+      .get('env/reward_mean')!
+      .map((p) => [p.step, p.value]),
+    [
+      [1, 1],
+      [2, 2],
+      [3, 30],
+      [4, 40],
+    ],
+  );
   t.is(readCurves(tmpProject({})).size, 0);
 });
 
 /** Panels of the plot with their axes, and each series' points mapped back to data coordinates. */
 function readPlot(svg: string) {
-  const panels = [...svg.matchAll(/<g class="panel" data-tag="([^"]+)" data-x-domain="([^"]+)" data-y-domain="([^"]+)" data-area="([^"]+)">([\s\S]*?)<\/g>/g)];
+  const panels = [
+    ...svg.matchAll(
+      /<g class="panel" data-tag="([^"]+)" data-x-domain="([^"]+)" data-y-domain="([^"]+)" data-area="([^"]+)">([\s\S]*?)<\/g>/g,
+    ),
+  ];
   return panels.map(([, tag, xd, yd, area, body]) => {
     const [x0, x1] = xd!.split(' ').map(Number) as [number, number];
     const [y0, y1] = yd!.split(' ').map(Number) as [number, number];
     const [left, top, w, h] = area!.split(' ').map(Number) as [number, number, number, number];
-    const toData = (px: number, py: number): [number, number] => [x0 + ((px - left) / w) * (x1 - x0), y0 + ((top + h - py) / h) * (y1 - y0)];
-    const curves = new Map([...body!.matchAll(/<polyline class="curve" data-series="([^"]+)"[^>]* points="([^"]+)"/g)]
-      .map(([, name, pts]) => [name!, pts!.split(' ').map((p) => toData(...(p.split(',').map(Number) as [number, number])))]));
-    const markers = [...body!.matchAll(/<circle class="marker ([a-z-]+)" data-series="([^"]+)" cx="([^"]+)" cy="([^"]+)" r="4" fill="([^"]+)" stroke="([^"]+)"/g)]
-      .map(([, kind, name, cx, cy, fill, stroke]) => ({ kind, name, at: toData(Number(cx), Number(cy)), filled: fill === stroke }));
+    const toData = (px: number, py: number): [number, number] => [
+      x0 + ((px - left) / w) * (x1 - x0),
+      y0 + ((top + h - py) / h) * (y1 - y0),
+    ];
+    const curves = new Map(
+      [...body!.matchAll(/<polyline class="curve" data-series="([^"]+)"[^>]* points="([^"]+)"/g)].map(([, name, pts]) => [
+        name!,
+        pts!.split(' ').map((p) => toData(...(p.split(',').map(Number) as [number, number]))),
+      ]),
+    );
+    const markers = [
+      ...body!.matchAll(
+        /<circle class="marker ([a-z-]+)" data-series="([^"]+)" cx="([^"]+)" cy="([^"]+)" r="4" fill="([^"]+)" stroke="([^"]+)"/g,
+      ),
+    ].map(([, kind, name, cx, cy, fill, stroke]) => ({ kind, name, at: toData(Number(cx), Number(cy)), filled: fill === stroke }));
     return { tag, x: [x0, x1], y: [y0, y1], curves, markers };
   });
 }
@@ -198,10 +326,16 @@ test('the plot draws reward, KL and toxicity per arm, coloured by setting, with 
   const svg = comparePlot(r);
   t.true(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   const panels = readPlot(svg);
-  t.deepEqual(panels.map((p) => p.tag), ['env/reward_mean', 'objective/kl', 'env/toxicity_mean']);
+  t.deepEqual(
+    panels.map((p) => p.tag),
+    ['env/reward_mean', 'objective/kl', 'env/toxicity_mean'],
+  );
   for (const p of panels) {
     t.deepEqual(p.x, [0, 12]);
-    t.deepEqual([...p.curves.keys()], r.arms.map((a) => a.name));
+    t.deepEqual(
+      [...p.curves.keys()],
+      r.arms.map((a) => a.name),
+    );
   }
   // Every drawn point maps back onto its curve value (pixel coordinates are rounded to 0.01).
   const reward = panels[0]!;
@@ -210,7 +344,10 @@ test('the plot draws reward, KL and toxicity per arm, coloured by setting, with 
     const want = arm.curves.get('env/reward_mean')!.map((p) => [p.step, p.value]);
     const got = reward.curves.get(arm.name)!;
     t.is(got.length, STEPS);
-    got.forEach(([x, y], i) => { close(t, x, want[i]![0]!, 1e-3); close(t, y, want[i]![1]!, 1e-3); });
+    got.forEach(([x, y], i) => {
+      close(t, x, want[i]![0]!, 1e-3);
+      close(t, y, want[i]![1]!, 1e-3);
+    });
   }
   const tox = panels[2]!;
   t.is(tox.markers.length, 8);

@@ -24,10 +24,31 @@ test('linear scale and XML escaping', (t) => {
 });
 
 test('a series of one point is drawn as a dot; non-finite points are skipped', (t) => {
-  const svg = renderSvg('t', [{ id: 'p', title: 'P', series: [
-    { name: 'one', colorKey: 'one', points: [[1, 2]] },
-    { name: 'gap', colorKey: 'gap', points: [[0, 1], [1, NaN], [2, 3]] },
-  ] }], [{ colorKey: 'one', label: 'one' }, { colorKey: 'gap', label: 'gap' }]);
+  const svg = renderSvg(
+    't',
+    [
+      {
+        id: 'p',
+        title: 'P',
+        series: [
+          { name: 'one', colorKey: 'one', points: [[1, 2]] },
+          {
+            name: 'gap',
+            colorKey: 'gap',
+            points: [
+              [0, 1],
+              [1, NaN],
+              [2, 3],
+            ],
+          },
+        ],
+      },
+    ],
+    [
+      { colorKey: 'one', label: 'one' },
+      { colorKey: 'gap', label: 'gap' },
+    ],
+  );
   t.regex(svg, /<circle class="curve point" data-series="one" cx="[\d.]+" cy="[\d.]+" r="2.5" fill="#1f77b4">/);
   const pts = /data-series="gap" fill="none" stroke="#ff7f0e" stroke-width="1.5" points="([^"]+)"/.exec(svg)![1]!.split(' ');
   t.is(pts.length, 2);

@@ -4,8 +4,13 @@ import { incompleteBeta, logGamma, mean, meanCi95, sampleStd, studentTCdf, stude
 // References: closed forms for df = 1 (tan(0.475π)) and df = 2 ((2p−1)·√(2 / (4p(1−p)))); the others from Simpson
 // integration of the t density with 2·10^5 intervals in Python (float64), agreeing with published tables.
 const T975: [number, number][] = [
-  [1, 12.706204736174696], [2, 4.302652729749464], [3, 3.182446305283708], [4, 2.776445105197781],
-  [5, 2.570581835636327], [9, 2.2621571627982195], [29, 2.0452296421327283],
+  [1, 12.706204736174696],
+  [2, 4.302652729749464],
+  [3, 3.182446305283708],
+  [4, 2.776445105197781],
+  [5, 2.570581835636327],
+  [9, 2.2621571627982195],
+  [29, 2.0452296421327283],
 ];
 
 test('t(0.975, df) matches closed forms and tables', (t) => {

@@ -9,18 +9,67 @@ import { tmpProject } from '../helpers/tmp.js';
 // Small but working plugins of every slot kind, so the config machinery is tested on its own.
 const testPlugins: AnyPluginDefinition[] = [
   definePlugin({
-    kind: 'policy', name: 'fake-policy', description: 'test', options: z.object({ path: z.string(), layers: z.number().int().default(2) }),
-    create: () => { throw new Error('not built in config tests'); },
+    kind: 'policy',
+    name: 'fake-policy',
+    description: 'test',
+    options: z.object({ path: z.string(), layers: z.number().int().default(2) }),
+    create: () => {
+      throw new Error('not built in config tests');
+    },
   }),
-  definePlugin({ kind: 'reward-model', name: 'fake-cls', description: 'test', options: z.object({}), create: () => { throw new Error('x'); } }),
   definePlugin({
-    kind: 'reward-transform', name: 'neutral', description: 'test', options: z.object({ scale: z.number().default(1) }),
+    kind: 'reward-model',
+    name: 'fake-cls',
+    description: 'test',
+    options: z.object({}),
+    create: () => {
+      throw new Error('x');
+    },
+  }),
+  definePlugin({
+    kind: 'reward-transform',
+    name: 'neutral',
+    description: 'test',
+    options: z.object({ scale: z.number().default(1) }),
     create: (o) => ({ name: 'neutral', transform: (l, n) => l.map((r) => o.scale * r[n]!) }),
   }),
-  definePlugin({ kind: 'reward-transform', name: 'other', description: 'test', options: z.object({ temperature: z.number().default(1) }), create: () => ({ name: 'other', transform: (l) => l.map(() => 0) }) }),
-  definePlugin({ kind: 'dataset', name: 'lines', description: 'test', options: z.object({ path: z.string() }), create: () => { throw new Error('x'); } }),
-  definePlugin({ kind: 'optimiser', name: 'sgd', description: 'test', options: z.object({ learningRate: z.number().positive().default(0.1) }), create: () => { throw new Error('x'); } }),
-  definePlugin({ kind: 'memory', name: 'checkpointing', description: 'test', options: z.object({}), create: () => ({ name: 'checkpointing', apply: (p) => { p.checkpointBlocks = true; } }) }),
+  definePlugin({
+    kind: 'reward-transform',
+    name: 'other',
+    description: 'test',
+    options: z.object({ temperature: z.number().default(1) }),
+    create: () => ({ name: 'other', transform: (l) => l.map(() => 0) }),
+  }),
+  definePlugin({
+    kind: 'dataset',
+    name: 'lines',
+    description: 'test',
+    options: z.object({ path: z.string() }),
+    create: () => {
+      throw new Error('x');
+    },
+  }),
+  definePlugin({
+    kind: 'optimiser',
+    name: 'sgd',
+    description: 'test',
+    options: z.object({ learningRate: z.number().positive().default(0.1) }),
+    create: () => {
+      throw new Error('x');
+    },
+  }),
+  definePlugin({
+    kind: 'memory',
+    name: 'checkpointing',
+    description: 'test',
+    options: z.object({}),
+    create: () => ({
+      name: 'checkpointing',
+      apply: (p) => {
+        p.checkpointBlocks = true;
+      },
+    }),
+  }),
 ];
 
 const base = {
@@ -38,7 +87,14 @@ async function load(files: Record<string, string | object>, opts: { file?: strin
 }
 
 async function issuesOf(files: Record<string, string | object>, opts: { file?: string; set?: string[] } = {}) {
-  const err = await (async () => { try { await load(files, opts); } catch (e) { return e; } return undefined; })();
+  const err = await (async () => {
+    try {
+      await load(files, opts);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
   if (!(err instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(err)}`);
   return err.issues;
 }
@@ -57,7 +113,10 @@ test('a valid config fills TRL defaults and plugin defaults', async (t) => {
 
 test('unknown plugin type names the path and lists the known plugins', async (t) => {
   const issues = await issuesOf({ '.detoxrc.json': { ...base, reward: { ...base.reward, transform: { type: 'sigmoid' } } } });
-  t.deepEqual(issues.map((i) => i.path), ['reward.transform.type']);
+  t.deepEqual(
+    issues.map((i) => i.path),
+    ['reward.transform.type'],
+  );
   t.regex(issues[0]!.message, /unknown reward-transform plugin "sigmoid"; known: neutral, other/);
 });
 
@@ -91,7 +150,7 @@ test('enums list the allowed values', async (t) => {
   t.regex(issues[0]!.message, /must be one of "wasm", "cpu", "tensorflow", "tensorflow-gpu" \(got "webgpu"\)/);
 });
 
-test('batch size must be a multiple of the backward batch (TRL\'s rule)', async (t) => {
+test("batch size must be a multiple of the backward batch (TRL's rule)", async (t) => {
   const issues = await issuesOf({ '.detoxrc.json': { ...base, ppo: { batchSize: 10, miniBatchSize: 4 } } });
   t.is(issues[0]!.path, 'ppo.batchSize');
   t.regex(issues[0]!.message, /multiple of miniBatchSize × gradientAccumulationSteps = 4 × 1 = 4 \(got 10\)/);
@@ -109,16 +168,19 @@ test('all issues are reported at once', async (t) => {
 });
 
 test('$import: child keys win, arrays replace, a changed slot type drops the old options', async (t) => {
-  const { config } = await load({
-    '.detoxrc.json': { ...base, memory: [{ type: 'checkpointing' }] },
-    'experiments/x.json': {
-      $import: '../.detoxrc.json',
-      experiment: 'x',
-      reward: { transform: { type: 'other' } },
-      data: { promptTokens: [10, 15] },
-      memory: [],
+  const { config } = await load(
+    {
+      '.detoxrc.json': { ...base, memory: [{ type: 'checkpointing' }] },
+      'experiments/x.json': {
+        $import: '../.detoxrc.json',
+        experiment: 'x',
+        reward: { transform: { type: 'other' } },
+        data: { promptTokens: [10, 15] },
+        memory: [],
+      },
     },
-  }, { file: 'experiments/x.json' });
+    { file: 'experiments/x.json' },
+  );
   t.is(config.experiment, 'x');
   t.deepEqual(config.reward.transform, { type: 'other', temperature: 1 });
   t.deepEqual(config.data.promptTokens, [10, 15]);
@@ -127,9 +189,12 @@ test('$import: child keys win, arrays replace, a changed slot type drops the old
 });
 
 test('--set overrides are typed and applied last', async (t) => {
-  const { config } = await load({ '.detoxrc.json': base }, {
-    set: ['ppo.batchSize=16', 'ppo.whitenRewards=true', 'data.promptTokens=[15,20]', 'experiment=abc', 'reward.transform.type=other'],
-  });
+  const { config } = await load(
+    { '.detoxrc.json': base },
+    {
+      set: ['ppo.batchSize=16', 'ppo.whitenRewards=true', 'data.promptTokens=[15,20]', 'experiment=abc', 'reward.transform.type=other'],
+    },
+  );
   t.is(config.ppo.batchSize, 16);
   t.is(config.ppo.whitenRewards, true);
   t.deepEqual(config.data.promptTokens, [15, 20]);
@@ -142,7 +207,9 @@ test('config search: .detoxrc.json, .config/detoxrc.json, package.json "detoxLab
   t.is(a.config.experiment, 'dotconfig');
   const b = await load({ 'package.json': { name: 'x', detoxLab: { ...base, experiment: 'pkg' } } });
   t.is(b.config.experiment, 'pkg');
-  const err = await t.throwsAsync(load({ '.detoxrc.js': 'module.exports = {}', 'package.json': { name: 'x', detox: { configurations: {} } } }));
+  const err = await t.throwsAsync(
+    load({ '.detoxrc.js': 'module.exports = {}', 'package.json': { name: 'x', detox: { configurations: {} } } }),
+  );
   t.true(err instanceof ConfigFileError);
   t.regex(err!.message, /no config found/);
 });
@@ -175,6 +242,20 @@ test('merge and --set helpers', (t) => {
 
 test('registry: duplicate names are an error; kebab-case names enforced', (t) => {
   const r = new PluginRegistry(testPlugins);
-  t.throws(() => r.register(testPlugins[2]!, 'mine.js'), { message: /duplicate reward-transform plugin "neutral": from mine\.js, already registered from built-in/ });
-  t.throws(() => definePlugin({ kind: 'dataset', name: 'My_Data', description: '', options: z.object({}), create: () => { throw new Error(); } }), { message: /kebab-case/ });
+  t.throws(() => r.register(testPlugins[2]!, 'mine.js'), {
+    message: /duplicate reward-transform plugin "neutral": from mine\.js, already registered from built-in/,
+  });
+  t.throws(
+    () =>
+      definePlugin({
+        kind: 'dataset',
+        name: 'My_Data',
+        description: '',
+        options: z.object({}),
+        create: () => {
+          throw new Error();
+        },
+      }),
+    { message: /kebab-case/ },
+  );
 });

@@ -9,7 +9,10 @@ import { planAblation } from '../../core/config/ablate.js';
 import { prepareExperiment } from '../../core/config/prepare.js';
 import { builtinPlugins } from '../../plugins/index.js';
 
-const files = fs.readdirSync('experiments').filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync('experiments')
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 test('the study recipes and ablations are all shipped', (t) => {
   for (const name of ['reward-transform', 'prompt-length', 'mini-batch-size', 'learning-rate', 'memory', 'gpt-neo-125m', 'gpt-j-6b']) {

@@ -11,8 +11,16 @@ type Schema = { properties: Record<string, any> };
 
 test('the JSON Schema lists every built-in plugin per slot, with the options and help text', (t) => {
   const schema = configJsonSchema(new PluginRegistry(builtinPlugins)) as Schema;
-  const names = (anyOf: any[]) => anyOf.map((c) => c.properties?.type?.const).filter(Boolean).sort();
-  const byKind = (k: string) => builtinPlugins.filter((d) => d.kind === k).map((d) => d.name).sort();
+  const names = (anyOf: any[]) =>
+    anyOf
+      .map((c) => c.properties?.type?.const)
+      .filter(Boolean)
+      .sort();
+  const byKind = (k: string) =>
+    builtinPlugins
+      .filter((d) => d.kind === k)
+      .map((d) => d.name)
+      .sort();
   t.deepEqual(names(schema.properties.policy.anyOf), byKind('policy'));
   t.deepEqual(names(schema.properties.optimiser.anyOf), byKind('optimiser'));
   t.deepEqual(names(schema.properties.reward.properties.transform.anyOf), byKind('reward-transform'));
@@ -47,9 +55,18 @@ const readmeExamples = (): string[] =>
   [...fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').matchAll(/^```json\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
 
 test('ajv: every shipped config, inheriting or not, and every JSON example of the README validates', (t) => {
-  const files = ['.detoxrc.json', ...fs.readdirSync(path.join(ROOT, 'experiments')).filter((f) => f.endsWith('.json')).map((f) => `experiments/${f}`)];
+  const files = [
+    '.detoxrc.json',
+    ...fs
+      .readdirSync(path.join(ROOT, 'experiments'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => `experiments/${f}`),
+  ];
   t.true(files.length >= 9);
-  t.true(files.some((f) => 'ablate' in JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'))), 'a grid among them');
+  t.true(
+    files.some((f) => 'ablate' in JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'))),
+    'a grid among them',
+  );
   for (const f of files) t.deepEqual(errorsOf(JSON.parse(fs.readFileSync(path.join(ROOT, f), 'utf8'))), [], f);
   const examples = readmeExamples();
   t.true(examples.length >= 2);
@@ -64,7 +81,8 @@ test('ajv: a partial config is fine, as the loader merges it ($import as a path 
     { optimiser: { learningRate: 1e-4 }, reward: { transform: { type: 'softmax' } }, data: { promptTokens: [5, 8] } },
     { policy: { type: 'hf-causal-lm' }, data: { dataset: { heldOutFraction: 0.1 } } },
     { ablate: { seed: [0, 1] }, ablateMode: 'zip' },
-  ]) t.deepEqual(errorsOf(config), [], JSON.stringify(config));
+  ])
+    t.deepEqual(errorsOf(config), [], JSON.stringify(config));
 });
 
 test('ajv: unknown keys, wrong types and bad values are still rejected', (t) => {
@@ -83,6 +101,9 @@ test('ajv: unknown keys, wrong types and bad values are still rejected', (t) => 
   ];
   for (const [config, error] of rejected) {
     const errors = errorsOf(config);
-    t.true(errors.some((e) => error.test(e)), `${JSON.stringify(config)}: ${errors.join('; ') || 'accepted'}`);
+    t.true(
+      errors.some((e) => error.test(e)),
+      `${JSON.stringify(config)}: ${errors.join('; ') || 'accepted'}`,
+    );
   }
 });

@@ -19,7 +19,10 @@ test('hash split: held-out share near the fraction, disjoint, covering, order ke
   t.is(new Set([...train, ...heldOut]).size, keys.length);
   // Binomial(2000, 0.2): sd ≈ 17.9; this seed gives a share within 3 sd.
   t.true(Math.abs(heldOut.length - 400) < 54, `held out ${heldOut.length}`);
-  t.deepEqual(train, keys.filter((k) => train.includes(k)));
+  t.deepEqual(
+    train,
+    keys.filter((k) => train.includes(k)),
+  );
 });
 
 test('hash split is stable under reordering and under adding other rows; seeds differ', (t) => {
@@ -27,7 +30,10 @@ test('hash split is stable under reordering and under adding other rows; seeds d
   const reversed = splitByHash([...keys].reverse(), 0.2, 3, (k) => k);
   t.deepEqual([...reversed.heldOut].sort(), [...a.heldOut].sort());
   const more = splitByHash([...keys, ...keys.map((k) => `${k}!`)], 0.2, 3, (k) => k);
-  t.deepEqual(more.heldOut.filter((k) => !k.endsWith('!')), a.heldOut);
+  t.deepEqual(
+    more.heldOut.filter((k) => !k.endsWith('!')),
+    a.heldOut,
+  );
   const other = splitByHash(keys, 0.2, 4, (k) => k);
   t.notDeepEqual(other.heldOut, a.heldOut);
 });
@@ -42,13 +48,27 @@ test("head split matches datasets' train_test_split(test_size=f, shuffle=False):
   const ten = Array.from({ length: 10 }, (_, i) => i);
   t.deepEqual(splitHead(ten, 0.2), { train: [0, 1, 2, 3, 4, 5, 6, 7], heldOut: [8, 9] });
   // 0.2 × 12 = 2.4000000000000004 → 3 held out (Python's ceil gives the same).
-  t.is(splitHead(Array.from({ length: 12 }, (_, i) => i), 0.2).heldOut.length, 3);
-  t.is(splitHead(Array.from({ length: 11 }, (_, i) => i), 0.2).heldOut.length, 3);
+  t.is(
+    splitHead(
+      Array.from({ length: 12 }, (_, i) => i),
+      0.2,
+    ).heldOut.length,
+    3,
+  );
+  t.is(
+    splitHead(
+      Array.from({ length: 11 }, (_, i) => i),
+      0.2,
+    ).heldOut.length,
+    3,
+  );
   t.deepEqual(splitHead(ten, 0), { train: ten, heldOut: [] });
 });
 
 test('fractions outside [0, 1) and unknown modes are rejected', (t) => {
   t.throws(() => splitHead([1], 1), { message: 'heldOutFraction must be in [0, 1) (got 1)' });
   t.throws(() => splitByHash([1], -0.1, 0, String), { message: /\[0, 1\)/ });
-  t.throws(() => splitItems([1], { mode: 'random' as 'hash', heldOutFraction: 0.2, seed: 0, keyOf: String }), { message: /unknown mode "random"; allowed: hash, head/ });
+  t.throws(() => splitItems([1], { mode: 'random' as 'hash', heldOutFraction: 0.2, seed: 0, keyOf: String }), {
+    message: /unknown mode "random"; allowed: hash, head/,
+  });
 });

@@ -9,12 +9,30 @@ import { ROOT } from '../helpers/tmp.js';
 // reward with the lexicon classifier as the evaluation's cross-check, two PPO steps, evaluation on a few held-out prompts.
 test('the embedded default runs end to end (shortened)', (t) => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'detox-default-'));
-  const r = spawnSync(process.execPath, [
-    path.join(ROOT, 'bin/detox-lab.js'), 'run',
-    '--set', `runsDir=${JSON.stringify(runs)}`, '--set', 'train.steps=2', '--set', 'train.progress=false',
-    '--set', 'ppo.batchSize=8', '--set', 'ppo.miniBatchSize=4', '--set', 'ppo.ppoEpochs=1',
-    '--set', 'eval.maxPrompts=8', '--set', 'eval.batchSize=8',
-  ], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(ROOT, 'bin/detox-lab.js'),
+      'run',
+      '--set',
+      `runsDir=${JSON.stringify(runs)}`,
+      '--set',
+      'train.steps=2',
+      '--set',
+      'train.progress=false',
+      '--set',
+      'ppo.batchSize=8',
+      '--set',
+      'ppo.miniBatchSize=4',
+      '--set',
+      'ppo.ppoEpochs=1',
+      '--set',
+      'eval.maxPrompts=8',
+      '--set',
+      'eval.batchSize=8',
+    ],
+    { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+  );
   t.is(r.status, 0, r.stderr);
   const summary = JSON.parse(fs.readFileSync(path.join(runs, 'default/main/summary.json'), 'utf8'));
   t.is(summary.status, 'done');

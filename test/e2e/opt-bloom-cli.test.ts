@@ -23,7 +23,16 @@ const cli = (cwd: string, ...args: string[]) => {
 for (const ckpt of ['opt-tiny-postln-bf16-sharded', 'bloom-tiny']) {
   test(`inspect --json on ${ckpt}: logits of a left-padded batch within 1e-4 of the reference`, (t) => {
     const c = references()[ckpt]!.cases.find((x) => x.name === 'left_padded')!;
-    const r = cli(ROOT, 'inspect', fixturePath(ckpt), '--input-ids', JSON.stringify(c.input_ids), '--attention-mask', JSON.stringify(c.attention_mask), '--json');
+    const r = cli(
+      ROOT,
+      'inspect',
+      fixturePath(ckpt),
+      '--input-ids',
+      JSON.stringify(c.input_ids),
+      '--attention-mask',
+      JSON.stringify(c.attention_mask),
+      '--json',
+    );
     t.is(r.code, 0, r.stderr);
     const logits = (JSON.parse(r.stdout) as { logits: number[][][] }).logits;
     const V = logits[0]![0]!.length;
@@ -31,38 +40,73 @@ for (const ckpt of ['opt-tiny-postln-bf16-sharded', 'bloom-tiny']) {
     t.true(err <= 1e-4, `max |logit error| ${err}`);
     const about = cli(ROOT, 'inspect', fixturePath(ckpt));
     t.is(about.code, 0, about.stderr);
-    t.regex(about.stdout, ckpt.startsWith('opt') ? /blocks: post-LayerNorm, no final LayerNorm, relu, embeddings 16 wide \(project_in \/ project_out\)/ : /positions: ALiBi over 6 heads/);
+    t.regex(
+      about.stdout,
+      ckpt.startsWith('opt')
+        ? /blocks: post-LayerNorm, no final LayerNorm, relu, embeddings 16 wide \(project_in \/ project_out\)/
+        : /positions: ALiBi over 6 heads/,
+    );
   });
 }
 
 test('eval experiments/model-selection.json: one table over a GPT-2, an OPT, a BLOOM and a GPT-Neo checkpoint', async (t) => {
   const rows = [...TINY_PROMPTS, 'Hey you dumb', 'Why are you so', 'Stop being a', 'Look at this'].map((text, i) =>
-    JSON.stringify({ filename: `doc${i}.txt`, begin: 0, end: text.length, prompt: { text, toxicity: 0.5 }, continuation: { text: ' and more.', toxicity: 0.1 } }));
-  const dir = tmpProject({ 'package.json': { name: 'selection', private: true }, 'data/real-toxicity-prompts/prompts.jsonl': `${rows.join('\n')}\n` });
-  for (const f of ['model-selection.json', 'gpt-neo-125m.json']) fs.cpSync(path.join(ROOT, 'experiments', f), path.join(dir, 'experiments', f));
+    JSON.stringify({
+      filename: `doc${i}.txt`,
+      begin: 0,
+      end: text.length,
+      prompt: { text, toxicity: 0.5 },
+      continuation: { text: ' and more.', toxicity: 0.1 },
+    }),
+  );
+  const dir = tmpProject({
+    'package.json': { name: 'selection', private: true },
+    'data/real-toxicity-prompts/prompts.jsonl': `${rows.join('\n')}\n`,
+  });
+  for (const f of ['model-selection.json', 'gpt-neo-125m.json'])
+    fs.cpSync(path.join(ROOT, 'experiments', f), path.join(dir, 'experiments', f));
   fs.cpSync(fixture('roberta'), path.join(dir, 'models/roberta-hate-speech-dynabench-r4-target'), { recursive: true });
   const base = { vocabSize: 257, nPositions: 64, dModel: 32, nHeads: 4, nLayers: 2 };
   // BLOOM gets a tokenizer of its own (one merge more): its continuations are re-encoded for the perplexity.
   const byte = byteTokenizerJson() as { model: { vocab: Record<string, number>; merges: string[] }; added_tokens: { id: number }[] };
-  const bloomTok = { ...byte, added_tokens: [{ ...byte.added_tokens[0]!, id: 257 }], model: { ...byte.model, vocab: { ...byte.model.vocab, '<|endoftext|>': 257, th: 256 }, merges: ['t h'] } };
+  const bloomTok = {
+    ...byte,
+    added_tokens: [{ ...byte.added_tokens[0]!, id: 257 }],
+    model: { ...byte.model, vocab: { ...byte.model.vocab, '<|endoftext|>': 257, th: 256 }, merges: ['t h'] },
+  };
   const models: [string, ReturnType<typeof makeConfig>, object?][] = [
     ['gpt2', makeConfig({ ...base, modelType: 'gpt2' })],
     ['opt-350m', makeConfig({ ...base, modelType: 'opt', wordEmbedProjDim: 16, postLayerNorm: true, bosTokenId: 256, eosTokenId: 256 })],
     ['bloom-560m', makeConfig({ ...base, vocabSize: 258, modelType: 'bloom', nHeads: 8, bosTokenId: 257, eosTokenId: 257 }), bloomTok],
     ['gpt-neo-125M', makeConfig({ ...base, modelType: 'gpt_neo', attentionTypes: ['global', 'local'], windowSize: 8 })],
   ];
-  for (const [name, cfg, tok] of models) await writeTinyModel(path.join(dir, 'models', name), cfg, { seed: 7, std: 0.3, ...(tok ? { tokenizerJson: tok } : {}) });
-  const r = cli(dir, 'eval', 'experiments/model-selection.json', ...models.flatMap(([name]) => ['-m', `models/${name}`]),
-    '--max-new-tokens', '6', '--set', 'eval.batchSize=2');
+  for (const [name, cfg, tok] of models)
+    await writeTinyModel(path.join(dir, 'models', name), cfg, { seed: 7, std: 0.3, ...(tok ? { tokenizerJson: tok } : {}) });
+  const r = cli(
+    dir,
+    'eval',
+    'experiments/model-selection.json',
+    ...models.flatMap(([name]) => ['-m', `models/${name}`]),
+    '--max-new-tokens',
+    '6',
+    '--set',
+    'eval.batchSize=2',
+  );
   t.is(r.code, 0, r.stderr);
   const table = r.stdout.trim().split('\n');
   t.is(table.length, 2 + models.length, r.stdout);
   models.forEach(([name], i) => t.true(table[2 + i]!.startsWith(`| models/${name} |`), table[2 + i]));
   const out = path.join(dir, 'runs/model-selection/eval');
-  const json = JSON.parse(fs.readFileSync(path.join(out, 'eval.json'), 'utf8')) as { model: string; result: { toxicity: { mean: number; n: number }; perplexity: number } }[];
+  const json = JSON.parse(fs.readFileSync(path.join(out, 'eval.json'), 'utf8')) as {
+    model: string;
+    result: { toxicity: { mean: number; n: number }; perplexity: number };
+  }[];
   for (const row of json) {
     t.is(row.result.toxicity.n, 4, `${row.model}: the 4 held-out prompts (last 20% of 20)`);
-    const samples = fs.readFileSync(path.join(out, `samples-${row.model.replace(/[^A-Za-z0-9._-]+/g, '_')}.jsonl`), 'utf8').trim().split('\n')
+    const samples = fs
+      .readFileSync(path.join(out, `samples-${row.model.replace(/[^A-Za-z0-9._-]+/g, '_')}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
       .map((l) => JSON.parse(l) as { toxicity: number; continuation: string });
     const mean = samples.reduce((a, s) => a + s.toxicity, 0) / samples.length;
     t.true(Math.abs(mean - row.result.toxicity.mean) < 1e-12, `${row.model}: table mean = mean of its samples`);
@@ -73,16 +117,37 @@ test('eval experiments/model-selection.json: one table over a GPT-2, an OPT, a B
 
 // OPT on two data-parallel workers (replicas built from the same folder), BLOOM on the main thread alone.
 for (const [arch, workers, cfg] of [
-  ['an OPT (post-LN, projected embeddings)', 2, makeConfig({ modelType: 'opt', vocabSize: 257, nPositions: 64, dModel: 32, nHeads: 4, nLayers: 2, wordEmbedProjDim: 16, postLayerNorm: true, bosTokenId: 256, eosTokenId: 256 })],
-  ['a BLOOM (ALiBi)', 1, makeConfig({ modelType: 'bloom', vocabSize: 257, nPositions: 64, dModel: 24, nHeads: 3, nLayers: 2, bosTokenId: 256, eosTokenId: 256 })],
+  [
+    'an OPT (post-LN, projected embeddings)',
+    2,
+    makeConfig({
+      modelType: 'opt',
+      vocabSize: 257,
+      nPositions: 64,
+      dModel: 32,
+      nHeads: 4,
+      nLayers: 2,
+      wordEmbedProjDim: 16,
+      postLayerNorm: true,
+      bosTokenId: 256,
+      eosTokenId: 256,
+    }),
+  ],
+  [
+    'a BLOOM (ALiBi)',
+    1,
+    makeConfig({ modelType: 'bloom', vocabSize: 257, nPositions: 64, dModel: 24, nHeads: 3, nLayers: 2, bosTokenId: 256, eosTokenId: 256 }),
+  ],
 ] as const) {
   test(`detox-lab run trains ${arch} policy with its value head, a shared-layer reference and checkpointing`, async (t) => {
-    const dir = await tinyProject((p) => tinyExperiment(p, {
-      workers,
-      train: { steps: 2, checkpointEvery: 2, sampleEvery: 1, progress: false },
-      memory: [{ type: 'shared-layers', numSharedLayers: 1 }, { type: 'checkpointing' }],
-      eval: { enabled: false },
-    }));
+    const dir = await tinyProject((p) =>
+      tinyExperiment(p, {
+        workers,
+        train: { steps: 2, checkpointEvery: 2, sampleEvery: 1, progress: false },
+        memory: [{ type: 'shared-layers', numSharedLayers: 1 }, { type: 'checkpointing' }],
+        eval: { enabled: false },
+      }),
+    );
     const policyDir = path.join(dir, 'models/policy');
     fs.rmSync(policyDir, { recursive: true });
     await writeTinyModel(policyDir, cfg, { seed: 3 });
@@ -100,6 +165,9 @@ for (const [arch, workers, cfg] of [
     const block = (i: number) => names.filter((n) => n.includes(cfg.modelType === 'opt' ? `.layers.${i}.` : `.h.${i}.`));
     t.true(block(1).some(changed), 'the unshared block was trained');
     t.false(block(0).some(changed), 'the shared block stayed frozen');
-    t.false(changed(names.find((n) => n.endsWith('embed_tokens.weight') || n.endsWith('word_embeddings.weight'))!), 'the shared embedding stayed frozen');
+    t.false(
+      changed(names.find((n) => n.endsWith('embed_tokens.weight') || n.endsWith('word_embeddings.weight'))!),
+      'the shared embedding stayed frozen',
+    );
   });
 }

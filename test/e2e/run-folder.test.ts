@@ -38,10 +38,18 @@ export default definePlugin({
 });
 `;
 
-const eightSteps = { workers: 1, train: { steps: 8, checkpointEvery: 4, sampleEvery: 1, progress: false }, eval: { maxNewTokens: 6, batchSize: 4 } };
+const eightSteps = {
+  workers: 1,
+  train: { steps: 8, checkpointEvery: 4, sampleEvery: 1, progress: false },
+  eval: { maxNewTokens: 6, batchSize: 4 },
+};
 
 async function pausingProject(): Promise<string> {
-  const dir = await tinyProject((p) => ({ ...tinyExperiment(p, eightSteps), plugins: ['./pause-hook.mjs'], hooks: [{ type: 'pause-at-step', step: 6 }] }));
+  const dir = await tinyProject((p) => ({
+    ...tinyExperiment(p, eightSteps),
+    plugins: ['./pause-hook.mjs'],
+    hooks: [{ type: 'pause-at-step', step: 6 }],
+  }));
   fs.writeFileSync(path.join(dir, 'pause-hook.mjs'), PAUSE_HOOK);
   return dir;
 }
@@ -61,7 +69,8 @@ async function runAndKill(dir: string): Promise<void> {
 /** summary.json without what depends on the clock or the process. */
 function comparableSummary(dir: string): Record<string, unknown> {
   const s = JSON.parse(read(dir, 'summary.json')) as Record<string, unknown>;
-  const figures = (o: unknown) => Object.fromEntries(Object.entries(o as Record<string, number>).filter(([k]) => !/^(time|memory)\//.test(k)));
+  const figures = (o: unknown) =>
+    Object.fromEntries(Object.entries(o as Record<string, number>).filter(([k]) => !/^(time|memory)\//.test(k)));
   for (const k of ['elapsedMs', 'peakRssBytes', 'finishedAt', 'runDir']) delete s[k];
   return { ...s, checkpoint: path.relative(dir, String(s.checkpoint)), final: figures(s.final), lastK: figures(s.lastK) };
 }
@@ -75,8 +84,14 @@ test('kill -9 after the step-4 checkpoint of an 8-step run, then --resume: summa
   await runAndKill(b);
   t.is(await whole, 0);
   t.true(fs.existsSync(path.join(b, RUN, '.lock')), 'the killed run left its lock');
-  const lines = read(b, 'samples.jsonl').trim().split('\n').map((l) => JSON.parse(l) as { step: number });
-  t.true(lines.some((l) => l.step > 4), 'the killed run had logged steps after its checkpoint');
+  const lines = read(b, 'samples.jsonl')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number });
+  t.true(
+    lines.some((l) => l.step > 4),
+    'the killed run had logged steps after its checkpoint',
+  );
 
   const r = cli(b, ['run', '--resume', RUN]);
   t.is(r.code, 0, r.stderr);
@@ -93,18 +108,35 @@ test('kill -9 after the step-4 checkpoint of an 8-step run, then --resume: summa
   t.deepEqual([...cb.keys()].sort(), [...ca.keys()].sort());
   for (const [tag, pa] of ca) {
     const pb = cb.get(tag)!;
-    t.deepEqual(pb.map((p) => p.step), pa.map((p) => p.step), `${tag}: steps`);
-    if (!/^(time|memory)\//.test(tag)) t.deepEqual(pb.map((p) => p.value), pa.map((p) => p.value), `${tag}: values`);
+    t.deepEqual(
+      pb.map((p) => p.step),
+      pa.map((p) => p.step),
+      `${tag}: steps`,
+    );
+    if (!/^(time|memory)\//.test(tag))
+      t.deepEqual(
+        pb.map((p) => p.value),
+        pa.map((p) => p.value),
+        `${tag}: values`,
+      );
   }
-  t.deepEqual(ca.get('objective/kl')!.map((p) => p.step), [1, 2, 3, 4, 5, 6, 7, 8]);
+  t.deepEqual(
+    ca.get('objective/kl')!.map((p) => p.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
 });
 
 test('one writer: a live lock refuses the start and the resume (exit 2), the folder untouched', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { workers: 1, train: { steps: 1, checkpointEvery: 0, progress: false }, eval: { enabled: false } }));
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, { workers: 1, train: { steps: 1, checkpointEvery: 0, progress: false }, eval: { enabled: false } }),
+  );
   const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
   try {
     fs.mkdirSync(path.join(dir, RUN), { recursive: true });
-    fs.writeFileSync(path.join(dir, RUN, '.lock'), JSON.stringify({ pid: sleeper.pid, host: (await import('node:os')).hostname(), command: 'run', startedAt: 'now' }));
+    fs.writeFileSync(
+      path.join(dir, RUN, '.lock'),
+      JSON.stringify({ pid: sleeper.pid, host: (await import('node:os')).hostname(), command: 'run', startedAt: 'now' }),
+    );
     const r = cli(dir, ['run']);
     t.is(r.code, 2, r.stderr);
     t.regex(r.stderr, new RegExp(`error: runs/tiny/main is in use by pid ${sleeper.pid} on .*wait for it to finish or stop it`));
@@ -112,14 +144,23 @@ test('one writer: a live lock refuses the start and the resume (exit 2), the fol
     fs.writeFileSync(path.join(dir, RUN, '.lock'), JSON.stringify({ pid: 4242, host: 'elsewhere', command: 'run', startedAt: 'then' }));
     const r3 = cli(dir, ['run']);
     t.is(r3.code, 2);
-    t.regex(r3.stderr, /locked by pid 4242 on elsewhere .*which this machine cannot check; if that process is gone, delete runs\/tiny\/main\/\.lock/);
+    t.regex(
+      r3.stderr,
+      /locked by pid 4242 on elsewhere .*which this machine cannot check; if that process is gone, delete runs\/tiny\/main\/\.lock/,
+    );
   } finally {
     sleeper.kill();
   }
 });
 
 test('re-running: --dry-run writes nothing, a finished run is not run again, a failed --fresh start moves nothing, another config is refused', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { workers: 1, train: { steps: 2, checkpointEvery: 1, keepCheckpoints: 1, progress: false }, eval: { enabled: false } }));
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, {
+      workers: 1,
+      train: { steps: 2, checkpointEvery: 1, keepCheckpoints: 1, progress: false },
+      eval: { enabled: false },
+    }),
+  );
   const dry = cli(dir, ['run', '--dry-run']);
   t.is(dry.code, 0, dry.stderr);
   t.regex(dry.stderr, /config is valid; a run would start in runs\/tiny\/main; nothing was written/);
@@ -153,7 +194,10 @@ test('re-running: --dry-run writes nothing, a finished run is not run again, a f
 
   const threads = cli(dir, ['run', '--set', 'workers=2']);
   t.is(threads.code, 2, 'another workers count is another run (it changes the float path)');
-  t.regex(threads.stderr, /another config \(workers: 1 → 2\); .*--set experiment=<name> runs it in its own folder, or --resume runs\/tiny\/main continues it/);
+  t.regex(
+    threads.stderr,
+    /another config \(workers: 1 → 2\); .*--set experiment=<name> runs it in its own folder, or --resume runs\/tiny\/main continues it/,
+  );
 
   const failed = cli(dir, ['run', '--fresh', '--set', 'backend=tensorflow']);
   t.is(failed.code, 2);
@@ -173,8 +217,10 @@ test('re-running: --dry-run writes nothing, a finished run is not run again, a f
   t.is(listing(dir).length, 3);
 });
 
-test('resume: only allowed --set, the checkpoint\'s config is enforced, incomplete checkpoints are skipped by name, leftovers removed', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { workers: 1, train: { steps: 3, checkpointEvery: 1, progress: false }, eval: { enabled: false } }));
+test("resume: only allowed --set, the checkpoint's config is enforced, incomplete checkpoints are skipped by name, leftovers removed", async (t) => {
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, { workers: 1, train: { steps: 3, checkpointEvery: 1, progress: false }, eval: { enabled: false } }),
+  );
   t.is(cli(dir, ['run', '--set', 'train.steps=2']).code, 0);
   const ck = (n: number) => path.join(dir, RUN, 'checkpoints', `step-${n}`);
 
@@ -183,7 +229,10 @@ test('resume: only allowed --set, the checkpoint\'s config is enforced, incomple
   t.regex(bad.stderr, /--set seed: cannot change when resuming .*allowed on --resume: train\.steps, /);
 
   const resolved = JSON.parse(read(dir, 'resolved-config.json'));
-  fs.writeFileSync(path.join(dir, RUN, 'resolved-config.json'), JSON.stringify({ ...resolved, optimiser: { ...resolved.optimiser, learningRate: 0.5 } }));
+  fs.writeFileSync(
+    path.join(dir, RUN, 'resolved-config.json'),
+    JSON.stringify({ ...resolved, optimiser: { ...resolved.optimiser, learningRate: 0.5 } }),
+  );
   const edited = cli(dir, ['run', '--resume', RUN]);
   t.is(edited.code, 2);
   t.regex(edited.stderr, /the config differs from the one .*step-2 was trained with \(optimiser\.learningRate: 0\.001 → 0\.5\)/);
@@ -211,7 +260,9 @@ test('resume: only allowed --set, the checkpoint\'s config is enforced, incomple
 });
 
 test('a run folder written before a defaulted field existed (no eval.every, no built-in hook entries) is still the same run: re-run and --resume go on', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { workers: 1, train: { steps: 3, checkpointEvery: 1, progress: false }, eval: { enabled: false } }));
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, { workers: 1, train: { steps: 3, checkpointEvery: 1, progress: false }, eval: { enabled: false } }),
+  );
   t.is(cli(dir, ['run', '--set', 'train.steps=1']).code, 0);
   // Rewrite the recorded configs as an older version wrote them: without the fields added since.
   const older = (c: Record<string, unknown>) => {
@@ -228,7 +279,10 @@ test('a run folder written before a defaulted field existed (no eval.every, no b
   fs.writeFileSync(statePath, JSON.stringify({ ...state, config: older(state.config) }));
   const manifestPath = path.join(path.dirname(statePath), 'manifest.json'); // as the older version wrote it: matching
   const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
-  manifest.files['trainer-state.json'] = { bytes: fs.statSync(statePath).size, sha256: createHash('sha256').update(fs.readFileSync(statePath)).digest('hex') };
+  manifest.files['trainer-state.json'] = {
+    bytes: fs.statSync(statePath).size,
+    sha256: createHash('sha256').update(fs.readFileSync(statePath)).digest('hex'),
+  };
   fs.writeFileSync(manifestPath, JSON.stringify(manifest));
 
   const dry = cli(dir, ['run', '--dry-run']);

@@ -14,34 +14,77 @@ const cli = (cwd: string, ...args: string[]) => {
 };
 
 const TRL_TAGS = [
-  'env/reward_mean', 'env/reward_std', 'objective/kl', 'objective/kl_coef', 'objective/entropy', 'ppo/loss/policy', 'ppo/loss/value',
-  'ppo/loss/total', 'ppo/policy/entropy', 'ppo/policy/approxkl', 'ppo/policy/policykl', 'ppo/policy/clipfrac', 'ppo/policy/advantages_mean',
-  'ppo/returns/mean', 'ppo/returns/var', 'ppo/val/vpred', 'ppo/val/error', 'ppo/val/clipfrac', 'ppo/val/mean', 'ppo/val/var',
-  'ppo/val/var_explained', 'ppo/learning_rate', 'ppo/mean_non_score_reward', 'ppo/mean_scores', 'ppo/std_scores',
-  'tokens/queries_len_mean', 'tokens/responses_len_mean', 'time/ppo/total', 'time/ppo/forward_pass', 'time/ppo/optimize_step',
+  'env/reward_mean',
+  'env/reward_std',
+  'objective/kl',
+  'objective/kl_coef',
+  'objective/entropy',
+  'ppo/loss/policy',
+  'ppo/loss/value',
+  'ppo/loss/total',
+  'ppo/policy/entropy',
+  'ppo/policy/approxkl',
+  'ppo/policy/policykl',
+  'ppo/policy/clipfrac',
+  'ppo/policy/advantages_mean',
+  'ppo/returns/mean',
+  'ppo/returns/var',
+  'ppo/val/vpred',
+  'ppo/val/error',
+  'ppo/val/clipfrac',
+  'ppo/val/mean',
+  'ppo/val/var',
+  'ppo/val/var_explained',
+  'ppo/learning_rate',
+  'ppo/mean_non_score_reward',
+  'ppo/mean_scores',
+  'ppo/std_scores',
+  'tokens/queries_len_mean',
+  'tokens/responses_len_mean',
+  'time/ppo/total',
+  'time/ppo/forward_pass',
+  'time/ppo/optimize_step',
 ];
 
 test('detox-lab run trains a tiny policy end to end and writes every artefact', async (t) => {
   // A cross-check classifier (eval.classifiers) scores the same continuations as the reward model.
-  const dir = await tinyProject((p) => tinyExperiment(p, { eval: { maxNewTokens: 6, batchSize: 4, classifiers: [{ type: 'lexicon-toxicity' }] } }));
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, { eval: { maxNewTokens: 6, batchSize: 4, classifiers: [{ type: 'lexicon-toxicity' }] } }),
+  );
   const r = cli(dir, 'run');
   t.is(r.code, 0, r.stderr);
   const run = path.join(dir, 'runs/tiny/main');
   const resolved = JSON.parse(fs.readFileSync(path.join(run, 'resolved-config.json'), 'utf8'));
   t.is(resolved.ppo.batchSize, 4);
   t.is(resolved.ppo.lam, 0.95);
-  const samples = fs.readFileSync(path.join(run, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const samples = fs
+    .readFileSync(path.join(run, 'samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(samples.length, 3 * 4);
   t.deepEqual(Object.keys(samples[0]).sort(), ['prompt', 'response', 'reward', 'score', 'step', 'toxicity']);
   const scalars = readScalars(run);
   for (const tag of TRL_TAGS) t.true(scalars.has(tag), `missing TensorBoard tag ${tag}`);
-  t.deepEqual(scalars.get('objective/kl')!.map((p) => p.step), [1, 2, 3]);
-  t.deepEqual(scalars.get('eval/toxicity_mean')!.map((p) => p.step), [0, 3]);
+  t.deepEqual(
+    scalars.get('objective/kl')!.map((p) => p.step),
+    [1, 2, 3],
+  );
+  t.deepEqual(
+    scalars.get('eval/toxicity_mean')!.map((p) => p.step),
+    [0, 3],
+  );
   const events = fs.readdirSync(run).filter((f) => f.startsWith('events.out.tfevents.'));
   t.is(events.length, 1);
   const kinds = readEventFile(path.join(run, events[0]!)).flatMap((e) => e.summary?.value ?? []);
-  t.true(kinds.some((v) => v.tag === 'samples' && v.tensor), 'sample generations logged as text');
-  t.true(kinds.some((v) => v.tag === 'env/reward_dist' && v.histo), 'reward histogram logged');
+  t.true(
+    kinds.some((v) => v.tag === 'samples' && v.tensor),
+    'sample generations logged as text',
+  );
+  t.true(
+    kinds.some((v) => v.tag === 'env/reward_dist' && v.histo),
+    'reward histogram logged',
+  );
   const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
   t.is(summary.status, 'done');
   t.is(summary.step, 3);
@@ -49,7 +92,14 @@ test('detox-lab run trains a tiny policy end to end and writes every artefact', 
   t.true(Math.abs(summary.evalBefore.toxicity.mean - scalars.get('eval/toxicity_mean')![0]!.value) < 1e-6);
   for (const step of ['step-2', 'step-3']) {
     const ck = path.join(run, 'checkpoints', step);
-    for (const f of ['trainer-state.json', 'optimiser.safetensors', 'policy/config.json', 'policy/model.safetensors', 'policy/value_head.safetensors', 'policy/tokenizer.json']) {
+    for (const f of [
+      'trainer-state.json',
+      'optimiser.safetensors',
+      'policy/config.json',
+      'policy/model.safetensors',
+      'policy/value_head.safetensors',
+      'policy/tokenizer.json',
+    ]) {
       t.true(fs.existsSync(path.join(ck, f)), `${step}/${f}`);
     }
   }
@@ -60,13 +110,24 @@ test('detox-lab run trains a tiny policy end to end and writes every artefact', 
     t.is(e.crossCheck[0].classifier, 'lexicon-toxicity');
     t.is(e.crossCheck[0].toxicity.n, e.toxicity.n);
   }
-  t.deepEqual(scalars.get('eval/toxicity_mean/lexicon-toxicity')!.map((p) => [p.step, Math.fround(p.value)]),
-    [[0, Math.fround(summary.evalBefore.crossCheck[0].toxicity.mean)], [3, Math.fround(summary.evalAfter.crossCheck[0].toxicity.mean)]]);
-  t.false(fs.readdirSync(path.join(run, 'checkpoints')).some((d) => d.startsWith('.tmp')), 'no temporary checkpoint left');
+  t.deepEqual(
+    scalars.get('eval/toxicity_mean/lexicon-toxicity')!.map((p) => [p.step, Math.fround(p.value)]),
+    [
+      [0, Math.fround(summary.evalBefore.crossCheck[0].toxicity.mean)],
+      [3, Math.fround(summary.evalAfter.crossCheck[0].toxicity.mean)],
+    ],
+  );
+  t.false(
+    fs.readdirSync(path.join(run, 'checkpoints')).some((d) => d.startsWith('.tmp')),
+    'no temporary checkpoint left',
+  );
 });
 
 test('a resumed run equals an uninterrupted one, step for step', async (t) => {
-  const over = { train: { steps: 4, checkpointEvery: 2, sampleEvery: 1, progress: false }, eval: { enabled: false, maxNewTokens: 6, batchSize: 4 } };
+  const over = {
+    train: { steps: 4, checkpointEvery: 2, sampleEvery: 1, progress: false },
+    eval: { enabled: false, maxNewTokens: 6, batchSize: 4 },
+  };
   const a = await tinyProject((p) => tinyExperiment(p, over));
   t.is(cli(a, 'run').code, 0);
   const b = await tinyProject((p) => tinyExperiment(p, over));
@@ -81,12 +142,17 @@ test('a resumed run equals an uninterrupted one, step for step', async (t) => {
   for (const [k, v] of wa) t.deepEqual(Array.from(v.data), Array.from(wb.get(k)!.data), k);
   const lines = (dir: string) => fs.readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8').trim().split('\n');
   t.deepEqual(lines(b), lines(a));
-  const kl = (dir: string) => readScalars(path.join(dir, 'runs/tiny/main')).get('objective/kl')!.map((p) => [p.step, p.value]);
+  const kl = (dir: string) =>
+    readScalars(path.join(dir, 'runs/tiny/main'))
+      .get('objective/kl')!
+      .map((p) => [p.step, p.value]);
   t.deepEqual(kl(b), kl(a));
 });
 
 test('bad input: clear one-line errors and exit code 2 before any work', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { reward: { model: { type: 'hf-classifier', path: p.classifier }, transform: { type: 'sigmoid' } } }));
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, { reward: { model: { type: 'hf-classifier', path: p.classifier }, transform: { type: 'sigmoid' } } }),
+  );
   const r1 = cli(dir, 'run');
   t.is(r1.code, 2);
   t.is(r1.stderr.trim().split('\n').length, 1);
@@ -101,7 +167,16 @@ test('bad input: clear one-line errors and exit code 2 before any work', async (
   t.is(r3.code, 2);
   t.regex(r3.stderr, /ppo\.batchSize: must be a multiple of miniBatchSize/);
 
-  const r4 = cli(dir, 'run', '--set', 'reward.transform.type=raw-logit', '--set', 'data.promptTokens=null', '--set', 'generation.responseTokens=[60,63]');
+  const r4 = cli(
+    dir,
+    'run',
+    '--set',
+    'reward.transform.type=raw-logit',
+    '--set',
+    'data.promptTokens=null',
+    '--set',
+    'generation.responseTokens=[60,63]',
+  );
   t.is(r4.code, 2);
   t.regex(r4.stderr, /error: prompt .*prompts\.txt:\d+ has \d+ tokens, but the model's context \(64\) leaves room for 2/);
 });
@@ -119,7 +194,12 @@ test('--help teaches: commands, options with defaults, exit codes', (t) => {
 });
 
 test.serial('Ctrl-C saves a checkpoint, exits 130, and --resume finishes the run', async (t) => {
-  const dir = await tinyProject((p) => tinyExperiment(p, { train: { steps: 200, checkpointEvery: 0, sampleEvery: 10, progress: false }, eval: { enabled: false, maxNewTokens: 6, batchSize: 4 } }));
+  const dir = await tinyProject((p) =>
+    tinyExperiment(p, {
+      train: { steps: 200, checkpointEvery: 0, sampleEvery: 10, progress: false },
+      eval: { enabled: false, maxNewTokens: 6, batchSize: 4 },
+    }),
+  );
   const { code, stderr } = await interruptRun(CLI, dir);
   t.is(code, 130, stderr);
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs/tiny/main/summary.json'), 'utf8'));

@@ -15,8 +15,14 @@ const ALPHABET = ' abcdefghijklmnopqrstuvwxyz';
 /** Characters → ids `offset + index`; with `bos`, encode() starts with it unless addSpecialTokens is false. */
 function charTokenizer(offset: number, bos: number | null): Tokenizer & { toJSON(): object } {
   return {
-    vocabSize: offset + ALPHABET.length, bosTokenId: bos, eosTokenId: 0, padTokenId: 0,
-    encode: (text, opts) => [...(bos !== null && opts?.addSpecialTokens !== false ? [bos] : []), ...[...text].map((c) => offset + ALPHABET.indexOf(c))],
+    vocabSize: offset + ALPHABET.length,
+    bosTokenId: bos,
+    eosTokenId: 0,
+    padTokenId: 0,
+    encode: (text, opts) => [
+      ...(bos !== null && opts?.addSpecialTokens !== false ? [bos] : []),
+      ...[...text].map((c) => offset + ALPHABET.indexOf(c)),
+    ],
     decode: (ids) => Array.from(ids, (i) => (i >= offset ? ALPHABET[i - offset] : '')).join(''),
     toJSON: () => ({ offset, bos }),
   };
@@ -29,13 +35,32 @@ test.serial('a fluency model with another tokenizer receives the text re-encoded
   const V = 80;
   const seen: number[][][] = [];
   const policy = {
-    tokenizer: policyTok, contextLength: 64,
+    tokenizer: policyTok,
+    contextLength: 64,
     generate: async (prompts: number[][]) => prompts.map(() => policyTok.encode(' ok')),
   } as unknown as Policy;
-  const classifier = { labels: ['nothate', 'hate'], neutralIndex: 0, classify: async (texts: string[]) => texts.map(() => [0, 0]) } as unknown as RewardModel;
+  const classifier = {
+    labels: ['nothate', 'hate'],
+    neutralIndex: 0,
+    classify: async (texts: string[]) => texts.map(() => [0, 0]),
+  } as unknown as RewardModel;
   const result = await evaluate({
-    policy, classifier, prompts: ['you are', 'hello there'], fluencyTokenizer: fluencyTok,
-    cfg: { enabled: true, maxPrompts: null, maxNewTokens: 3, topK: 50, topP: 1, temperature: 1, samplesPerPrompt: 1, batchSize: 1, seed: 42, every: 0 },
+    policy,
+    classifier,
+    prompts: ['you are', 'hello there'],
+    fluencyTokenizer: fluencyTok,
+    cfg: {
+      enabled: true,
+      maxPrompts: null,
+      maxNewTokens: 3,
+      topK: 50,
+      topP: 1,
+      temperature: 1,
+      samplesPerPrompt: 1,
+      batchSize: 1,
+      seed: 42,
+      every: 0,
+    },
     fluency: (ids) => {
       seen.push(ids.arraySync());
       return tf.zeros([ids.shape[0], ids.shape[1], V]) as tf.Tensor3D; // uniform over V

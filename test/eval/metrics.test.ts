@@ -1,7 +1,7 @@
 import test from 'ava';
 import { distinctN, meanStd, perplexity, rtpFigures, words } from '../../core/eval/metrics.js';
 
-test('meanStd is numpy\'s mean and population std', (t) => {
+test("meanStd is numpy's mean and population std", (t) => {
   const r = meanStd([0.1, 0.5, 0.9, 0.2]);
   t.true(Math.abs(r.mean - 0.425) < 1e-15);
   // np.std([0.1,0.5,0.9,0.2]) = 0.3112474899497183
@@ -11,7 +11,11 @@ test('meanStd is numpy\'s mean and population std', (t) => {
 });
 
 test('RealToxicityPrompts figures', (t) => {
-  const r = rtpFigures([[0.1, 0.6, 0.2], [0.3, 0.4, 0.1], [0.9, 0.95, 0.2]]);
+  const r = rtpFigures([
+    [0.1, 0.6, 0.2],
+    [0.3, 0.4, 0.1],
+    [0.9, 0.95, 0.2],
+  ]);
   t.true(Math.abs(r.expectedMaxToxicity.mean - (0.6 + 0.4 + 0.95) / 3) < 1e-12);
   t.true(Math.abs(r.toxicityProbability - 2 / 3) < 1e-12);
 });

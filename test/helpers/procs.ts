@@ -27,9 +27,12 @@ const armPids = (stderr: string): number[] => [...stderr.matchAll(/\] started \(
 function guardModule(): string {
   const file = path.join(os.tmpdir(), `detox-lab-test-guard-${process.pid}.mjs`);
   if (!fs.existsSync(file)) {
-    fs.writeFileSync(file, `const parent = Number(process.env.DETOX_TEST_PARENT);
+    fs.writeFileSync(
+      file,
+      `const parent = Number(process.env.DETOX_TEST_PARENT);
 setInterval(() => { try { process.kill(parent, 0); } catch { process.kill(process.pid, 'SIGKILL'); } }, 1000).unref();
-`);
+`,
+    );
     process.once('exit', () => fs.rmSync(file, { force: true }));
   }
   return file;
@@ -40,23 +43,44 @@ setInterval(() => { try { process.kill(parent, 0); } catch { process.kill(proces
  * happened, so no process outlives the test.
  */
 export function startCli(t: ExecutionContext, cwd: string, args: string[], env: Record<string, string> = {}): Started {
-  const guard = { DETOX_TEST_PARENT: String(process.pid), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${guardModule()}`.trim() };
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...guard, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const guard = {
+    DETOX_TEST_PARENT: String(process.pid),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${guardModule()}`.trim(),
+  };
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, ...guard, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  proc.stdout!.on('data', (d) => { stdout += d; });
-  proc.stderr!.on('data', (d) => { stderr += d; });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
+  proc.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  proc.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('close', (code, signal) => resolve({ code, signal })),
+  );
   t.teardown(() => {
     for (const pid of [proc.pid!, ...armPids(stderr)]) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }
   });
   return { proc, stdout: () => stdout, stderr: () => stderr, exit };
 }
 
 /** Runs `detox-lab <args>` to its end (without blocking the event loop). */
-export async function runCli(t: ExecutionContext, cwd: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  t: ExecutionContext,
+  cwd: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const s = startCli(t, cwd, args);
   const { code } = await s.exit;
   return { code, stdout: s.stdout(), stderr: s.stderr() };

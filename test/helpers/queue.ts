@@ -14,8 +14,11 @@ export const skipQueueTests = Boolean(missing) && !onCi;
 
 /** A tiny arm: a few small steps, a small evaluation. */
 export const SMALL = {
-  workers: 1, ppo: { batchSize: 2, miniBatchSize: 2, ppoEpochs: 1 }, generation: { responseTokens: [3, 5] },
-  eval: { maxNewTokens: 4, batchSize: 4 }, train: { steps: 2, checkpointEvery: 1, sampleEvery: 1, progress: false },
+  workers: 1,
+  ppo: { batchSize: 2, miniBatchSize: 2, ppoEpochs: 1 },
+  generation: { responseTokens: [3, 5] },
+  eval: { maxNewTokens: 4, batchSize: 4 },
+  train: { steps: 2, checkpointEvery: 1, sampleEvery: 1, progress: false },
 };
 
 /** The arms `queue status --json` lists (read in this process: a CLI start costs seconds on a loaded machine). */
@@ -38,7 +41,9 @@ export const pauseHook = (fromStep = 1) => ({ plugins: ['./pause.mjs'], hooks: [
 export function writePauseHook(dir: string, ms: number): string {
   const file = path.join(dir, 'pause-ms');
   fs.writeFileSync(file, String(ms));
-  fs.writeFileSync(path.join(dir, 'pause.mjs'), `import fs from 'node:fs';
+  fs.writeFileSync(
+    path.join(dir, 'pause.mjs'),
+    `import fs from 'node:fs';
 import { definePlugin, z } from ${JSON.stringify(path.join(ROOT, 'dist/core/index.js'))};
 const file = new URL('./pause-ms', import.meta.url);
 export default definePlugin({
@@ -46,6 +51,7 @@ export default definePlugin({
   options: z.object({ fromStep: z.number() }),
   create: (o) => ({ name: 'pause', onStep: (r) => r.step >= o.fromStep ? new Promise((res) => setTimeout(res, Number(fs.readFileSync(file, 'utf8')))) : undefined }),
 });
-`);
+`,
+  );
   return file;
 }

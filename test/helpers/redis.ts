@@ -45,11 +45,27 @@ export async function startRedis(opts: { appendOnly?: boolean } = {}): Promise<T
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detox-lab-redis-'));
   let proc: ChildProcess | undefined;
   const start = async () => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--daemonize', 'no', '--logfile', '',
-      '--appendonly', opts.appendOnly ? 'yes' : 'no', ...(opts.appendOnly ? ['--appendfsync', 'always'] : [])];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+      '--appendonly',
+      opts.appendOnly ? 'yes' : 'no',
+      ...(opts.appendOnly ? ['--appendfsync', 'always'] : []),
+    ];
     // Through a shell that stops Redis when this process is gone (even ended by a timeout, whose teardowns do not
     // run), or when it is asked to (SIGTERM).
-    const watch = 'parent=$1; shift; redis-server "$@" & r=$!; trap \'kill $r 2>/dev/null; wait $r; exit 0\' TERM; ' +
+    const watch =
+      'parent=$1; shift; redis-server "$@" & r=$!; trap \'kill $r 2>/dev/null; wait $r; exit 0\' TERM; ' +
       'while kill -0 "$parent" 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done; kill -9 $r 2>/dev/null; wait $r';
     const p = spawn('sh', ['-c', watch, 'sh', String(process.pid), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
@@ -58,10 +74,18 @@ export async function startRedis(opts: { appendOnly?: boolean } = {}): Promise<T
       const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${log}`)), 10_000);
       p.stdout!.on('data', (d) => {
         log += d;
-        if (/Ready to accept connections/.test(log)) { clearTimeout(timer); resolve(); }
+        if (/Ready to accept connections/.test(log)) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      p.stderr!.on('data', (d) => { log += d; });
-      p.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited with ${code}:\n${log}`)); });
+      p.stderr!.on('data', (d) => {
+        log += d;
+      });
+      p.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}:\n${log}`));
+      });
     });
     p.stdout!.resume();
   };

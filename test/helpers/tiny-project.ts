@@ -14,49 +14,96 @@ function bytesToUnicode(): string[] {
   for (let b = 174; b <= 255; b++) bs.push(b);
   const cs = [...bs];
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  for (let b = 0; b < 256; b++)
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
   const out: string[] = new Array(256);
-  bs.forEach((b, i) => { out[b] = String.fromCodePoint(cs[i]!); });
+  bs.forEach((b, i) => {
+    out[b] = String.fromCodePoint(cs[i]!);
+  });
   return out;
 }
 
 /** A byte-level BPE tokenizer.json with no merges: 256 byte tokens + <|endoftext|> (id 256). */
 export function byteTokenizerJson(): object {
   const vocab: Record<string, number> = {};
-  bytesToUnicode().forEach((ch, b) => { vocab[ch] = b; });
+  bytesToUnicode().forEach((ch, b) => {
+    vocab[ch] = b;
+  });
   vocab['<|endoftext|>'] = 256;
   return {
     version: '1.0',
-    added_tokens: [{ id: 256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    added_tokens: [
+      { id: 256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true },
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: [],
+    },
   };
 }
 
 /** Writes a random tiny GPT-2 (byte-level vocabulary) with its tokenizer into `dir`. */
-export async function writeTinyGpt2(dir: string, opts: { layers?: number; d?: number; heads?: number; positions?: number; seed?: number } = {}): Promise<void> {
+export async function writeTinyGpt2(
+  dir: string,
+  opts: { layers?: number; d?: number; heads?: number; positions?: number; seed?: number } = {},
+): Promise<void> {
   const cfg = makeConfig({
-    modelType: 'gpt2', vocabSize: 257, nPositions: opts.positions ?? 64, dModel: opts.d ?? 32, nHeads: opts.heads ?? 4, nLayers: opts.layers ?? 2,
+    modelType: 'gpt2',
+    vocabSize: 257,
+    nPositions: opts.positions ?? 64,
+    dModel: opts.d ?? 32,
+    nHeads: opts.heads ?? 4,
+    nLayers: opts.layers ?? 2,
   });
   await writeTinyModel(dir, cfg, { seed: opts.seed ?? 1 });
 }
 
 /** Writes a random model of any architecture with a tokenizer (default: the byte-level one) into `dir`. */
-export async function writeTinyModel(dir: string, cfg: TransformerConfig, opts: { seed?: number; std?: number; tokenizerJson?: object } = {}): Promise<void> {
-  if (tf.getBackend() === undefined) { tf.env().set('PROD', true); await tf.setBackend('cpu'); }
+export async function writeTinyModel(
+  dir: string,
+  cfg: TransformerConfig,
+  opts: { seed?: number; std?: number; tokenizerJson?: object } = {},
+): Promise<void> {
+  if (tf.getBackend() === undefined) {
+    tf.env().set('PROD', true);
+    await tf.setBackend('cpu');
+  }
   const model = CausalLM.random(cfg, { seed: opts.seed ?? 1, ...(opts.std ? { std: opts.std } : {}) });
   await saveCausalLM(model, dir, { tokenizerJson: opts.tokenizerJson ?? byteTokenizerJson() });
   model.dispose();
 }
 
 export const TINY_PROMPTS = [
-  'You are such an idiot and', 'Shut up, you stupid', 'What the hell is wrong with', 'I hate this damn',
-  'That was a great game', 'The weather today is', 'My friend told me that', 'This crap is so',
-  'Go to hell you', 'Thanks for the help with', 'The movie was really', 'Who the hell do you',
-  'Nobody likes your ugly', 'We should meet for', 'Get lost, moron', 'I think the answer is',
+  'You are such an idiot and',
+  'Shut up, you stupid',
+  'What the hell is wrong with',
+  'I hate this damn',
+  'That was a great game',
+  'The weather today is',
+  'My friend told me that',
+  'This crap is so',
+  'Go to hell you',
+  'Thanks for the help with',
+  'The movie was really',
+  'Who the hell do you',
+  'Nobody likes your ugly',
+  'We should meet for',
+  'Get lost, moron',
+  'I think the answer is',
 ];
 
 /** A project folder with a tiny policy, the tiny RoBERTa classifier fixture and a prompt file. */
@@ -64,7 +111,10 @@ export async function tinyProject(config: (paths: { policy: string; classifier: 
   const dir = tmpProject({ 'prompts.txt': `${TINY_PROMPTS.join('\n')}\n`, 'package.json': { name: 'tiny', private: true } });
   await writeTinyGpt2(path.join(dir, 'models/policy'));
   fs.cpSync(fixture('roberta'), path.join(dir, 'models/classifier'), { recursive: true });
-  fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify(config({ policy: 'models/policy', classifier: 'models/classifier' }), null, 2));
+  fs.writeFileSync(
+    path.join(dir, '.detoxrc.json'),
+    JSON.stringify(config({ policy: 'models/policy', classifier: 'models/classifier' }), null, 2),
+  );
   return dir;
 }
 
@@ -91,7 +141,9 @@ export async function interruptRun(cli: string, dir: string): Promise<{ code: nu
   const { spawn } = await import('node:child_process');
   const child = spawn(process.execPath, [cli, 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
   const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
   const deadline = Date.now() + 60_000;
   while (!(fs.existsSync(samples) && fs.readFileSync(samples, 'utf8').split('\n').length > 4) && Date.now() < deadline) {

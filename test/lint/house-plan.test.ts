@@ -12,10 +12,14 @@ import { ESLint } from 'eslint';
 const ROOT = process.cwd();
 type Graph = Map<string, Set<string>>;
 const graphMod = (await import(pathToFileURL(path.join(ROOT, 'scripts/import-graph.mjs')).href)) as {
-  fileGraph(root?: string): Graph; folderGraph(g: Graph): Graph; cycles(g: Graph): string[][];
+  fileGraph(root?: string): Graph;
+  folderGraph(g: Graph): Graph;
+  cycles(g: Graph): string[][];
 };
 const layers = (await import(pathToFileURL(path.join(ROOT, 'scripts/layers.mjs')).href)) as {
-  violation(from: string, to: string): string | null; folderOf(file: string): string | null; LAYERS: string[][];
+  violation(from: string, to: string): string | null;
+  folderOf(file: string): string | null;
+  LAYERS: string[][];
 };
 
 test('the sources have no file or folder import circle and no import against the layers', (t) => {
@@ -27,7 +31,11 @@ test('the sources have no file or folder import circle and no import against the
   t.deepEqual(bad, []);
   const folders = new Set([...graph.keys()].map(layers.folderOf));
   const planned = new Set(layers.LAYERS.flat());
-  t.deepEqual([...folders].filter((f) => f && !planned.has(f)), [], 'every folder is in a layer');
+  t.deepEqual(
+    [...folders].filter((f) => f && !planned.has(f)),
+    [],
+    'every folder is in a layer',
+  );
 });
 
 test('CONTRIBUTING.md shows the folder graph as it is today (node scripts/import-graph.mjs --graph)', (t) => {
@@ -38,9 +46,22 @@ test('CONTRIBUTING.md shows the folder graph as it is today (node scripts/import
 });
 
 test('cycles() finds a circle in a graph that has one, and only there', (t) => {
-  const g: Graph = new Map([['a', new Set(['b'])], ['b', new Set(['c'])], ['c', new Set(['a'])], ['d', new Set(['a'])]]);
+  const g: Graph = new Map([
+    ['a', new Set(['b'])],
+    ['b', new Set(['c'])],
+    ['c', new Set(['a'])],
+    ['d', new Set(['a'])],
+  ]);
   t.deepEqual(graphMod.cycles(g), [['a', 'b', 'c']]);
-  t.deepEqual(graphMod.cycles(new Map([['a', new Set(['b'])], ['b', new Set()]])), []);
+  t.deepEqual(
+    graphMod.cycles(
+      new Map([
+        ['a', new Set(['b'])],
+        ['b', new Set()],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('violation(): upward imports, plugins past the door, and core importing plugins are refused; downward is fine', (t) => {
@@ -57,13 +78,25 @@ test('violation(): upward imports, plugins past the door, and core importing plu
   t.is(layers.violation('test/ppo/step.test.ts', 'core/training/trainer.ts'), null, 'tests are not layered');
 });
 
-test('npm run lint\'s ESLint config reports an upward import and a deep plugin import with the rule and the reason', async (t) => {
+test("npm run lint's ESLint config reports an upward import and a deep plugin import with the rule and the reason", async (t) => {
   const eslint = new ESLint({ cwd: ROOT });
-  const [up] = await eslint.lintText("import { Trainer } from '../training/trainer.js';\nexport const x = Trainer;\n", { filePath: path.join(ROOT, 'core/ppo/new-file.ts') });
-  t.deepEqual(up!.messages.map((m) => m.ruleId), ['house/layers']);
+  const [up] = await eslint.lintText("import { Trainer } from '../training/trainer.js';\nexport const x = Trainer;\n", {
+    filePath: path.join(ROOT, 'core/ppo/new-file.ts'),
+  });
+  t.deepEqual(
+    up!.messages.map((m) => m.ruleId),
+    ['house/layers'],
+  );
   t.regex(up!.messages[0]!.message, /core\/ppo \(layer \d+\) must not import core\/training/);
-  const [deep] = await eslint.lintText("import { clipGradNorm } from '../../core/optim/clip.js';\nexport const c = clipGradNorm;\n", { filePath: path.join(ROOT, 'plugins/optimisers/new-file.ts') });
-  t.deepEqual(deep!.messages.map((m) => m.ruleId), ['house/layers']);
-  const [ok] = await eslint.lintText("import { definePlugin } from '../../core/index.js';\nexport const d = definePlugin;\n", { filePath: path.join(ROOT, 'plugins/optimisers/new-file.ts') });
+  const [deep] = await eslint.lintText("import { clipGradNorm } from '../../core/optim/clip.js';\nexport const c = clipGradNorm;\n", {
+    filePath: path.join(ROOT, 'plugins/optimisers/new-file.ts'),
+  });
+  t.deepEqual(
+    deep!.messages.map((m) => m.ruleId),
+    ['house/layers'],
+  );
+  const [ok] = await eslint.lintText("import { definePlugin } from '../../core/index.js';\nexport const d = definePlugin;\n", {
+    filePath: path.join(ROOT, 'plugins/optimisers/new-file.ts'),
+  });
   t.deepEqual(ok!.messages, []);
 });

@@ -15,13 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { crc32c } from '@aws-crypto/crc32c';
-import {
-  TensorBoardWriter,
-  buildHistogram,
-  MAX_BUFFERED_BYTES,
-  readEventFile,
-  readScalars,
-} from '../../core/logging/tensorboard.js';
+import { TensorBoardWriter, buildHistogram, MAX_BUFFERED_BYTES, readEventFile, readScalars } from '../../core/logging/tensorboard.js';
 import {
   DataType,
   EventProto,
@@ -311,8 +305,7 @@ test('writer output is byte-identical to the reference encoder for scalar, text 
   w.close();
   const mine = fs.readFileSync(w.path);
   const records = rawRecords(mine).slice(1); // the file_version record carries the current time
-  const whole = (buf: Buffer, r: { offset: number; data: Uint8Array }): Buffer =>
-    buf.subarray(r.offset, r.offset + 16 + r.data.length);
+  const whole = (buf: Buffer, r: { offset: number; data: Uint8Array }): Buffer => buf.subarray(r.offset, r.offset + 16 + r.data.length);
   t.is(records.length, 4);
   [1, 4, 5, 8].forEach((refIndex, i) => {
     t.deepEqual(whole(mine, records[i]), whole(refFile, ref[refIndex]), `record ${i + 1} vs reference ${refIndex}`);
@@ -389,17 +382,15 @@ test('the flush timer does not keep the process alive', async (t) => {
     `process.stdout.write(w.path);`,
   ].join('\n');
   const started = Date.now();
-  const r = await new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', code], { timeout: 30000 });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
-    },
-  );
+  const r = await new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { timeout: 30000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
   const elapsed = Date.now() - started;
   t.is(r.signal, null, 'child had to be killed: the timer kept it alive');
   t.is(r.status, 0, r.stderr);
@@ -471,10 +462,7 @@ test('hand-built events survive encode/frame/parse/decode and use the proto fiel
   const ev: TfEvent = { wallTime: 1.5, step: 300, summary: { value: [{ tag: 'x', simpleValue: 2 }] } };
   const data = encodeEvent(ev);
   // Event: 0x09 wall_time(double) | 0x10 step(varint 300 = ac 02) | 0x2a summary{ 0x0a value{ 0x0a tag, 0x15 float } }
-  t.deepEqual(
-    Buffer.from(data).toString('hex'),
-    '09' + '000000000000f83f' + '10ac02' + '2a0a' + '0a08' + '0a0178' + '1500000040',
-  );
+  t.deepEqual(Buffer.from(data).toString('hex'), '09' + '000000000000f83f' + '10ac02' + '2a0a' + '0a08' + '0a0178' + '1500000040');
   const framed = frameRecord(data);
   const parsed = parseRecords(framed);
   t.is(parsed.length, 1);

@@ -20,7 +20,11 @@ import { knownConfig } from '../../core/memory/known-configs.js';
 import { parseHfConfig } from '../../core/model/arch/hf-config.js';
 
 const cfg = makeConfig({ vocabSize: 300, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 2 });
-const IDS = [[5, 9, 17, 33, 2, 41, 8, 260], [0, 0, 12, 7, 19, 299, 31, 4], [1, 2, 3, 4, 5, 6, 7, 8]];
+const IDS = [
+  [5, 9, 17, 33, 2, 41, 8, 260],
+  [0, 0, 12, 7, 19, 299, 31, 4],
+  [1, 2, 3, 4, 5, 6, 7, 8],
+];
 
 test.before(async () => {
   await initBackend('wasm');
@@ -29,7 +33,11 @@ test.before(async () => {
 /** Loss of either head: Σ w·logp + Σ u·entropy, and its gradients. */
 function lossAndGrads(model: CausalLM, lean: boolean, chunkRows?: number) {
   const ids = tf.tensor2d(IDS, undefined, 'int32'); // [3, 8]
-  const am = tf.tensor2d(IDS.map((r) => r.map((x, i) => (r[0] === 0 && i < 2 ? 0 : 1))), undefined, 'int32'); // [3, 8]
+  const am = tf.tensor2d(
+    IDS.map((r) => r.map((x, i) => (r[0] === 0 && i < 2 ? 0 : 1))),
+    undefined,
+    'int32',
+  ); // [3, 8]
   const out = tf.variableGrads(() => {
     const labels = tf.slice(ids, [0, 1], [3, 7]) as tf.Tensor2D; // [3, 7]
     let lp: tf.Tensor2D;
@@ -78,20 +86,25 @@ test.serial('lean head: log-probs, entropy and gradients match the full-logits p
 test.serial('lean head: lower peak memory than the full logits; the tracker counts shared buffers once', async (t) => {
   const big = makeConfig({ vocabSize: 2048, nPositions: 32, dModel: 32, nHeads: 2, nLayers: 1 });
   const model = CausalLM.random(big, { seed: 1 });
-  const ids = tf.tensor2d(Array.from({ length: 8 * 32 }, (_, i) => (i * 31) % 2048), [8, 32], 'int32'); // [8, 32]
+  const ids = tf.tensor2d(
+    Array.from({ length: 8 * 32 }, (_, i) => (i * 31) % 2048),
+    [8, 32],
+    'int32',
+  ); // [8, 32]
   const am = tf.ones([8, 32], 'int32') as tf.Tensor2D; // [8, 32]
-  const run = (lean: boolean) => measurePeakBytes(() => {
-    const { value, grads } = tf.variableGrads(() => {
-      const labels = tf.slice(ids, [0, 1], [8, 31]) as tf.Tensor2D; // [8, 31]
-      if (lean) {
-        const h = tf.slice(model.hiddenStates(ids, am), [0, 0, 0], [8, 31, -1]) as tf.Tensor3D; // [8, 31, d]
-        return tf.sum(leanTokenStats(h, model.outputEmbedding(), labels, { chunkRows: 32 }).logprobs) as tf.Scalar; // []
-      }
-      const lg = tf.slice(model.forward(ids, am).logits, [0, 0, 0], [8, 31, -1]) as tf.Tensor3D; // [8, 31, V]
-      return tf.sum(logprobsFromLogitsTf(lg, labels)) as tf.Scalar; // []
-    }, model.trainableVariables());
-    tf.dispose([value, ...Object.values(grads)]);
-  });
+  const run = (lean: boolean) =>
+    measurePeakBytes(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const labels = tf.slice(ids, [0, 1], [8, 31]) as tf.Tensor2D; // [8, 31]
+        if (lean) {
+          const h = tf.slice(model.hiddenStates(ids, am), [0, 0, 0], [8, 31, -1]) as tf.Tensor3D; // [8, 31, d]
+          return tf.sum(leanTokenStats(h, model.outputEmbedding(), labels, { chunkRows: 32 }).logprobs) as tf.Scalar; // []
+        }
+        const lg = tf.slice(model.forward(ids, am).logits, [0, 0, 0], [8, 31, -1]) as tf.Tensor3D; // [8, 31, V]
+        return tf.sum(logprobsFromLogitsTf(lg, labels)) as tf.Scalar; // []
+      }, model.trainableVariables());
+      tf.dispose([value, ...Object.values(grads)]);
+    });
   const full = (await run(false)).peakBytes;
   const lean = (await run(true)).peakBytes;
   const logitsBytes = 8 * 31 * 2048 * 4;
@@ -136,11 +149,14 @@ test.serial('detox-lab plan: a real-model recipe without weights, a budget, and 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detox-plan-'));
   try {
     const exp = path.join(dir, 'exp.json');
-    fs.writeFileSync(exp, JSON.stringify({
-      $import: path.resolve('experiments/gpt-neo-125m.json'),
-      ppo: { miniBatchSize: 16, batchSize: 16 },
-      memory: [{ type: 'shared-layers', numSharedLayers: 4 }],
-    }));
+    fs.writeFileSync(
+      exp,
+      JSON.stringify({
+        $import: path.resolve('experiments/gpt-neo-125m.json'),
+        ppo: { miniBatchSize: 16, batchSize: 16 },
+        memory: [{ type: 'shared-layers', numSharedLayers: 4 }],
+      }),
+    );
     const r = spawnSync(process.execPath, ['bin/detox-lab.js', 'plan', exp, '--budget', '2GiB'], { encoding: 'utf8' });
     t.is(r.status, 0, r.stderr);
     t.regex(r.stdout, /published config of gpt-neo-125M/);

@@ -20,13 +20,28 @@ import checkpointing from '../../plugins/memory/checkpointing.js';
 
 const gpt2 = makeConfig({ vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3 });
 const neo = makeConfig({
-  modelType: 'gpt_neo', vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3,
-  attentionTypes: ['global', 'local', 'global'], windowSize: 3,
+  modelType: 'gpt_neo',
+  vocabSize: 64,
+  nPositions: 16,
+  dModel: 16,
+  nHeads: 2,
+  nLayers: 3,
+  attentionTypes: ['global', 'local', 'global'],
+  windowSize: 3,
 });
 
 const gptj = makeConfig({ modelType: 'gptj', vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3, rotaryDim: 4 });
 // OPT in opt-350m's form (post-LN, embeddings projected 8 ↔ 16) and BLOOM with ALiBi over 3 heads.
-const opt = makeConfig({ modelType: 'opt', vocabSize: 64, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 3, wordEmbedProjDim: 8, postLayerNorm: true });
+const opt = makeConfig({
+  modelType: 'opt',
+  vocabSize: 64,
+  nPositions: 16,
+  dModel: 16,
+  nHeads: 2,
+  nLayers: 3,
+  wordEmbedProjDim: 8,
+  postLayerNorm: true,
+});
 const bloom = makeConfig({ modelType: 'bloom', vocabSize: 64, nPositions: 16, dModel: 24, nHeads: 3, nLayers: 3 });
 
 /** Per architecture: weights a 2-layer shared reference must share (TRL: everything before block 2) and one it must not. */
@@ -35,8 +50,13 @@ const SHARED_NAMES: Record<string, { inside: string[]; outside: string }> = {
   'gpt-neo': { inside: ['transformer.wte.weight', 'transformer.h.1.ln_1.weight'], outside: 'transformer.h.2.ln_1.weight' },
   'gpt-j': { inside: ['transformer.wte.weight', 'transformer.h.1.ln_1.weight'], outside: 'transformer.h.2.ln_1.weight' },
   opt: {
-    inside: ['model.decoder.embed_tokens.weight', 'model.decoder.embed_positions.weight', 'model.decoder.project_in.weight',
-      'model.decoder.project_out.weight', 'model.decoder.layers.1.fc2.weight'],
+    inside: [
+      'model.decoder.embed_tokens.weight',
+      'model.decoder.embed_positions.weight',
+      'model.decoder.project_in.weight',
+      'model.decoder.project_out.weight',
+      'model.decoder.layers.1.fc2.weight',
+    ],
     outside: 'model.decoder.layers.2.self_attn.q_proj.weight',
   },
   bloom: {
@@ -45,8 +65,14 @@ const SHARED_NAMES: Record<string, { inside: string[]; outside: string }> = {
   },
 };
 
-const IDS = [[5, 9, 17, 33, 2, 41, 8, 60], [0, 0, 12, 7, 19, 25, 31, 4]];
-const MASK = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
+const IDS = [
+  [5, 9, 17, 33, 2, 41, 8, 60],
+  [0, 0, 12, 7, 19, 25, 31, 4],
+];
+const MASK = [
+  [1, 1, 1, 1, 1, 1, 1, 1],
+  [0, 0, 1, 1, 1, 1, 1, 1],
+];
 
 test.before(async () => {
   await initBackend('wasm');
@@ -55,7 +81,11 @@ test.before(async () => {
 function inputs(): { ids: tf.Tensor2D; am: tf.Tensor2D; targets: tf.Tensor2D } {
   const ids = tf.tensor2d(IDS, undefined, 'int32'); // [2, 8]
   const am = tf.tensor2d(MASK, undefined, 'int32'); // [2, 8]
-  const targets = tf.tensor2d(IDS.map((r) => [...r.slice(1), 3]), undefined, 'int32'); // [2, 8]
+  const targets = tf.tensor2d(
+    IDS.map((r) => [...r.slice(1), 3]),
+    undefined,
+    'int32',
+  ); // [2, 8]
   return { ids, am, targets };
 }
 
@@ -100,7 +130,13 @@ function perturb(models: CausalLM[]): void {
   }
 }
 
-for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo], ['gpt-j', gptj], ['opt', opt], ['bloom', bloom]] as [string, TransformerConfig][]) {
+for (const [label, cfg] of [
+  ['gpt2', gpt2],
+  ['gpt-neo', neo],
+  ['gpt-j', gptj],
+  ['opt', opt],
+  ['bloom', bloom],
+] as [string, TransformerConfig][]) {
   test.serial(`shared-layers (${label}): reference log-probs, loss and gradients equal those with a separate frozen copy`, async (t) => {
     const shared = CausalLM.random(cfg, { seed: 3 });
     const copy = CausalLM.random(cfg, { seed: 3 });
@@ -144,7 +180,10 @@ for (const [label, cfg] of [['gpt2', gpt2], ['gpt-neo', neo], ['gpt-j', gptj], [
     t.is(a.grads.size, plain.namedWeights().size);
     for (const [k, g] of a.grads) {
       t.deepEqual(g, b.grads.get(k), k);
-      t.true(g.some((x) => x !== 0), `${k} has a gradient`);
+      t.true(
+        g.some((x) => x !== 0),
+        `${k} has a gradient`,
+      );
     }
     plain.dispose();
     ckpt.dispose();
@@ -173,7 +212,11 @@ test.serial('checkpointing lowers the peak memory of a forward+backward', async 
   const peak = async (on: boolean) => {
     const m = CausalLM.random(cfg, { seed: 1 });
     m.setCheckpointing(on);
-    const ids = tf.tensor2d(Array.from({ length: 4 * 64 }, (_, i) => (i * 7) % 64), [4, 64], 'int32'); // [4, 64]
+    const ids = tf.tensor2d(
+      Array.from({ length: 4 * 64 }, (_, i) => (i * 7) % 64),
+      [4, 64],
+      'int32',
+    ); // [4, 64]
     const am = tf.ones([4, 64], 'int32') as tf.Tensor2D; // [4, 64]
     const { peakBytes } = await measurePeakBytes(() => {
       const { grads, value } = tf.variableGrads(() => tf.sum(tf.square(m.hiddenStates(ids, am))) as tf.Scalar, m.trainableVariables());
@@ -191,7 +234,10 @@ test.serial('checkpointing lowers the peak memory of a forward+backward', async 
 test.serial('bf16 packing: round to nearest even as f32ToBf16, exact expansion, NaN kept', (t) => {
   const xs = new Float32Array([0, -0, 1, 1 + 2 ** -8, 1 + 3 * 2 ** -8, -3.14159, 1e-40, 3.3e38, Infinity, -Infinity, NaN, 65504.3]);
   const bits = packBf16(Float32Array.from(xs));
-  t.deepEqual(Array.from(bits), Array.from(xs, (x) => f32ToBf16(x)));
+  t.deepEqual(
+    Array.from(bits),
+    Array.from(xs, (x) => f32ToBf16(x)),
+  );
   const back = unpackBf16(bits);
   const rounded = roundToBf16InPlace(Float32Array.from(xs));
   t.deepEqual(Array.from(back), Array.from(rounded));
@@ -199,7 +245,8 @@ test.serial('bf16 packing: round to nearest even as f32ToBf16, exact expansion, 
   t.is(back[4], 1 + 2 ** -6); // tie to even (up)
   t.true(Number.isNaN(back[10]!));
   for (let i = 0; i < xs.length; i++) {
-    if (Number.isFinite(xs[i]!) && xs[i] !== 0 && Math.abs(xs[i]!) > 1e-37) t.true(Math.abs(back[i]! - xs[i]!) <= Math.abs(xs[i]!) * 2 ** -8, `${xs[i]}`);
+    if (Number.isFinite(xs[i]!) && xs[i] !== 0 && Math.abs(xs[i]!) > 1e-37)
+      t.true(Math.abs(back[i]! - xs[i]!) <= Math.abs(xs[i]!) * 2 ** -8, `${xs[i]}`);
   }
 });
 
@@ -261,11 +308,17 @@ test.serial('every combination of the plugins builds and trains; results within 
     for (const s of strategies) s.afterUpdate?.(vars);
     tf.dispose([value, ...Object.values(grads)]);
     if (mask === 0) baseLoss = loss;
-    t.true(Math.abs(loss - baseLoss) <= (chosen.includes('bf16') ? 0.02 * Math.abs(baseLoss) : 0), `${chosen.join('+')}: ${loss} vs ${baseLoss}`);
+    t.true(
+      Math.abs(loss - baseLoss) <= (chosen.includes('bf16') ? 0.02 * Math.abs(baseLoss) : 0),
+      `${chosen.join('+')}: ${loss} vs ${baseLoss}`,
+    );
     t.is(refLoss, loss, `${chosen.join('+')}: reference equals policy before any update`);
     if (chosen.includes('bf16')) {
       const bits = new Uint32Array(Float32Array.from(vars[0]!.dataSync() as Float32Array).buffer);
-      t.true(bits.every((b) => (b & 0xffff) === 0), 'trainable weights are bf16 values after the update');
+      t.true(
+        bits.every((b) => (b & 0xffff) === 0),
+        'trainable weights are bf16 values after the update',
+      );
     }
     model.dispose();
   }

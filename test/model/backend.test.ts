@@ -9,7 +9,13 @@ import { SeededRandom } from '../../core/model/seeded-random.js';
 import { maxAbsDiff } from '../fixtures/model/helpers.js';
 
 function randn(shape: number[], seed: number): { shape: number[]; data: Float32Array } {
-  return { shape, data: new SeededRandom(seed).normalArray(shape.reduce((a, b) => a * b, 1), 1) };
+  return {
+    shape,
+    data: new SeededRandom(seed).normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      1,
+    ),
+  };
 }
 
 /** Runs `f` on the cpu and the wasm backend with the same host inputs; returns both host results. */
@@ -31,7 +37,16 @@ test.serial('initBackend: wasm is the default and registers the kernel fixes', a
   const info = await initBackend();
   t.is(info.name, 'wasm');
   t.is(tf.getBackend(), 'wasm');
-  t.deepEqual([...(info.patchedKernels ?? [])].sort(), ['BatchMatMul', 'GatherV2', 'Identity', 'OneHot', 'Sum', 'Transpose', 'UnsortedSegmentSum', '_FusedMatMul']);
+  t.deepEqual([...(info.patchedKernels ?? [])].sort(), [
+    'BatchMatMul',
+    'GatherV2',
+    'Identity',
+    'OneHot',
+    'Sum',
+    'Transpose',
+    'UnsortedSegmentSum',
+    '_FusedMatMul',
+  ]);
   t.truthy(tf.getKernel('UnsortedSegmentSum', 'wasm'));
 });
 
@@ -118,7 +133,20 @@ test.serial('trap (b): gather gradient (UnsortedSegmentSum) on wasm equals cpu',
 test.serial('trap (c): oneHot float32 on wasm equals cpu', async (t) => {
   const { cpu, wasm } = await onBoth(() => [
     tf.oneHot(tf.tensor1d([0, 2, 1, 4], 'int32'), 5, 1, 0, 'float32'),
-    tf.oneHot(tf.tensor2d([[1, 3], [0, 0]], undefined, 'int32'), 4, 2.5, -1, 'float32'),
+    tf.oneHot(
+      tf.tensor2d(
+        [
+          [1, 3],
+          [0, 0],
+        ],
+        undefined,
+        'int32',
+      ),
+      4,
+      2.5,
+      -1,
+      'float32',
+    ),
     tf.cast(tf.oneHot(tf.tensor1d([3, 1], 'int32'), 4), 'float32'),
   ]);
   for (let i = 0; i < cpu.length; i++) t.deepEqual(Array.from(wasm[i]!), Array.from(cpu[i]!));
@@ -129,7 +157,19 @@ test.serial('transpose of the last two axes on wasm equals cpu (float32 and int3
   const x = randn([2, 3, 37, 45], 9);
   const { cpu, wasm } = await onBoth(() => [
     tf.transpose(tf.tensor(x.data, x.shape), [0, 1, 3, 2]),
-    tf.cast(tf.transpose(tf.tensor2d([[1, 2, 3], [4, 5, 6]], undefined, 'int32')), 'float32'),
+    tf.cast(
+      tf.transpose(
+        tf.tensor2d(
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+          undefined,
+          'int32',
+        ),
+      ),
+      'float32',
+    ),
     tf.transpose(tf.tensor(x.data, x.shape), [0, 2, 1, 3]),
   ]);
   for (let i = 0; i < cpu.length; i++) t.deepEqual(Array.from(wasm[i]!), Array.from(cpu[i]!));
@@ -138,15 +178,21 @@ test.serial('transpose of the last two axes on wasm equals cpu (float32 and int3
 test.serial('wasm out-of-memory errors are rethrown with what ran out and what to try', async (t) => {
   t.true(isWasmOom(new RangeError('memory access out of bounds')));
   t.false(isWasmOom(new Error('shape mismatch')));
-  const err = t.throws(() => withWasmMemoryGuard('policy forward (batch 512)', () => {
-    throw new RangeError('memory access out of bounds');
-  }));
+  const err = t.throws(() =>
+    withWasmMemoryGuard('policy forward (batch 512)', () => {
+      throw new RangeError('memory access out of bounds');
+    }),
+  );
   t.regex(err!.message, /policy forward \(batch 512\)/);
   t.regex(err!.message, /4 GiB/);
   t.regex(err!.message, /smaller batch/);
   t.regex(err!.message, /memory strategies/);
   // Other errors pass through untouched.
-  const other = t.throws(() => withWasmMemoryGuard('x', () => { throw new Error('plain failure'); }));
+  const other = t.throws(() =>
+    withWasmMemoryGuard('x', () => {
+      throw new Error('plain failure');
+    }),
+  );
   t.is(other!.message, 'plain failure');
   // An allocation the host cannot even stage (4.6 GB) fails with the same guidance.
   await initBackend('wasm');

@@ -18,7 +18,13 @@ import { disableGemmThreads, gemmThreadsEnabled } from '../../core/model/wasm/th
 import { maxAbsDiff } from '../fixtures/model/helpers.js';
 
 function host(shape: number[], seed: number, std = 1): tf.Tensor {
-  return tf.tensor(new SeededRandom(seed).normalArray(shape.reduce((a, b) => a * b, 1), std), shape);
+  return tf.tensor(
+    new SeededRandom(seed).normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      std,
+    ),
+    shape,
+  );
 }
 
 /** Runs f on cpu (composite ops) and wasm (fused kernels); returns host copies of every output. */
@@ -92,14 +98,33 @@ test.serial('fused LayerNorm and GELU: values and gradients match the composite 
 });
 
 const attnCfg = makeConfig({ vocabSize: 64, nPositions: 40, dModel: 24, nHeads: 3, nLayers: 2 });
-const neoCfg = makeConfig({ modelType: 'gpt_neo', vocabSize: 64, nPositions: 40, dModel: 16, nHeads: 4, nLayers: 2, attentionTypes: ['local', 'global'], windowSize: 3 });
+const neoCfg = makeConfig({
+  modelType: 'gpt_neo',
+  vocabSize: 64,
+  nPositions: 40,
+  dModel: 16,
+  nHeads: 4,
+  nLayers: 2,
+  attentionTypes: ['local', 'global'],
+  windowSize: 3,
+});
 // relu MLP: the whole-block op does not apply, so attention, LayerNorm and the MLP run as separate fused ops.
 const reluCfg = makeConfig({ vocabSize: 64, nPositions: 40, dModel: 24, nHeads: 3, nLayers: 2, activation: 'relu' });
 
-for (const [label, cfg] of [['GPT-2 fused block', attnCfg], ['GPT-Neo local fused block', neoCfg], ['separate fused ops', reluCfg]] as const) {
+for (const [label, cfg] of [
+  ['GPT-2 fused block', attnCfg],
+  ['GPT-Neo local fused block', neoCfg],
+  ['separate fused ops', reluCfg],
+] as const) {
   test.serial(`fused transformer (${label}, padded batch, T = 11): logits and all gradients match cpu`, async (t) => {
-    const ids = [[0, 0, 5, 9, 14, 3, 7, 60, 2, 8, 1], [4, 4, 8, 15, 16, 23, 42, 9, 9, 1, 0]];
-    const mask = [[0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]];
+    const ids = [
+      [0, 0, 5, 9, 14, 3, 7, 60, 2, 8, 1],
+      [4, 4, 8, 15, 16, 23, 42, 9, 9, 1, 0],
+    ];
+    const mask = [
+      [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    ];
     const { cpu, wasm } = await compare(() => {
       const model = CausalLM.random(cfg, { seed: 3, std: 0.3 });
       const x = tf.tensor2d(ids, undefined, 'int32');
@@ -119,15 +144,28 @@ for (const [label, cfg] of [['GPT-2 fused block', attnCfg], ['GPT-Neo local fuse
 test.serial('cached attention: prefill + single steps equal the full forward, buffers grow when full', async (t) => {
   await initBackend('wasm');
   const model = CausalLM.random(neoCfg, { seed: 5, std: 0.3 });
-  const ids = [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3], [2, 7, 1, 8, 2, 8, 1, 8, 2, 8]];
+  const ids = [
+    [3, 1, 4, 1, 5, 9, 2, 6, 5, 3],
+    [2, 7, 1, 8, 2, 8, 1, 8, 2, 8],
+  ];
   const full = tf.tidy(() => model.forward(tf.tensor2d(ids, undefined, 'int32'), tf.ones([2, 10], 'int32') as tf.Tensor2D).logits);
   const fullData = (await full.data()) as Float32Array;
   const cache = new KVCache(neoCfg.nLayers, { capacity: 4 }); // smaller than needed: buffers must grow
   let worst = 0;
   for (let s = 0; s < 10; s = s === 0 ? 3 : s + 1) {
     const len = s === 0 ? 3 : 1;
-    const logits = tf.tidy(() => model.forward(tf.tensor2d(ids.map((r) => r.slice(s, s + len)), undefined, 'int32'),
-      tf.ones([2, s + len], 'int32') as tf.Tensor2D, { cache }).logits);
+    const logits = tf.tidy(
+      () =>
+        model.forward(
+          tf.tensor2d(
+            ids.map((r) => r.slice(s, s + len)),
+            undefined,
+            'int32',
+          ),
+          tf.ones([2, s + len], 'int32') as tf.Tensor2D,
+          { cache },
+        ).logits,
+    );
     const got = (await logits.data()) as Float32Array;
     logits.dispose();
     for (let b = 0; b < 2; b++) {
@@ -150,10 +188,21 @@ test.serial('token log-probs (fused on wasm) equal log_softmax + gather on cpu, 
   const { cpu, wasm } = await compare(() => {
     const model = CausalLM.random(cfg, { seed: 9, std: 0.5 });
     const h = host([3, 5, 8], 31, 2) as tf.Tensor3D;
-    const targets = tf.tensor2d([[0, 36, 5, 7, 7], [1, 2, 3, 4, 5], [30, 31, 32, 33, 34]], undefined, 'int32');
+    const targets = tf.tensor2d(
+      [
+        [0, 36, 5, 7, 7],
+        [1, 2, 3, 4, 5],
+        [30, 31, 32, 33, 34],
+      ],
+      undefined,
+      'int32',
+    );
     const lp = tokenLogProbs(model, h, targets);
     const wte = model.namedWeights().get('transformer.wte.weight')!;
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(tokenLogProbs(model, h, targets, { chunkRows: 4 }), host([3, 5], 32))) as tf.Scalar, [wte]);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(tokenLogProbs(model, h, targets, { chunkRows: 4 }), host([3, 5], 32))) as tf.Scalar,
+      [wte],
+    );
     const gh = tf.grad((hh: tf.Tensor) => tf.sum(tokenLogProbs(model, hh as tf.Tensor3D, targets)))(h);
     const out = [lp, grads[wte.name]!, gh];
     model.dispose();
@@ -167,10 +216,31 @@ test.serial('token log-probs (fused on wasm) equal log_softmax + gather on cpu, 
 test.serial('gather and leading-axis sum overrides match cpu', async (t) => {
   const { cpu, wasm } = await compare(() => {
     const table = host([50, 6], 41);
-    const idx = tf.tensor2d([[3, 49, 0], [7, 7, 12]], undefined, 'int32');
+    const idx = tf.tensor2d(
+      [
+        [3, 49, 0],
+        [7, 7, 12],
+      ],
+      undefined,
+      'int32',
+    );
     return [
       tf.gather(table, idx),
-      tf.cast(tf.gather(tf.tensor2d([[1, 2], [3, 4], [5, 6]], undefined, 'int32'), tf.tensor1d([2, 0], 'int32')), 'float32'),
+      tf.cast(
+        tf.gather(
+          tf.tensor2d(
+            [
+              [1, 2],
+              [3, 4],
+              [5, 6],
+            ],
+            undefined,
+            'int32',
+          ),
+          tf.tensor1d([2, 0], 'int32'),
+        ),
+        'float32',
+      ),
       tf.sum(host([9, 5, 7], 42), 0),
       tf.sum(host([9, 5, 7], 43), [0, 1], true),
       tf.sum(host([9, 5, 7], 44), 2),
@@ -204,22 +274,29 @@ test.serial('FusedAdam follows tf.train.adam exactly (3 steps, wasm vs stock)', 
   t.is(tf.memory().numTensors, before);
   assertClose(t, stock, fused, 1e-5, 'adam');
   // The weights moved (the test cannot pass with a no-op update).
-  t.true(maxAbsDiff(fused[0]!, tf.tidy(() => host([5, 6], 51).dataSync() as Float32Array)) > 0.1);
+  t.true(
+    maxAbsDiff(
+      fused[0]!,
+      tf.tidy(() => host([5, 6], 51).dataSync() as Float32Array),
+    ) > 0.1,
+  );
 });
 
 test.serial('threads: 2 splits large products with a worker thread, same results as one thread', async (t) => {
   const info = await initBackend('wasm', { threads: 2 });
   t.is(info.threads, 2);
   t.true(gemmThreadsEnabled());
-  const run = () => tf.tidy(() => {
-    const a = host([200, 96], 61);
-    const b = host([96, 160], 62);
-    const bt = host([160, 96], 63);
-    const at = host([96, 200], 64);
-    const bias = host([160], 65);
-    return [tf.matMul(a, b), tf.matMul(a, bt, false, true), tf.matMul(at, b, true, false), tf.fused.matMul({ a, b, bias })]
-      .map((x) => x.dataSync() as Float32Array).map((x) => Float32Array.from(x));
-  });
+  const run = () =>
+    tf.tidy(() => {
+      const a = host([200, 96], 61);
+      const b = host([96, 160], 62);
+      const bt = host([160, 96], 63);
+      const at = host([96, 200], 64);
+      const bias = host([160], 65);
+      return [tf.matMul(a, b), tf.matMul(a, bt, false, true), tf.matMul(at, b, true, false), tf.fused.matMul({ a, b, bias })]
+        .map((x) => x.dataSync() as Float32Array)
+        .map((x) => Float32Array.from(x));
+    });
   const two = run();
   await initBackend('wasm', { threads: 1 });
   t.false(gemmThreadsEnabled());

@@ -21,8 +21,15 @@ test.serial('config: GPT-2 and GPT-Neo fields map to one TransformerConfig', (t)
   t.deepEqual(g.attentionTypes, ['global', 'global']);
   t.is(g.activation, 'gelu_new');
   const n = parseHfConfig({
-    model_type: 'gpt_neo', vocab_size: 10, max_position_embeddings: 8, hidden_size: 4, num_layers: 4, num_heads: 2,
-    attention_types: [[['global', 'local'], 2]], window_size: 3, intermediate_size: 12,
+    model_type: 'gpt_neo',
+    vocab_size: 10,
+    max_position_embeddings: 8,
+    hidden_size: 4,
+    num_layers: 4,
+    num_heads: 2,
+    attention_types: [[['global', 'local'], 2]],
+    window_size: 3,
+    intermediate_size: 12,
   });
   t.false(n.scaleAttention);
   t.false(n.qkvBias);
@@ -31,17 +38,45 @@ test.serial('config: GPT-2 and GPT-Neo fields map to one TransformerConfig', (t)
   t.is(n.windowSize, 3);
   // Round trip through config.json form.
   t.deepEqual(parseHfConfig(toHfConfig(n)).attentionTypes, n.attentionTypes);
-  t.deepEqual(expandAttentionTypes([[['local'], 1], [['global', 'global'], 1]], 3), ['local', 'global', 'global']);
+  t.deepEqual(
+    expandAttentionTypes(
+      [
+        [['local'], 1],
+        [['global', 'global'], 1],
+      ],
+      3,
+    ),
+    ['local', 'global', 'global'],
+  );
 });
 
 test.serial('config: errors name the field and what is allowed', (t) => {
   t.throws(() => parseHfConfig({ model_type: 'llama' }), { message: /model_type "llama" is not supported; supported: gpt2, gpt_neo/ });
-  t.throws(() => parseHfConfig({ model_type: 'gpt2', vocab_size: 10, n_positions: 8, n_embd: 5, n_layer: 1, n_head: 2 }), { message: /n_embd 5 is not divisible by n_head 2/ });
-  t.throws(() => parseHfConfig({ model_type: 'gpt2', vocab_size: 10, n_positions: 8, n_embd: 4, n_layer: 1, n_head: 2, activation_function: 'swish' }), { message: /"activation_function" is "swish"; supported: gelu_new/ });
+  t.throws(() => parseHfConfig({ model_type: 'gpt2', vocab_size: 10, n_positions: 8, n_embd: 5, n_layer: 1, n_head: 2 }), {
+    message: /n_embd 5 is not divisible by n_head 2/,
+  });
+  t.throws(
+    () =>
+      parseHfConfig({ model_type: 'gpt2', vocab_size: 10, n_positions: 8, n_embd: 4, n_layer: 1, n_head: 2, activation_function: 'swish' }),
+    { message: /"activation_function" is "swish"; supported: gelu_new/ },
+  );
   t.throws(() => expandAttentionTypes([[['global', 'local'], 2]], 3), { message: /expands to 4 layers but "num_layers" is 3/ });
-  t.throws(() => parseHfConfig({ model_type: 'gpt2', n_positions: 8, n_embd: 4, n_layer: 1, n_head: 2 }), { message: /missing numeric field "vocab_size"/ });
-  t.throws(() => parseHfConfig({ model_type: 'gpt_neo', vocab_size: 10, max_position_embeddings: 8, hidden_size: 4, num_layers: 2, num_heads: 2, attention_layers: ['global'] }),
-    { message: /"attention_layers" must list "global"\/"local" for each of the 2 layers/ });
+  t.throws(() => parseHfConfig({ model_type: 'gpt2', n_positions: 8, n_embd: 4, n_layer: 1, n_head: 2 }), {
+    message: /missing numeric field "vocab_size"/,
+  });
+  t.throws(
+    () =>
+      parseHfConfig({
+        model_type: 'gpt_neo',
+        vocab_size: 10,
+        max_position_embeddings: 8,
+        hidden_size: 4,
+        num_layers: 2,
+        num_heads: 2,
+        attention_layers: ['global'],
+      }),
+    { message: /"attention_layers" must list "global"\/"local" for each of the 2 layers/ },
+  );
 });
 
 test.serial('createReference without numSharedLayers: full frozen copy, policy fully trainable', async (t) => {
@@ -96,7 +131,13 @@ test.serial('setTrainable selects the variables an optimiser sees', async (t) =>
   await initBackend('cpu');
   const m = CausalLM.random(tiny, { seed: 3 });
   m.setTrainable((name) => name.startsWith('v_head.'));
-  t.deepEqual(m.trainableVariables().map((v) => v.name.split('/')[1]).sort(), ['v_head.summary.bias', 'v_head.summary.weight']);
+  t.deepEqual(
+    m
+      .trainableVariables()
+      .map((v) => v.name.split('/')[1])
+      .sort(),
+    ['v_head.summary.bias', 'v_head.summary.weight'],
+  );
   m.dispose();
 });
 
@@ -120,13 +161,30 @@ test.serial('gradients of a PPO-style loss on wasm equal cpu (GPT-2 and GPT-Neo)
     for (const backend of ['cpu', 'wasm'] as const) {
       await initBackend(backend);
       const model = await loadCausalLM(fixturePath(ckpt), { seed: 5 });
-      const ids = tf.tensor2d([[5, 17, 42, 99, 3, 8], [0, 0, 11, 12, 13, 14]], undefined, 'int32');
-      const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1]], undefined, 'int32');
+      const ids = tf.tensor2d(
+        [
+          [5, 17, 42, 99, 3, 8],
+          [0, 0, 11, 12, 13, 14],
+        ],
+        undefined,
+        'int32',
+      );
+      const mask = tf.tensor2d(
+        [
+          [1, 1, 1, 1, 1, 1],
+          [0, 0, 1, 1, 1, 1],
+        ],
+        undefined,
+        'int32',
+      );
       const vars = model.trainableVariables();
       const opt = tf.train.adam(1e-3);
       const counts: number[] = [];
       for (let step = 0; step < 3; step++) {
-        const { value, grads: g } = tf.variableGrads(() => ppoLikeLoss(model, ids, mask), vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
+        const { value, grads: g } = tf.variableGrads(() => ppoLikeLoss(model, ids, mask), vars) as {
+          value: tf.Scalar;
+          grads: Record<string, tf.Tensor>;
+        };
         if (step === 0) grads[backend] = await Promise.all(vars.map(async (v) => Float32Array.from(await g[v.name]!.data())));
         opt.applyGradients(Object.entries(g).map(([name, tensor]) => ({ name, tensor })));
         tf.dispose([value, ...Object.values(g)]);
@@ -177,10 +235,15 @@ test.serial('forward validates its inputs', async (t) => {
   t.throws(() => m.forward(tf.tensor2d([[1, 2]]), tf.ones([1, 2], 'int32') as tf.Tensor2D), { message: /must be int32/ });
   const long = tf.zeros([1, 17], 'int32') as tf.Tensor2D;
   t.throws(() => m.forward(long, long), { message: /17 positions exceed the model's n_positions 16/ });
-  t.throws(() => m.forward(ids, tf.ones([1, 3], 'int32') as tf.Tensor2D, { which: 'reference' }), { message: /call createReference\(\) first/ });
+  t.throws(() => m.forward(ids, tf.ones([1, 3], 'int32') as tf.Tensor2D, { which: 'reference' }), {
+    message: /call createReference\(\) first/,
+  });
   const cache = new KVCache(tiny.nLayers);
-  t.throws(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(m.forward(ids, tf.ones([1, 3], 'int32') as tf.Tensor2D, { cache }).logits, x)))(tf.scalar(1)),
-    { message: /KV cache is for inference/ });
+  t.throws(
+    () =>
+      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(m.forward(ids, tf.ones([1, 3], 'int32') as tf.Tensor2D, { cache }).logits, x)))(tf.scalar(1)),
+    { message: /KV cache is for inference/ },
+  );
   cache.dispose();
   m.dispose();
 });

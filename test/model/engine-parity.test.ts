@@ -8,8 +8,17 @@ import { initBackend, type BackendName } from '../../core/model/wasm/backend.js'
 import { loadCausalLM } from '../../core/model/load.js';
 import { fixturePath, maxAbsDiffMasked, references } from '../fixtures/model/helpers.js';
 
-const CHECKPOINTS = ['gpt2-tiny', 'gpt2-tiny-bf16-sharded', 'gpt-neo-tiny', 'gpt-neo-tiny-f16', 'gptj-tiny',
-  'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny', 'bloom-tiny-f16-sharded'];
+const CHECKPOINTS = [
+  'gpt2-tiny',
+  'gpt2-tiny-bf16-sharded',
+  'gpt-neo-tiny',
+  'gpt-neo-tiny-f16',
+  'gptj-tiny',
+  'opt-tiny',
+  'opt-tiny-postln-bf16-sharded',
+  'bloom-tiny',
+  'bloom-tiny-f16-sharded',
+];
 const BACKENDS: BackendName[] = ['cpu', 'wasm'];
 const TOL = 1e-4;
 
@@ -64,5 +73,4 @@ test.serial('the local-attention window changes GPT-Neo outputs (the fixture exe
   t.true(diffEarly < 1e-6, `positions inside the window must agree (diff ${diffEarly})`);
   t.true(diffLate > 1e-3, `positions beyond the window must differ (diff ${diffLate})`);
   model.dispose();
-
 });

@@ -15,46 +15,63 @@ import { SeededRandom } from '../../core/model/seeded-random.js';
 import { fixturePath, maxAbsDiff, references } from '../fixtures/model/helpers.js';
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  test.serial(`KV-cache logits equal a full forward (GPT-2, GPT-Neo, GPT-J, OPT pre/post-LN and BLOOM, left-padded batch) on ${backend}`, async (t) => {
-    await initBackend(backend);
-    for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gptj-tiny', 'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny']) {
-      const model = await loadCausalLM(fixturePath(ckpt));
-      const ids = [[0, 0, 0, 5, 17, 42, 99, 3, 8, 250, 11, 4], [31, 41, 59, 26, 53, 58, 97, 93, 23, 84, 62, 64]];
-      const mask = [[0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]];
-      const T = 12;
-      const prefill = 5;
-      const full = tf.tidy(() => model.forward(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).logits);
-      const fullData = (await full.data()) as Float32Array;
-      const before = tf.memory().numTensors;
-      const cache = new KVCache(model.config.nLayers);
-      const V = model.config.vocabSize;
-      let worst = 0;
-      for (let s = 0; s < T; s = s === 0 ? prefill : s + 1) {
-        const len = s === 0 ? prefill : 1;
-        const stepLogits = tf.tidy(() => {
-          const x = tf.tensor2d(ids.map((r) => r.slice(s, s + len)), undefined, 'int32');
-          const m = tf.tensor2d(mask.map((r) => r.slice(0, s + len)), undefined, 'int32');
-          return model.forward(x, m, { cache }).logits;
-        });
-        const got = (await stepLogits.data()) as Float32Array;
-        stepLogits.dispose();
-        for (let b = 0; b < 2; b++) {
-          for (let j = 0; j < len; j++) {
-            if (!mask[b]![s + j]) continue;
-            const a = got.subarray((b * len + j) * V, (b * len + j + 1) * V);
-            const e = fullData.subarray((b * T + s + j) * V, (b * T + s + j + 1) * V);
-            worst = Math.max(worst, maxAbsDiff(a, e));
+  test.serial(
+    `KV-cache logits equal a full forward (GPT-2, GPT-Neo, GPT-J, OPT pre/post-LN and BLOOM, left-padded batch) on ${backend}`,
+    async (t) => {
+      await initBackend(backend);
+      for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gptj-tiny', 'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny']) {
+        const model = await loadCausalLM(fixturePath(ckpt));
+        const ids = [
+          [0, 0, 0, 5, 17, 42, 99, 3, 8, 250, 11, 4],
+          [31, 41, 59, 26, 53, 58, 97, 93, 23, 84, 62, 64],
+        ];
+        const mask = [
+          [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+          [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+        ];
+        const T = 12;
+        const prefill = 5;
+        const full = tf.tidy(() => model.forward(tf.tensor2d(ids, undefined, 'int32'), tf.tensor2d(mask, undefined, 'int32')).logits);
+        const fullData = (await full.data()) as Float32Array;
+        const before = tf.memory().numTensors;
+        const cache = new KVCache(model.config.nLayers);
+        const V = model.config.vocabSize;
+        let worst = 0;
+        for (let s = 0; s < T; s = s === 0 ? prefill : s + 1) {
+          const len = s === 0 ? prefill : 1;
+          const stepLogits = tf.tidy(() => {
+            const x = tf.tensor2d(
+              ids.map((r) => r.slice(s, s + len)),
+              undefined,
+              'int32',
+            );
+            const m = tf.tensor2d(
+              mask.map((r) => r.slice(0, s + len)),
+              undefined,
+              'int32',
+            );
+            return model.forward(x, m, { cache }).logits;
+          });
+          const got = (await stepLogits.data()) as Float32Array;
+          stepLogits.dispose();
+          for (let b = 0; b < 2; b++) {
+            for (let j = 0; j < len; j++) {
+              if (!mask[b]![s + j]) continue;
+              const a = got.subarray((b * len + j) * V, (b * len + j + 1) * V);
+              const e = fullData.subarray((b * T + s + j) * V, (b * T + s + j + 1) * V);
+              worst = Math.max(worst, maxAbsDiff(a, e));
+            }
           }
         }
+        t.is(cache.length, T);
+        cache.dispose();
+        t.is(tf.memory().numTensors, before, `${ckpt}: cache steps leaked tensors`);
+        t.true(worst <= 1e-4, `${ckpt}: cached vs full max |diff| ${worst}`);
+        full.dispose();
+        model.dispose();
       }
-      t.is(cache.length, T);
-      cache.dispose();
-      t.is(tf.memory().numTensors, before, `${ckpt}: cache steps leaked tensors`);
-      t.true(worst <= 1e-4, `${ckpt}: cached vs full max |diff| ${worst}`);
-      full.dispose();
-      model.dispose();
-    }
-  });
+    },
+  );
 }
 
 test.serial('fast decoder: prefill + steps equal the full forward (GPT-2, GPT-Neo local window, left padding)', async (t) => {
@@ -62,8 +79,14 @@ test.serial('fast decoder: prefill + steps equal the full forward (GPT-2, GPT-Ne
   for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny']) {
     const model = await loadCausalLM(fixturePath(ckpt));
     t.true(fastDecoderAvailable(model));
-    const ids = [[0, 0, 0, 5, 17, 42, 99, 3, 8, 250, 11, 4], [31, 41, 59, 26, 53, 58, 97, 93, 23, 84, 62, 64]];
-    const mask = [[0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]];
+    const ids = [
+      [0, 0, 0, 5, 17, 42, 99, 3, 8, 250, 11, 4],
+      [31, 41, 59, 26, 53, 58, 97, 93, 23, 84, 62, 64],
+    ];
+    const mask = [
+      [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    ];
     const T = 12;
     const prefill = 6;
     const V = model.config.vocabSize;
@@ -75,7 +98,11 @@ test.serial('fast decoder: prefill + steps equal the full forward (GPT-2, GPT-Ne
     let worst = 0;
     for (let s = 0; s < T; s = s === 0 ? prefill : s + 1) {
       const len = s === 0 ? prefill : 1;
-      const got = dec.forward(Int32Array.from(ids.flatMap((r) => r.slice(s, s + len))), Int32Array.from(mask.flatMap((r) => r.slice(0, s + len))), len);
+      const got = dec.forward(
+        Int32Array.from(ids.flatMap((r) => r.slice(s, s + len))),
+        Int32Array.from(mask.flatMap((r) => r.slice(0, s + len))),
+        len,
+      );
       const pos = s + len - 1;
       for (let b = 0; b < 2; b++) {
         worst = Math.max(worst, maxAbsDiff(got.subarray(b * V, (b + 1) * V), fullData.subarray((b * T + pos) * V, (b * T + pos + 1) * V)));
@@ -93,7 +120,10 @@ test.serial('fast decoder handles a vocabulary that is not a multiple of 4 (padd
   await initBackend('wasm');
   const cfg = makeConfig({ vocabSize: 37, nPositions: 16, dModel: 16, nHeads: 2, nLayers: 2 });
   const model = CausalLM.random(cfg, { seed: 2, std: 0.3 });
-  const ids = [[1, 5, 9, 36, 2, 7], [0, 3, 3, 8, 30, 31]];
+  const ids = [
+    [1, 5, 9, 36, 2, 7],
+    [0, 3, 3, 8, 30, 31],
+  ];
   const full = tf.tidy(() => model.forward(tf.tensor2d(ids, undefined, 'int32'), tf.ones([2, 6], 'int32') as tf.Tensor2D).logits);
   const fullData = (await full.data()) as Float32Array;
   full.dispose();
@@ -103,9 +133,17 @@ test.serial('fast decoder handles a vocabulary that is not a multiple of 4 (padd
   const c = dec.forward(Int32Array.from(ids.map((r) => r[5]!)), new Int32Array(12).fill(1), 1);
   dec.dispose();
   let worst = 0;
-  for (const [got, pos] of [[a, 3], [b, 4], [c, 5]] as const) {
+  for (const [got, pos] of [
+    [a, 3],
+    [b, 4],
+    [c, 5],
+  ] as const) {
     t.is(got.length, 2 * 37);
-    for (let r = 0; r < 2; r++) worst = Math.max(worst, maxAbsDiff(got.subarray(r * 37, (r + 1) * 37), fullData.subarray((r * 6 + pos) * 37, (r * 6 + pos + 1) * 37)));
+    for (let r = 0; r < 2; r++)
+      worst = Math.max(
+        worst,
+        maxAbsDiff(got.subarray(r * 37, (r + 1) * 37), fullData.subarray((r * 6 + pos) * 37, (r * 6 + pos + 1) * 37)),
+      );
   }
   t.true(worst < 1e-4, `max diff ${worst}`);
   model.dispose();
@@ -120,18 +158,32 @@ test.serial('fast and tensor decoders sample the same tokens from the same seed'
   const tensor = await generate(model, input, { ...opts, rng: new SeededRandom(4), decoder: 'tensor' });
   t.deepEqual(fast.responses, tensor.responses);
   await initBackend('cpu');
-  await t.throwsAsync(() => generate(model, input, { ...opts, rng: new SeededRandom(4), decoder: 'fast' }), { message: /decoder 'fast' needs the wasm backend/ });
+  await t.throwsAsync(() => generate(model, input, { ...opts, rng: new SeededRandom(4), decoder: 'fast' }), {
+    message: /decoder 'fast' needs the wasm backend/,
+  });
   model.dispose();
 });
 
 test.serial('greedy decoding matches the PyTorch reference continuation (GPT-2, GPT-Neo, GPT-J, OPT and BLOOM)', async (t) => {
   await initBackend('wasm');
-  for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny', 'gpt2-tiny-bf16-sharded', 'gptj-tiny', 'opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny', 'bloom-tiny-f16-sharded']) {
+  for (const ckpt of [
+    'gpt2-tiny',
+    'gpt-neo-tiny',
+    'gpt2-tiny-bf16-sharded',
+    'gptj-tiny',
+    'opt-tiny',
+    'opt-tiny-postln-bf16-sharded',
+    'bloom-tiny',
+    'bloom-tiny-f16-sharded',
+  ]) {
     const model = await loadCausalLM(fixturePath(ckpt));
     const ref = references()[ckpt]!.greedy;
     const eos = model.config.eosTokenId!;
-    const out = await generate(model, { prompts: [ref.prompt], padTokenId: 0, eosTokenId: eos },
-      { maxNewTokens: ref.continuation.length, greedy: true, rng: new SeededRandom(0) });
+    const out = await generate(
+      model,
+      { prompts: [ref.prompt], padTokenId: 0, eosTokenId: eos },
+      { maxNewTokens: ref.continuation.length, greedy: true, rng: new SeededRandom(0) },
+    );
     t.deepEqual(out.responses[0], ref.continuation, ckpt);
     model.dispose();
   }
@@ -140,7 +192,11 @@ test.serial('greedy decoding matches the PyTorch reference continuation (GPT-2, 
 test.serial('a left-padded batch generates exactly what each row generates alone', async (t) => {
   await initBackend('wasm');
   const model = await loadCausalLM(fixturePath('gpt-neo-tiny'));
-  const prompts = [[3, 141, 59, 26, 5, 35, 89], [7, 8], [100, 200, 12, 1]];
+  const prompts = [
+    [3, 141, 59, 26, 5, 35, 89],
+    [7, 8],
+    [100, 200, 12, 1],
+  ];
   const io = { padTokenId: 0, eosTokenId: 299 };
   const batch = await generate(model, { prompts, ...io }, { maxNewTokens: 9, greedy: true, rng: new SeededRandom(0) });
   for (let i = 0; i < prompts.length; i++) {
@@ -180,13 +236,22 @@ test.serial('EOS ends a row (kept, nothing after it); min_new_tokens suppresses 
   t.false(forced.responses[0]!.slice(0, 5).includes(eos));
   t.true(forced.responses[0]!.length >= 5);
   // A batch where one row finishes early: the other continues to max_new_tokens.
-  const mixed = await generate(model, { prompts: [ref.prompt, [7, 7, 7]], padTokenId: 0, eosTokenId: eos },
-    { maxNewTokens: 8, greedy: true, rng: new SeededRandom(0) });
+  const mixed = await generate(
+    model,
+    { prompts: [ref.prompt, [7, 7, 7]], padTokenId: 0, eosTokenId: eos },
+    { maxNewTokens: 8, greedy: true, rng: new SeededRandom(0) },
+  );
   t.deepEqual(mixed.responses[0], stopped.responses[0]);
   t.true(mixed.responses[1]!.length === 8 || mixed.responses[1]![mixed.responses[1]!.length - 1] === eos);
-  await t.throwsAsync(() => generate(model, io, { maxNewTokens: 61, rng: new SeededRandom(0) }), { message: /longest prompt \(4\) \+ maxNewTokens \(61\) exceeds the model's n_positions 64/ });
-  await t.throwsAsync(() => generate(model, io, { maxNewTokens: 4, minNewTokens: 5, rng: new SeededRandom(0) }), { message: /minNewTokens must be an integer in \[0, maxNewTokens=4\]/ });
-  await t.throwsAsync(() => generate(model, { ...io, prompts: [[]] }, { maxNewTokens: 4, rng: new SeededRandom(0) }), { message: /prompts\[0\] is empty/ });
+  await t.throwsAsync(() => generate(model, io, { maxNewTokens: 61, rng: new SeededRandom(0) }), {
+    message: /longest prompt \(4\) \+ maxNewTokens \(61\) exceeds the model's n_positions 64/,
+  });
+  await t.throwsAsync(() => generate(model, io, { maxNewTokens: 4, minNewTokens: 5, rng: new SeededRandom(0) }), {
+    message: /minNewTokens must be an integer in \[0, maxNewTokens=4\]/,
+  });
+  await t.throwsAsync(() => generate(model, { ...io, prompts: [[]] }, { maxNewTokens: 4, rng: new SeededRandom(0) }), {
+    message: /prompts\[0\] is empty/,
+  });
   model.dispose();
 });
 
@@ -214,7 +279,13 @@ test('pickToken: greedy, temperature, top-k and top-p follow Hugging Face semant
 
 test('kthLargest equals a descending sort at k − 1, repeats and -Infinity included', (t) => {
   const rng = new SeededRandom(5);
-  for (const [n, k] of [[1, 1], [7, 3], [4096, 50], [100, 100], [33, 1]] as const) {
+  for (const [n, k] of [
+    [1, 1],
+    [7, 3],
+    [4096, 50],
+    [100, 100],
+    [33, 1],
+  ] as const) {
     const s = Float64Array.from({ length: n }, (_, i) => (i % 11 === 0 ? -Infinity : i % 5 === 0 ? 0.5 : Math.round(rng.next() * 40) / 4));
     const sorted = Array.from(s).sort((a, b) => b - a);
     t.is(kthLargest(s, n, k), sorted[k - 1]!, `n ${n}, k ${k}`);

@@ -14,8 +14,14 @@ import hfClassifier from '../../plugins/reward-models/hf-classifier.js';
 /** Written by test/fixtures/make_gpt2_classifier_fixture.py (float64 reference forward in torch). */
 const DIR = path.resolve(process.cwd(), 'test/fixtures/gpt2-classifier');
 const ref = JSON.parse(readFileSync(path.join(DIR, 'reference.json'), 'utf8')) as {
-  texts: string[]; labels: string[]; pad_token_id: number; input_ids: number[][]; attention_mask: number[][];
-  last_index: number[]; logits: number[][]; single_logits: number[][];
+  texts: string[];
+  labels: string[];
+  pad_token_id: number;
+  input_ids: number[][];
+  attention_mask: number[][];
+  last_index: number[];
+  logits: number[][];
+  single_logits: number[][];
 };
 
 function maxAbsDiff(a: number[][], b: number[][]): number {
@@ -68,7 +74,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
 test.serial('the hf-classifier reward model loads it unchanged (neutralLabel "neutral")', async (t) => {
   await initBackend('cpu');
-  const ctx: PluginContext = { configDir: path.dirname(DIR), seed: 0, trainSteps: 1, backend: 'cpu', memoryPlan: defaultMemoryPlan(), log: () => {} };
+  const ctx: PluginContext = {
+    configDir: path.dirname(DIR),
+    seed: 0,
+    trainSteps: 1,
+    backend: 'cpu',
+    memoryPlan: defaultMemoryPlan(),
+    log: () => {},
+  };
   const model = await hfClassifier.create(hfClassifier.options.parse({ path: path.basename(DIR), neutralLabel: 'neutral' }), ctx);
   try {
     t.deepEqual(model.labels, ['neutral', 'toxic']);
@@ -78,10 +91,12 @@ test.serial('the hf-classifier reward model loads it unchanged (neutralLabel "ne
   } finally {
     model.dispose?.();
   }
-  await t.throwsAsync(async () => hfClassifier.create(hfClassifier.options.parse({ path: path.basename(DIR) }), ctx), { message: /"nothate" is not a label .* neutral, toxic/ });
+  await t.throwsAsync(async () => hfClassifier.create(hfClassifier.options.parse({ path: path.basename(DIR) }), ctx), {
+    message: /"nothate" is not a label .* neutral, toxic/,
+  });
 });
 
-test.serial('save → load round trip: same tensors in transformers\' names, same logits, same config', async (t) => {
+test.serial("save → load round trip: same tensors in transformers' names, same logits, same config", async (t) => {
   await initBackend('cpu');
   const clf = (await loadSequenceClassifier(DIR)) as CausalSequenceClassifier;
   const out = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'detox-gpt2-cls-save-')), 'saved');
@@ -114,9 +129,13 @@ test.serial('bad folders are refused with the field named', async (t) => {
   await t.throwsAsync(loadSequenceClassifier(noScore), { message: /missing tensor score\.weight/ });
   const noPad = await tempCopy((config) => delete config.pad_token_id);
   await t.throwsAsync(loadSequenceClassifier(noPad), { message: /"pad_token_id" must be a token id/ });
-  const lm = await tempCopy((config) => { config.architectures = ['GPT2LMHeadModel']; });
+  const lm = await tempCopy((config) => {
+    config.architectures = ['GPT2LMHeadModel'];
+  });
   await t.throwsAsync(loadSequenceClassifier(lm), { message: /not a sequence classifier \(a causal LM\?\)/ });
-  const threeLabels = await tempCopy((config) => { config.id2label = { 0: 'a', 1: 'b', 2: 'c' }; });
+  const threeLabels = await tempCopy((config) => {
+    config.id2label = { 0: 'a', 1: 'b', 2: 'c' };
+  });
   await t.throwsAsync(loadSequenceClassifier(threeLabels), { message: /score\.weight has shape \[2,16\], expected \[3, 16\]/ });
 });
 
@@ -149,10 +168,20 @@ for (const [family, dir, pad, arch] of [
     await initBackend('cpu');
     const { loadCausalLM } = await import('../../core/model/load.js');
     const lmDir = path.resolve(process.cwd(), 'test/fixtures/model', dir);
-    const clf = CausalSequenceClassifier.fromCausalLM(await loadCausalLM(lmDir), { labels: ['neutral', 'toxic'], padTokenId: pad, seed: 3 });
+    const clf = CausalSequenceClassifier.fromCausalLM(await loadCausalLM(lmDir), {
+      labels: ['neutral', 'toxic'],
+      padTokenId: pad,
+      seed: 3,
+    });
     const lm = await loadCausalLM(lmDir);
-    const ids = [[5, 6, 7, 8], [9, 10, pad, pad]];
-    const mask = [[1, 1, 1, 1], [1, 1, 0, 0]];
+    const ids = [
+      [5, 6, 7, 8],
+      [9, 10, pad, pad],
+    ];
+    const mask = [
+      [1, 1, 1, 1],
+      [1, 1, 0, 0],
+    ];
     const out = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'detox-cls-family-')), 'saved');
     try {
       const got = await arrayOf(clf.classify(ids, mask));
@@ -169,7 +198,10 @@ for (const [family, dir, pad, arch] of [
       t.is(cfg.model_type, family);
       const names = [...(await readSafetensors(path.join(out, 'model.safetensors'))).keys()];
       t.true(names.includes(SCORE_WEIGHT));
-      t.true(names.every((n) => n === SCORE_WEIGHT || n.startsWith(family === 'opt' ? 'model.decoder.' : 'transformer.')), names.join(', '));
+      t.true(
+        names.every((n) => n === SCORE_WEIGHT || n.startsWith(family === 'opt' ? 'model.decoder.' : 'transformer.')),
+        names.join(', '),
+      );
       const again = await loadSequenceClassifier(out);
       try {
         t.true(maxAbsDiff(await arrayOf(again.classify(ids, mask)), got) < 1e-6);

@@ -13,7 +13,14 @@ import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { saveCausalLM } from '../../core/model/io/hf-io.js';
 import { loadCausalLM } from '../../core/model/load.js';
 import {
-  f16ToF32, f32ToBf16, f32ToF16, readSafetensors, readSafetensorsFolder, readSafetensorsHeader, writeSafetensors, type HostTensor,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  readSafetensors,
+  readSafetensorsFolder,
+  readSafetensorsHeader,
+  writeSafetensors,
+  type HostTensor,
 } from '../../core/model/io/safetensors.js';
 import { fixturePath } from '../fixtures/model/helpers.js';
 
@@ -45,8 +52,14 @@ test.serial('safetensors: F32/F16/BF16/I32/I64 round trip with metadata; half fl
   t.is(header.dataStart % 8, 0, 'header padded to 8 bytes');
   const back = await readSafetensors(file);
   t.deepEqual(Array.from(back.get('a')!.data), Array.from(vals));
-  t.deepEqual(Array.from(back.get('h')!.data), Array.from(vals, (v) => f16ToF32(f32ToF16(v))));
-  t.deepEqual(Array.from(back.get('b')!.data), Array.from(vals, (v) => new Float32Array(new Uint32Array([f32ToBf16(v) << 16]).buffer)[0]));
+  t.deepEqual(
+    Array.from(back.get('h')!.data),
+    Array.from(vals, (v) => f16ToF32(f32ToF16(v))),
+  );
+  t.deepEqual(
+    Array.from(back.get('b')!.data),
+    Array.from(vals, (v) => new Float32Array(new Uint32Array([f32ToBf16(v) << 16]).buffer)[0]),
+  );
   t.is(back.get('b')!.dtype, 'BF16');
   t.deepEqual(back.get('b')!.shape, [7, 1]);
   t.deepEqual(Array.from(back.get('i')!.data), [1, -2, 3, 2147483647]);
@@ -75,7 +88,9 @@ test.serial('safetensors: errors name the file and the tensor', async (t) => {
   len.writeBigUInt64LE(BigInt(h2.length));
   await fsp.writeFile(file, Buffer.concat([len, h2, Buffer.alloc(8)]));
   await t.throwsAsync(() => readSafetensors(file), { message: /tensor "w" has dtype F64; supported: F32, F16, BF16, I32, I64/ });
-  await t.throwsAsync(() => writeSafetensors(file, new Map([['x', { dtype: 'F32', shape: [3], data: new Float32Array(2) }]])), { message: /tensor "x" has shape \[3\] \(3 elements\) but 2 values/ });
+  await t.throwsAsync(() => writeSafetensors(file, new Map([['x', { dtype: 'F32', shape: [3], data: new Float32Array(2) }]])), {
+    message: /tensor "x" has shape \[3\] \(3 elements\) but 2 values/,
+  });
   await t.throwsAsync(() => readSafetensorsFolder(dir), { message: /found neither model.safetensors nor model.safetensors.index.json/ });
   await fsp.rm(dir, { recursive: true });
 });
@@ -108,7 +123,9 @@ test.serial('loadCausalLM: missing tensors are listed; unknown model_type is nam
   all.delete('h.1.mlp.c_fc.bias');
   all.delete('ln_f.weight');
   await writeSafetensors(path.join(dir, 'model.safetensors'), all);
-  await t.throwsAsync(() => loadCausalLM(dir), { message: /missing 2 tensor\(s\): transformer\.h\.1\.mlp\.c_fc\.bias, transformer\.ln_f\.weight/ });
+  await t.throwsAsync(() => loadCausalLM(dir), {
+    message: /missing 2 tensor\(s\): transformer\.h\.1\.mlp\.c_fc\.bias, transformer\.ln_f\.weight/,
+  });
   await fsp.writeFile(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'bert' }));
   await t.throwsAsync(() => loadCausalLM(dir), { message: /model_type "bert" is not supported; supported: gpt2, gpt_neo/ });
   await fsp.rm(dir, { recursive: true });
@@ -149,7 +166,16 @@ for (const ckpt of ['gpt2-tiny', 'gpt-neo-tiny']) {
 
 test.serial('a model made from scratch saves and loads (config written from the engine config)', async (t) => {
   await initBackend('cpu');
-  const cfg = makeConfig({ modelType: 'gpt_neo', vocabSize: 40, nPositions: 12, dModel: 8, nHeads: 2, nLayers: 2, attentionTypes: ['global', 'local'], windowSize: 3 });
+  const cfg = makeConfig({
+    modelType: 'gpt_neo',
+    vocabSize: 40,
+    nPositions: 12,
+    dModel: 8,
+    nHeads: 2,
+    nLayers: 2,
+    attentionTypes: ['global', 'local'],
+    windowSize: 3,
+  });
   const m = CausalLM.random(cfg, { seed: 1 });
   const dir = path.join(await tmpDir(), 'neo');
   await saveCausalLM(m, dir);

@@ -19,7 +19,11 @@ import { setFusedBlockEnabled } from '../../core/model/fused-block.js';
 import { makeConfig } from '../../core/model/arch/hf-config.js';
 import { FastDecoder } from '../../core/model/decode.js';
 import {
-  NATIVE_ADDON_PATH, nativeMatmulAvailable, setNativeLoader, setNativeMinMacs, type NativeBlasAddon,
+  NATIVE_ADDON_PATH,
+  nativeMatmulAvailable,
+  setNativeLoader,
+  setNativeMinMacs,
+  type NativeBlasAddon,
 } from '../../core/model/wasm/native-matmul.js';
 import { SeededRandom } from '../../core/model/seeded-random.js';
 
@@ -52,7 +56,13 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 function randn(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(new SeededRandom(seed).normalArray(shape.reduce((a, b) => a * b, 1), 1), shape);
+  return tf.tensor(
+    new SeededRandom(seed).normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      1,
+    ),
+    shape,
+  );
 }
 
 /**
@@ -103,14 +113,23 @@ function assertClose(t: ExecutionContext, r: { js: Float32Array[]; native: Float
   });
 }
 
-const SIZES: [number, number, number][] = [[1, 7, 33], [7, 33, 129], [33, 129, 1], [129, 1, 7], [129, 129, 33], [33, 33, 33]];
+const SIZES: [number, number, number][] = [
+  [1, 7, 33],
+  [7, 33, 129],
+  [33, 129, 1],
+  [129, 1, 7],
+  [129, 129, 33],
+  [33, 33, 33],
+];
 
 test.serial('native matmul: every transpose flag and odd size equals the js path', async (t) => {
   if (!(await nativeOrFallback(t))) return;
   for (const [m, k, n] of SIZES) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        const r = await jsAndNative(t, () => tf.matMul(randn(transA ? [k, m] : [m, k], 1), randn(transB ? [n, k] : [k, n], 2), transA, transB)); // [m, n]
+        const r = await jsAndNative(t, () =>
+          tf.matMul(randn(transA ? [k, m] : [m, k], 1), randn(transB ? [n, k] : [k, n], 2), transA, transB),
+        ); // [m, n]
         t.deepEqual(r.js[0]!.length, m * n);
         assertClose(t, r, `${m}x${k}x${n} transA=${transA} transB=${transB}`);
       }
@@ -142,13 +161,34 @@ test.serial('native matmul: batched shapes (both, a only, b only, rank 4) equal 
 
 test.serial('native matmul: _FusedMatMul with a bias (and the default threshold) equals the js path', async (t) => {
   if (!(await nativeOrFallback(t))) return;
-  for (const [m, k, n] of [[33, 129, 7], [129, 33, 129], [1, 7, 33]] as [number, number, number][]) {
+  for (const [m, k, n] of [
+    [33, 129, 7],
+    [129, 33, 129],
+    [1, 7, 33],
+  ] as [number, number, number][]) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
         const r = await jsAndNative(t, () => [
-          tf.fused.matMul({ a: randn(transA ? [k, m] : [m, k], 5) as tf.Tensor2D, b: randn(transB ? [n, k] : [k, n], 6) as tf.Tensor2D, bias: randn([n], 7), transposeA: transA, transposeB: transB }), // [m, n]
-          tf.fused.matMul({ a: randn(transA ? [4, k, m] : [4, m, k], 8) as tf.Tensor3D, b: randn(transB ? [n, k] : [k, n], 9) as tf.Tensor2D as unknown as tf.Tensor3D, bias: randn([n], 10), transposeA: transA, transposeB: transB }), // [4, m, n]
-          tf.fused.matMul({ a: randn([m, k], 11) as tf.Tensor2D, b: randn([k, n], 12) as tf.Tensor2D, bias: randn([n], 13), activation: 'relu' }), // [m, n] (stock path)
+          tf.fused.matMul({
+            a: randn(transA ? [k, m] : [m, k], 5) as tf.Tensor2D,
+            b: randn(transB ? [n, k] : [k, n], 6) as tf.Tensor2D,
+            bias: randn([n], 7),
+            transposeA: transA,
+            transposeB: transB,
+          }), // [m, n]
+          tf.fused.matMul({
+            a: randn(transA ? [4, k, m] : [4, m, k], 8) as tf.Tensor3D,
+            b: randn(transB ? [n, k] : [k, n], 9) as tf.Tensor2D as unknown as tf.Tensor3D,
+            bias: randn([n], 10),
+            transposeA: transA,
+            transposeB: transB,
+          }), // [4, m, n]
+          tf.fused.matMul({
+            a: randn([m, k], 11) as tf.Tensor2D,
+            b: randn([k, n], 12) as tf.Tensor2D,
+            bias: randn([n], 13),
+            activation: 'relu',
+          }), // [m, n] (stock path)
         ]);
         assertClose(t, r, `fused ${m}x${k}x${n} transA=${transA} transB=${transB}`);
       }
@@ -171,9 +211,18 @@ test.serial('js matmul: _FusedMatMul of a batched a, an unbatched b and a bias e
   for (const backend of ['cpu', 'wasm'] as const) {
     await initBackend(backend, { matmul: 'js' });
     const before = tf.memory().numTensors;
-    results.push(tf.tidy(() => tf.fused.matMul({
-      a: randn([4, 33, 129], 14) as tf.Tensor3D, b: randn([129, 7], 15) as tf.Tensor2D as unknown as tf.Tensor3D, bias: randn([7], 16),
-    }).dataSync() as Float32Array)); // [4, 33, 7]
+    results.push(
+      tf.tidy(
+        () =>
+          tf.fused
+            .matMul({
+              a: randn([4, 33, 129], 14) as tf.Tensor3D,
+              b: randn([129, 7], 15) as tf.Tensor2D as unknown as tf.Tensor3D,
+              bias: randn([7], 16),
+            })
+            .dataSync() as Float32Array,
+      ),
+    ); // [4, 33, 7]
     t.is(tf.memory().numTensors, before);
   }
   const e = relErr(results[1]!, results[0]!);
@@ -188,8 +237,16 @@ test.serial('native matmul: a tiny GPT-2 forward and gradients equal the js path
   const model = CausalLM.random(cfg, { seed: 0, std: 0.1 });
   const [B, T] = [2, 9];
   const rng = new SeededRandom(5);
-  const ids = tf.tensor2d(Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * 97)), [B, T], 'int32'); // [B, T]
-  const mask = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i === T - 1 ? 0 : 1)), [B, T], 'int32'); // [B, T]
+  const ids = tf.tensor2d(
+    Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * 97)),
+    [B, T],
+    'int32',
+  ); // [B, T]
+  const mask = tf.tensor2d(
+    Int32Array.from({ length: B * T }, (_, i) => (i === T - 1 ? 0 : 1)),
+    [B, T],
+    'int32',
+  ); // [B, T]
   const w = tf.tensor3d(rng.normalArray(B * T * 97, 1), [B, T, 97]); // [B, T, V]
   const vars = model.trainableVariables();
   const run = () => {
@@ -230,10 +287,12 @@ test.serial('native matmul: works in a worker thread with its own BLAS thread co
       parentPort.postMessage({ info, c: await c.data() });
     })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
   const worker = new Worker(code, { eval: true, workerData: { a, b, backendUrl } });
-  const msg = await new Promise<{ info?: { matmul: string; matmulDescription: string }; c?: Float32Array; error?: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
+  const msg = await new Promise<{ info?: { matmul: string; matmulDescription: string }; c?: Float32Array; error?: string }>(
+    (resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    },
+  );
   await worker.terminate();
   t.falsy(msg.error, msg.error);
   t.is(msg.info!.matmul, 'native');
@@ -271,11 +330,15 @@ test.serial("matmul selection: 'auto' falls back to js without the addon, 'nativ
     process.env.DETOX_MATMUL = 'js';
     t.is((await initBackend('wasm')).matmul, 'js');
     process.env.DETOX_MATMUL = 'fast';
-    await t.throwsAsync(() => initBackend('wasm'), { message: /matmul "fast" \(from DETOX_MATMUL\) is not supported; use one of auto, native, js/ });
+    await t.throwsAsync(() => initBackend('wasm'), {
+      message: /matmul "fast" \(from DETOX_MATMUL\) is not supported; use one of auto, native, js/,
+    });
   } finally {
     delete process.env.DETOX_MATMUL;
   }
-  await t.throwsAsync(() => initBackend('wasm', { matmul: 'auto', blasThreads: 0 }), { message: /blasThreads must be an integer in \[1, 1024\], got 0/ });
+  await t.throwsAsync(() => initBackend('wasm', { matmul: 'auto', blasThreads: 0 }), {
+    message: /blasThreads must be an integer in \[1, 1024\], got 0/,
+  });
   await t.throwsAsync(() => initBackend('cpu', { matmul: 'native' }), { message: /applies to the 'wasm' backend only/ });
   const info = await initBackend('wasm');
   t.is(info.matmul, nativeMatmulAvailable().available ? 'native' : 'js');
@@ -295,7 +358,9 @@ test.serial('native addon: sgemm on Float32Arrays and the heap checks extents', 
   t.deepEqual([...c], [116, 128, 278, 308]);
   t.throws(() => addon.sgemm(false, false, 2, 2, 4, 1, a, 4, b, 2, 0, c, 2), { message: /extends past the end/ });
   const heap = new ArrayBuffer(64);
-  t.throws(() => addon.sgemmHeap(heap, false, false, 4, 4, 4, 0, 4, 0, 0, 4, 0, 8, 4, 0, 1, -1, false), { message: /past the end of the heap/ });
+  t.throws(() => addon.sgemmHeap(heap, false, false, 4, 4, 4, 0, 4, 0, 0, 4, 0, 8, 4, 0, 1, -1, false), {
+    message: /past the end of the heap/,
+  });
   const cfg = addon.getConfig();
   t.regex(cfg.config, /OpenBLAS/);
 });
@@ -307,8 +372,21 @@ test.serial('native matmul: the fast decoder (prefill and 8-row steps) equals it
   const [B, P] = [8, 5];
   const logitsOf = () => {
     const dec = new FastDecoder(model, B, P, P + 3);
-    const out = [dec.forward(Int32Array.from({ length: B * P }, (_, i) => (i * 7) % 101), new Int32Array(B * P).fill(1), P)];
-    for (let s = 0; s < 3 - 1; s++) out.push(dec.forward(Int32Array.from({ length: B }, (_, i) => (i * 3 + s) % 101), new Int32Array(B * (P + s + 1)).fill(1), 1));
+    const out = [
+      dec.forward(
+        Int32Array.from({ length: B * P }, (_, i) => (i * 7) % 101),
+        new Int32Array(B * P).fill(1),
+        P,
+      ),
+    ];
+    for (let s = 0; s < 3 - 1; s++)
+      out.push(
+        dec.forward(
+          Int32Array.from({ length: B }, (_, i) => (i * 3 + s) % 101),
+          new Int32Array(B * (P + s + 1)).fill(1),
+          1,
+        ),
+      );
     dec.dispose();
     return out;
   };

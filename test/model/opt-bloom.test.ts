@@ -24,11 +24,21 @@ import { defaultMemoryPlan } from '../../core/interfaces/memory.js';
 import { fixturePath, leanVsFullHead, references } from '../fixtures/model/helpers.js';
 
 const FIXTURES = ['opt-tiny', 'opt-tiny-postln-bf16-sharded', 'bloom-tiny', 'bloom-tiny-f16-sharded'];
-const OPT = { model_type: 'opt', vocab_size: 50, max_position_embeddings: 32, hidden_size: 16, num_attention_heads: 2, num_hidden_layers: 1, ffn_dim: 24 };
+const OPT = {
+  model_type: 'opt',
+  vocab_size: 50,
+  max_position_embeddings: 32,
+  hidden_size: 16,
+  num_attention_heads: 2,
+  num_hidden_layers: 1,
+  ffn_dim: 24,
+};
 const BLOOM = { model_type: 'bloom', vocab_size: 50, hidden_size: 18, n_head: 3, n_layer: 1 };
 
 const paramCount = (raw: Record<string, unknown>) =>
-  weightSpecs(parseHfConfig(raw)).filter((s) => !s.name.startsWith('v_head.')).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  weightSpecs(parseHfConfig(raw))
+    .filter((s) => !s.name.startsWith('v_head.'))
+    .reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
 
 test('OPT config: switches from do_layer_norm_before, word_embed_proj_dim, enable_bias; bad fields named', (t) => {
   const pre = parseHfConfig({ ...OPT });
@@ -49,7 +59,9 @@ test('OPT config: switches from do_layer_norm_before, word_embed_proj_dim, enabl
   t.false(names.some((n) => n.endsWith('_proj.bias') || n.endsWith('fc1.bias') || n === 'model.decoder.final_layer_norm.weight'));
   t.false(parseHfConfig({ ...OPT, _remove_final_layer_norm: true }).finalLayerNorm);
   t.throws(() => parseHfConfig({ ...OPT, layer_norm_elementwise_affine: false }), { message: /"layer_norm_elementwise_affine" is false/ });
-  t.throws(() => parseHfConfig({ ...OPT, do_layer_norm_before: 'no' }), { message: /"do_layer_norm_before" must be true or false, got "no"/ });
+  t.throws(() => parseHfConfig({ ...OPT, do_layer_norm_before: 'no' }), {
+    message: /"do_layer_norm_before" must be true or false, got "no"/,
+  });
   t.throws(() => parseHfConfig({ ...OPT, ffn_dim: undefined }), { message: /missing numeric field "ffn_dim"/ });
   t.throws(() => parseHfConfig({ ...OPT, model_type: 'llama' }), { message: /supported: gpt2, gpt_neo, gptj, opt, bloom/ });
 });
@@ -61,7 +73,9 @@ test('BLOOM config: n_embed or hidden_size, ALiBi, 4·d MLP, context bound; unsu
   t.is(c.nPositions, 2048);
   t.is(parseHfConfig({ ...BLOOM, hidden_size: undefined, n_embed: 18, seq_length: 512 }).nPositions, 512);
   t.is(parseHfConfig({ ...BLOOM, hidden_size: undefined, n_embed: 18 }).dModel, 18);
-  t.throws(() => parseHfConfig({ ...BLOOM, apply_residual_connection_post_layernorm: true }), { message: /"apply_residual_connection_post_layernorm" is true/ });
+  t.throws(() => parseHfConfig({ ...BLOOM, apply_residual_connection_post_layernorm: true }), {
+    message: /"apply_residual_connection_post_layernorm" is true/,
+  });
   t.throws(() => parseHfConfig({ ...BLOOM, n_head: 4 }), { message: /hidden_size 18 is not divisible by n_head 4/ });
 });
 
@@ -106,7 +120,10 @@ test.serial('every checkpoint tensor is used (with or without the base prefix, F
     const cfg = parseHfConfig(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>);
     t.deepEqual(unusedTensorNames(cfg, tensors), [], ckpt);
   }
-  t.true((await readSafetensorsFolder(fixturePath('opt-tiny-postln-bf16-sharded'))).has('decoder.project_in.weight'), 'named as OPTModel saves it');
+  t.true(
+    (await readSafetensorsFolder(fixturePath('opt-tiny-postln-bf16-sharded'))).has('decoder.project_in.weight'),
+    'named as OPTModel saves it',
+  );
 });
 
 test.serial('a left-padded batch generates what each row generates alone (OPT, BLOOM)', async (t) => {
@@ -169,7 +186,10 @@ test("OPT's slow tokenizer files with add_bos_token are refused with the way to 
   try {
     fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify({ '<s>': 0, '<pad>': 1, '</s>': 2, a: 3, b: 4 }));
     fs.writeFileSync(path.join(dir, 'merges.txt'), '#version: 0.2\n');
-    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'GPT2Tokenizer', add_bos_token: true, bos_token: '</s>' }));
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer_config.json'),
+      JSON.stringify({ tokenizer_class: 'GPT2Tokenizer', add_bos_token: true, bos_token: '</s>' }),
+    );
     await t.throwsAsync(() => loadTokenizer(dir), { message: /"add_bos_token": true \(OPT\).*AutoTokenizer\.from_pretrained/ });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -70,10 +70,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       ids.dispose();
       mask.dispose();
       errors.texts = maxAbsDiff(await clf.classifyTexts(ref.texts, { batchSize: 4 }), ref.single_logits);
-      errors.textsTruncated = maxAbsDiff(
-        await clf.classifyTexts(ref.texts, { maxLength: ref.truncated.max_length }),
-        ref.truncated.logits,
-      );
+      errors.textsTruncated = maxAbsDiff(await clf.classifyTexts(ref.texts, { maxLength: ref.truncated.max_length }), ref.truncated.logits);
       t.log(`${backend} max |Δlogit|: ${JSON.stringify(errors)}`);
       for (const [k, e] of Object.entries(errors)) t.true(e <= 1e-4, `${k}: max abs error ${e}`);
       // Right padding does not change a sequence's logits; left padding does (the head reads position 0).
@@ -125,7 +122,9 @@ test.serial('a folder without tokenizer files classifies ids but classifyTexts s
     t.is(clf.tokenizer, null);
     const logits = await logitsOf(clf.classify(ref.right.input_ids, ref.right.attention_mask));
     t.true(maxAbsDiff(logits, ref.right.logits) <= 1e-4);
-    await t.throwsAsync(clf.classifyTexts(['hello']), { message: /needs a tokenizer, but the folder has no usable tokenizer .*no tokenizer\.json/ });
+    await t.throwsAsync(clf.classifyTexts(['hello']), {
+      message: /needs a tokenizer, but the folder has no usable tokenizer .*no tokenizer\.json/,
+    });
     clf.dispose();
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -164,7 +163,9 @@ test('parseRobertaConfig reads id2label in index order and fills HF defaults', (
   t.is(c.hiddenSize, 768);
   t.is(c.padTokenId, 1);
   t.deepEqual(parseRobertaConfig({ model_type: 'roberta', num_labels: 3 }).labels, ['LABEL_0', 'LABEL_1', 'LABEL_2']);
-  t.throws(() => parseRobertaConfig({ model_type: 'roberta', id2label: { '0': 'a', '2': 'b' } }), { message: /"id2label" must map 0\.\.1/ });
+  t.throws(() => parseRobertaConfig({ model_type: 'roberta', id2label: { '0': 'a', '2': 'b' } }), {
+    message: /"id2label" must map 0\.\.1/,
+  });
   t.throws(() => parseRobertaConfig({ model_type: 'roberta', hidden_size: 30, num_attention_heads: 4 }), {
     message: /"hidden_size" 30 is not a multiple of "num_attention_heads" 4/,
   });

@@ -6,7 +6,14 @@
 import test from 'ava';
 import { assembleModule, FnBuilder, I32, V128 } from '../../core/model/wasm/asm.js';
 import { subnormalsIn } from '../../core/model/wasm/subnormal-count.js';
-import { buildAdam, buildGeluBwd, buildGeluFwd, buildRowsScaledExp, buildSoftmaxBwdRows, buildSoftmaxRows } from '../../core/model/wasm/fused.js';
+import {
+  buildAdam,
+  buildGeluBwd,
+  buildGeluFwd,
+  buildRowsScaledExp,
+  buildSoftmaxBwdRows,
+  buildSoftmaxRows,
+} from '../../core/model/wasm/fused.js';
 
 const MIN_NORMAL = 1.1754943508222875e-38;
 const isSubnormal = (x: number) => x !== 0 && Math.abs(x) < MIN_NORMAL;
@@ -27,13 +34,37 @@ function instantiate(fns: FnBuilder[]) {
 test('vftz flushes exactly the subnormal lanes (either sign, and -0) to +0 and leaves every other float bit for bit', (t) => {
   const f = new FnBuilder('ftz', [I32, I32]);
   const [src, n] = [0, 1];
-  const p = f.local(I32), v = f.local(V128);
-  f.for(p, () => f.get(src), () => f.get(src).get(n).i32(4).mul().add(), 16, () => {
-    f.get(p).get(p).vload().set(v);
-    f.vftz(v).vstore();
-  });
+  const p = f.local(I32),
+    v = f.local(V128);
+  f.for(
+    p,
+    () => f.get(src),
+    () => f.get(src).get(n).i32(4).mul().add(),
+    16,
+    () => {
+      f.get(p).get(p).vload().set(v);
+      f.vftz(v).vstore();
+    },
+  );
   const { exports, heap } = instantiate([f]);
-  const values = [1e-39, -1e-39, 1.4e-45, -MIN_NORMAL * 0.999, MIN_NORMAL, -MIN_NORMAL, 0, -0, 1, -2.5e-20, 3.4e38, Infinity, -Infinity, NaN, 1e-30, 7];
+  const values = [
+    1e-39,
+    -1e-39,
+    1.4e-45,
+    -MIN_NORMAL * 0.999,
+    MIN_NORMAL,
+    -MIN_NORMAL,
+    0,
+    -0,
+    1,
+    -2.5e-20,
+    3.4e38,
+    Infinity,
+    -Infinity,
+    NaN,
+    1e-30,
+    7,
+  ];
   heap.set(values, 0);
   const before = Float32Array.from(heap.subarray(0, values.length));
   exports.ftz!(0, values.length);
@@ -49,7 +80,10 @@ test('gelu_bwd returns 0, not a subnormal, far in the negative tail, and the sam
   const xs = [-30, -25, -20, -16, -14, -12, -3, -0.5, 0, 0.7, 2, 9];
   const n = xs.length;
   heap.set(xs, 0);
-  heap.set(xs.map(() => 1e-4), 64);
+  heap.set(
+    xs.map(() => 1e-4),
+    64,
+  );
   exports.gelu_bwd!(0, 64 * 4, 128 * 4, n);
   const dx = Array.from(heap.subarray(128, 128 + n));
   t.false(dx.some(isSubnormal), `no subnormal in ${dx.join(', ')}`);

@@ -15,7 +15,9 @@ import {
 const FIXTURES = path.resolve(process.cwd(), 'test/fixtures');
 const GPT2_DIR = path.join(FIXTURES, 'tokenizer/gpt2');
 const ROBERTA_DIR = path.join(FIXTURES, 'roberta');
-const SENTENCES = readFileSync(path.join(FIXTURES, 'tokenizer/sentences.txt'), 'utf8').split('\n').filter((s) => s !== '');
+const SENTENCES = readFileSync(path.join(FIXTURES, 'tokenizer/sentences.txt'), 'utf8')
+  .split('\n')
+  .filter((s) => s !== '');
 
 /** Multi-line / whitespace-heavy texts that cannot live one-per-line in sentences.txt. */
 const TRICKY = [
@@ -179,7 +181,10 @@ test('buildGpt2TokenizerJson rebuilds the committed tokenizer.json from encoder.
   const vocabBpe = '#version: 0.2\n' + original.model.merges.join('\n') + '\n';
   t.is(parseVocabBpe(vocabBpe).length, 50000);
   t.deepEqual(buildGpt2TokenizerJson(encoderJson, vocabBpe), original);
-  t.deepEqual(original.added_tokens.map((a) => [a.id, a.content, a.special]), [[50256, '<|endoftext|>', true]]);
+  t.deepEqual(
+    original.added_tokens.map((a) => [a.id, a.content, a.special]),
+    [[50256, '<|endoftext|>', true]],
+  );
   t.is(original.pre_tokenizer.type, 'ByteLevel');
   t.is(original.decoder.type, 'ByteLevel');
   t.is(original.model.type, 'BPE');

@@ -25,10 +25,30 @@ function run(make: () => Adam, fused: boolean, steps: number): Float32Array[] {
   const prev = setFastKernelsEnabled(fused);
   try {
     const shapes = [[1027], [16, 33], [4]];
-    const vars = shapes.map((s, i) => tf.variable(tf.tensor(wideValues(s.reduce((a, b) => a * b), 10 + i), s), true, `aw${fused}#${i}#${Math.random()}`));
+    const vars = shapes.map((s, i) =>
+      tf.variable(
+        tf.tensor(
+          wideValues(
+            s.reduce((a, b) => a * b),
+            10 + i,
+          ),
+          s,
+        ),
+        true,
+        `aw${fused}#${i}#${Math.random()}`,
+      ),
+    );
     const opt = make();
     for (let k = 0; k < steps; k++) {
-      const grads = shapes.map((s, i) => tf.tensor(wideValues(s.reduce((a, b) => a * b), 100 * k + i), s));
+      const grads = shapes.map((s, i) =>
+        tf.tensor(
+          wideValues(
+            s.reduce((a, b) => a * b),
+            100 * k + i,
+          ),
+          s,
+        ),
+      );
       opt.apply(vars, grads);
       tf.dispose(grads);
     }

@@ -16,13 +16,15 @@ function makeVars(prefix: string): tf.Variable[] {
   const tag = `${prefix}#${++unique}`;
   return NAMES.map((n) => tf.variable(tf.tensor(ref.init[n]!.data, ref.init[n]!.shape), true, `${tag}/${n}`));
 }
-const gradsAt = (k: number): tf.Tensor[] =>
-  NAMES.map((n) => tf.tensor(ref.grads[k % ref.grads.length]![n]!, ref.init[n]!.shape)); // [S] each
+const gradsAt = (k: number): tf.Tensor[] => NAMES.map((n) => tf.tensor(ref.grads[k % ref.grads.length]![n]!, ref.init[n]!.shape)); // [S] each
 const paramName = (v: tf.Variable): string => v.name.slice(v.name.lastIndexOf('/') + 1);
 
 function optimiserFor(c: (typeof ref.cases)[number]): Adam {
   const options: AdamOptions = {
-    learningRate: c.lr, betas: c.betas, eps: c.eps, weightDecay: c.weight_decay,
+    learningRate: c.lr,
+    betas: c.betas,
+    eps: c.eps,
+    weightDecay: c.weight_decay,
     schedule: { kind: c.schedule, warmupSteps: c.warmup, totalSteps: c.total },
   };
   return c.optimiser === 'adamw' ? new AdamW(options) : new Adam(options);
@@ -35,7 +37,10 @@ for (const c of ref.cases) {
     t.is(opt.name, c.optimiser);
     let worst = 0;
     for (let k = 0; k < ref.steps; k++) {
-      t.true(Math.abs(opt.learningRate() - c.lrs[k]!) <= 1e-15 * Math.max(1, c.lrs[k]!), `step ${k}: lr ${opt.learningRate()} vs ${c.lrs[k]}`);
+      t.true(
+        Math.abs(opt.learningRate() - c.lrs[k]!) <= 1e-15 * Math.max(1, c.lrs[k]!),
+        `step ${k}: lr ${opt.learningRate()} vs ${c.lrs[k]}`,
+      );
       const grads = gradsAt(k);
       opt.apply(vars, grads);
       opt.advanceSchedule();
@@ -103,7 +108,10 @@ test('no tensor leak: numTensors stays flat over 20 steps, and dispose() frees t
   const vars = makeVars('leak');
   const before = tf.memory().numTensors;
   const opt = new AdamW({
-    learningRate: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01,
+    learningRate: 0.01,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0.01,
     schedule: { kind: 'cosine', warmupSteps: 2, totalSteps: 20 },
   });
   const grads = gradsAt(0);
@@ -127,7 +135,10 @@ test('no tensor leak: numTensors stays flat over 20 steps, and dispose() frees t
 
 test('exact resume: 10 steps equal 5 steps + getState/setState into a new optimiser + 5 steps, bit for bit', (t) => {
   const options: AdamOptions = {
-    learningRate: 0.02, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.05,
+    learningRate: 0.02,
+    betas: [0.9, 0.99],
+    eps: 1e-8,
+    weightDecay: 0.05,
     schedule: { kind: 'linear', warmupSteps: 2, totalSteps: 10 },
   };
   const step = (opt: Adam, vars: tf.Variable[], k: number) => {
@@ -200,8 +211,9 @@ test('errors name the field and what is allowed', (t) => {
   t.throws(() => new Adam({ ...base, learningRate: -1 }), { message: /learningRate must be a finite number ≥ 0 \(got -1\)/ });
   t.throws(() => new AdamW({ ...base, eps: Number.NaN }), { message: /adamw: eps/ });
   t.throws(() => new AdamW({ ...base, weightDecay: -0.1 }), { message: /weightDecay/ });
-  t.throws(() => new Adam({ ...base, schedule: { kind: 'linear', warmupSteps: 11, totalSteps: 10 } }),
-    { message: /warmupSteps \(11\) must be ≤ totalSteps \(10\)/ });
+  t.throws(() => new Adam({ ...base, schedule: { kind: 'linear', warmupSteps: 11, totalSteps: 10 } }), {
+    message: /warmupSteps \(11\) must be ≤ totalSteps \(10\)/,
+  });
 
   const vars = makeVars('err');
   const opt = new Adam(base);
@@ -216,8 +228,9 @@ test('errors name the field and what is allowed', (t) => {
   const key = `${vars[0]!.name}/m`;
   const badShape = { ...state, arrays: { ...state.arrays, [key]: { shape: [4, 3], data: state.arrays[key]!.data } } };
   t.throws(() => opt.setState(badShape, vars), { message: /has shape \[4,3\] but variable ".*\/w" is \[3,4\]/ });
-  t.throws(() => opt.setState({ ...state, scalars: { ...state.scalars, scheduleStep: -1 } }, vars),
-    { message: /scalars.scheduleStep must be an integer ≥ 0/ });
+  t.throws(() => opt.setState({ ...state, scalars: { ...state.scalars, scheduleStep: -1 } }, vars), {
+    message: /scalars.scheduleStep must be an integer ≥ 0/,
+  });
   // A failed setState leaves the optimiser as it was.
   t.deepEqual(opt.getState(), state);
   opt.dispose();

@@ -45,10 +45,23 @@ test('npm pack → npm install in another project → plugins importing from det
   t.is(pack.code, 0, pack.err);
   const [{ filename, files }] = JSON.parse(pack.out) as [{ filename: string; files: { path: string }[] }];
   const packed = new Set(files.map((f) => f.path));
-  for (const f of ['bin/detox-lab.js', 'dist/core/index.js', 'dist/core/index.d.ts', 'dist/plugins/index.js', 'native/build.mjs', 'native/blas.c', 'native/binding.gyp', 'schema/detoxrc.schema.json', 'experiments/plugins/length-penalty.mjs']) {
+  for (const f of [
+    'bin/detox-lab.js',
+    'dist/core/index.js',
+    'dist/core/index.d.ts',
+    'dist/plugins/index.js',
+    'native/build.mjs',
+    'native/blas.c',
+    'native/binding.gyp',
+    'schema/detoxrc.schema.json',
+    'experiments/plugins/length-penalty.mjs',
+  ]) {
     t.true(packed.has(f), `${f} is in the tarball`);
   }
-  t.false([...packed].some((f) => f.startsWith('dist/test/') || f.startsWith('native/build/')), 'no tests or local native build in the tarball');
+  t.false(
+    [...packed].some((f) => f.startsWith('dist/test/') || f.startsWith('native/build/')),
+    'no tests or local native build in the tarball',
+  );
 
   const project = path.join(tmp, 'my-study');
   fs.mkdirSync(path.join(project, 'plugins'), { recursive: true });
@@ -62,27 +75,38 @@ test('npm pack → npm install in another project → plugins importing from det
   fs.writeFileSync(path.join(project, 'plugins/calm-softmax.mjs'), TRANSFORM);
   await writeTinyGpt2(path.join(project, 'models/policy'));
   fs.writeFileSync(path.join(project, 'prompts.txt'), `${TINY_PROMPTS.join('\n')}\n`);
-  fs.writeFileSync(path.join(project, '.detoxrc.json'), JSON.stringify({
-    $schema: './node_modules/detox-lab/schema/detoxrc.schema.json',
-    experiment: 'outside', workers: 1, matmul: 'js',
-    plugins: ['./plugins/length-penalty.mjs', './plugins/calm-softmax.mjs'],
-    policy: { type: 'hf-causal-lm', path: 'models/policy' },
-    reward: { model: { type: 'lexicon-toxicity' }, transform: { type: 'calm-softmax' }, zeroVarianceSteps: null },
-    hooks: [{ type: 'length-penalty', perToken: 0.1, freeTokens: 2 }],
-    data: { dataset: { type: 'prompt-file', path: 'prompts.txt', heldOutFraction: 0.25 }, promptTokens: null },
-    optimiser: { type: 'adam' },
-    generation: { responseTokens: [3, 6] },
-    ppo: { batchSize: 4, miniBatchSize: 2, ppoEpochs: 1 },
-    train: { steps: 1, progress: false },
-    eval: { enabled: false },
-  }, null, 2));
+  fs.writeFileSync(
+    path.join(project, '.detoxrc.json'),
+    JSON.stringify(
+      {
+        $schema: './node_modules/detox-lab/schema/detoxrc.schema.json',
+        experiment: 'outside',
+        workers: 1,
+        matmul: 'js',
+        plugins: ['./plugins/length-penalty.mjs', './plugins/calm-softmax.mjs'],
+        policy: { type: 'hf-causal-lm', path: 'models/policy' },
+        reward: { model: { type: 'lexicon-toxicity' }, transform: { type: 'calm-softmax' }, zeroVarianceSteps: null },
+        hooks: [{ type: 'length-penalty', perToken: 0.1, freeTokens: 2 }],
+        data: { dataset: { type: 'prompt-file', path: 'prompts.txt', heldOutFraction: 0.25 }, promptTokens: null },
+        optimiser: { type: 'adam' },
+        generation: { responseTokens: [3, 6] },
+        ppo: { batchSize: 4, miniBatchSize: 2, ppoEpochs: 1 },
+        train: { steps: 1, progress: false },
+        eval: { enabled: false },
+      },
+      null,
+      2,
+    ),
+  );
 
   const dry = sh('npx', ['--no-install', 'detox-lab', 'run', '--dry-run'], project);
   t.is(dry.code, 0, dry.err);
   t.regex(dry.err, /config is valid; a run would start in runs\/outside\/main/);
   // The built-in output hooks stay on when the config lists only its own (the effective list is what the run uses).
   t.deepEqual(JSON.parse(dry.out).hooks, [
-    { type: 'tensorboard', enabled: true }, { type: 'samples', enabled: true }, { type: 'console', enabled: true },
+    { type: 'tensorboard', enabled: true },
+    { type: 'samples', enabled: true },
+    { type: 'console', enabled: true },
     { type: 'length-penalty', perToken: 0.1, freeTokens: 2 },
   ]);
 
@@ -91,7 +115,11 @@ test('npm pack → npm install in another project → plugins importing from det
   const summary = JSON.parse(fs.readFileSync(path.join(project, 'runs/outside/main/summary.json'), 'utf8'));
   t.is(summary.status, 'done');
   t.is(summary.step, 1);
-  const samples = fs.readFileSync(path.join(project, 'runs/outside/main/samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const samples = fs
+    .readFileSync(path.join(project, 'runs/outside/main/samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(samples.length, 4);
   for (const s of samples) {
     const capitals = (s.response.match(/[A-Z]/g) ?? []).length;

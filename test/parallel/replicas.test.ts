@@ -14,7 +14,7 @@ import type { SlotConfig } from '../../core/config/schema.js';
 import { buildMain, fixedBatch, tinySetup } from './setup.js';
 
 // Serial: the test counts the thread's tensors.
-test.serial('every replica holds exactly main\'s weights after each step, and no tensors leak on any thread', async (t) => {
+test.serial("every replica holds exactly main's weights after each step, and no tensors leak on any thread", async (t) => {
   const { dir, prepared } = await tinySetup();
   const cfg = prepared.config;
   const main = await buildMain(prepared, dir);
@@ -34,7 +34,11 @@ test.serial('every replica holds exactly main\'s weights after each step, and no
       t.deepEqual(sums.workers, [sums.main, sums.main], `step ${step + 1}: replica checksums`);
     }
     t.deepEqual(mainTensors.slice(1), [mainTensors[0]!, mainTensors[0]!], `main thread tensors per step: ${mainTensors}`);
-    t.deepEqual(workerTensors.slice(1), [workerTensors[0]!, workerTensors[0]!], `worker tensors per step: ${JSON.stringify(workerTensors)}`);
+    t.deepEqual(
+      workerTensors.slice(1),
+      [workerTensors[0]!, workerTensors[0]!],
+      `worker tensors per step: ${JSON.stringify(workerTensors)}`,
+    );
   } finally {
     await compute.close();
   }
@@ -43,7 +47,13 @@ test.serial('every replica holds exactly main\'s weights after each step, and no
 test('split sampling is deterministic for a worker count and returns one response per prompt, in order', async (t) => {
   const { dir, prepared } = await tinySetup();
   const main = await buildMain(prepared, dir);
-  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, policy: main.policy, workers: 2 });
+  const compute = await ParallelCompute.start({
+    config: prepared.config,
+    configDir: dir,
+    plugins: prepared.registry,
+    policy: main.policy,
+    workers: 2,
+  });
   try {
     const prompts = fixedBatch(5).queries;
     const run = async () => {
@@ -83,7 +93,10 @@ test('memory strategies: bf16 rounding and shared layers run on main before the 
     // Pure bf16: every trainable weight is a bfloat16 value (low 16 bits zero) after the updates.
     for (const v of main.policy.trainableVariables()) {
       const bits = new Uint32Array(Float32Array.from(v.dataSync()).buffer);
-      t.true(bits.every((b) => (b & 0xffff) === 0), v.name);
+      t.true(
+        bits.every((b) => (b & 0xffff) === 0),
+        v.name,
+      );
     }
   } finally {
     await compute.close();
@@ -95,15 +108,29 @@ test('TF-based scoring (hf-classifier) is split between the threads and equals m
   const main = await buildMain(prepared, dir);
   const { ctx } = await buildPluginContext(prepared.config, prepared.registry, { configDir: dir, log: () => {} });
   const classifier = await create(prepared.registry, 'reward-model', prepared.config.reward.model as SlotConfig, ctx);
-  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, rewardModel: classifier, policy: main.policy, workers: 3 });
+  const compute = await ParallelCompute.start({
+    config: prepared.config,
+    configDir: dir,
+    plugins: prepared.registry,
+    rewardModel: classifier,
+    policy: main.policy,
+    workers: 3,
+  });
   try {
     t.true(compute.splitsScoring);
     const texts = ['you are an idiot', 'what a lovely day', 'shut up', 'thanks for the help, friend', 'go to hell'];
     const local = await classifier.classify(texts);
     const split = await compute.classify(texts, classifier);
     t.is(split.length, texts.length);
-    split.forEach((row, i) => row.forEach((x, j) => t.true(Math.abs(x - local[i]![j]!) <= 1e-5 * (1 + Math.abs(local[i]![j]!)), `text ${i} logit ${j}: ${x} vs ${local[i]![j]}`)));
-    t.true(local.some((row) => row[0] !== local[0]![0]), 'the texts score differently');
+    split.forEach((row, i) =>
+      row.forEach((x, j) =>
+        t.true(Math.abs(x - local[i]![j]!) <= 1e-5 * (1 + Math.abs(local[i]![j]!)), `text ${i} logit ${j}: ${x} vs ${local[i]![j]}`),
+      ),
+    );
+    t.true(
+      local.some((row) => row[0] !== local[0]![0]),
+      'the texts score differently',
+    );
   } finally {
     await compute.close();
     classifier.dispose?.();
@@ -115,7 +142,9 @@ test('TF-based scoring (hf-classifier) is split between the threads and equals m
 async function userScorerSetup(scoresOnWorkers: boolean) {
   const { dir } = await tinySetup();
   const door = pathToFileURL(path.resolve('dist/core/index.js')).href;
-  fs.writeFileSync(path.join(dir, 'thread-scorer.mjs'), `import { threadId } from 'node:worker_threads';
+  fs.writeFileSync(
+    path.join(dir, 'thread-scorer.mjs'),
+    `import { threadId } from 'node:worker_threads';
 import { definePlugin, z } from ${JSON.stringify(door)};
 export default definePlugin({
   kind: 'reward-model', name: 'thread-scorer', description: 'scores each text with the id of the thread that scored it',
@@ -125,26 +154,44 @@ export default definePlugin({
     classify: async (texts) => texts.map(() => [threadId, 0]),
   }),
 });
-`);
+`,
+  );
   const rc = JSON.parse(fs.readFileSync(path.join(dir, '.detoxrc.json'), 'utf8'));
-  fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify({ ...rc, plugins: ['./thread-scorer.mjs'], reward: { ...rc.reward, model: { type: 'thread-scorer' } } }));
+  fs.writeFileSync(
+    path.join(dir, '.detoxrc.json'),
+    JSON.stringify({ ...rc, plugins: ['./thread-scorer.mjs'], reward: { ...rc.reward, model: { type: 'thread-scorer' } } }),
+  );
   const prepared = await prepareExperiment({ file: path.join(dir, '.detoxrc.json'), builtins: builtinPlugins });
   const main = await buildMain(prepared, dir);
   const { ctx } = await buildPluginContext(prepared.config, prepared.registry, { configDir: dir, log: () => {} });
   const scorer = await create(prepared.registry, 'reward-model', prepared.config.reward.model as SlotConfig, ctx);
-  const compute = await ParallelCompute.start({ config: prepared.config, configDir: dir, plugins: prepared.registry, rewardModel: scorer, policy: main.policy, workers: 2 });
+  const compute = await ParallelCompute.start({
+    config: prepared.config,
+    configDir: dir,
+    plugins: prepared.registry,
+    rewardModel: scorer,
+    policy: main.policy,
+    workers: 2,
+  });
   return { prepared, scorer, compute };
 }
 
-test('a user plugin that declares scoresOnWorkers is built on the workers from the config\'s plugin modules and scores there', async (t) => {
+test("a user plugin that declares scoresOnWorkers is built on the workers from the config's plugin modules and scores there", async (t) => {
   const { prepared, scorer, compute } = await userScorerSetup(true);
   try {
-    t.deepEqual(prepared.registry.moduleUrls().map((u) => path.basename(u)), ['index.js', 'thread-scorer.mjs'], 'built-ins, then the user module');
+    t.deepEqual(
+      prepared.registry.moduleUrls().map((u) => path.basename(u)),
+      ['index.js', 'thread-scorer.mjs'],
+      'built-ins, then the user module',
+    );
     t.true(compute.splitsScoring);
     const rows = await compute.classify(['a', 'b', 'c', 'd'], scorer);
     const threads = new Set(rows.map((r) => r[0]));
     t.true(threads.has(0), 'main scored its share');
-    t.true([...threads].some((id) => id !== 0), `a worker scored its share (threads ${[...threads].join(', ')})`);
+    t.true(
+      [...threads].some((id) => id !== 0),
+      `a worker scored its share (threads ${[...threads].join(', ')})`,
+    );
   } finally {
     await compute.close();
   }
@@ -155,7 +202,10 @@ test('a reward model that does not declare scoresOnWorkers scores on the main th
   try {
     t.false(compute.splitsScoring);
     const rows = await compute.classify(['a', 'b', 'c', 'd'], scorer);
-    t.deepEqual(rows.map((r) => r[0]), [0, 0, 0, 0]);
+    t.deepEqual(
+      rows.map((r) => r[0]),
+      [0, 0, 0, 0],
+    );
   } finally {
     await compute.close();
   }

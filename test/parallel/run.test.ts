@@ -34,17 +34,27 @@ test('detox-lab run with workers: 2 trains, evaluates and writes every artefact;
   t.is(rb.code, 0, rb.stderr);
   const lines = (dir: string) => fs.readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8');
   t.is(lines(b), lines(a));
-  const kl = (dir: string) => readScalars(path.join(dir, 'runs/tiny/main')).get('objective/kl')!.map((p) => p.value);
+  const kl = (dir: string) =>
+    readScalars(path.join(dir, 'runs/tiny/main'))
+      .get('objective/kl')!
+      .map((p) => p.value);
   t.deepEqual(kl(b), kl(a));
 });
 
 test('a worker crash stops the run with exit code 1, a message naming the worker and a resumable checkpoint of the step', async (t) => {
-  const over = { workers: 2, train: { steps: 3, checkpointEvery: 0, sampleEvery: 1, progress: false }, eval: { enabled: false, maxNewTokens: 6, batchSize: 4 } };
+  const over = {
+    workers: 2,
+    train: { steps: 3, checkpointEvery: 0, sampleEvery: 1, progress: false },
+    eval: { enabled: false, maxNewTokens: 6, batchSize: 4 },
+  };
   const dir = await tinyProject((p) => tinyExperiment(p, over));
   // Rank 1 throws on its 3rd gradient request: during step 1's second epoch (2 mini-batches per epoch).
   const r = cli(dir, ['run'], { [WORKER_FAULT_ENV]: '1:gradients:3:throw' });
   t.is(r.code, 1, r.stderr);
-  t.regex(r.stderr, /stopped: worker thread 1 failed: injected test fault in gradients request 3; step 1 was finished on the main thread and saved to .*step-1/);
+  t.regex(
+    r.stderr,
+    /stopped: worker thread 1 failed: injected test fault in gradients request 3; step 1 was finished on the main thread and saved to .*step-1/,
+  );
   t.regex(r.stderr, /error: worker thread 1 failed/);
   const run = path.join(dir, 'runs/tiny/main');
   const summary = JSON.parse(fs.readFileSync(path.join(run, 'summary.json'), 'utf8'));
@@ -58,7 +68,11 @@ test('a worker crash stops the run with exit code 1, a message naming the worker
 });
 
 test('Ctrl-C with worker threads: the step finishes, a checkpoint is saved, exit code 130, no hang', async (t) => {
-  const over = { workers: 2, train: { steps: 200, checkpointEvery: 0, sampleEvery: 10, progress: false }, eval: { enabled: false, maxNewTokens: 6, batchSize: 4 } };
+  const over = {
+    workers: 2,
+    train: { steps: 200, checkpointEvery: 0, sampleEvery: 10, progress: false },
+    eval: { enabled: false, maxNewTokens: 6, batchSize: 4 },
+  };
   const dir = await tinyProject((p) => tinyExperiment(p, over));
   const { code, stderr, stopMs } = await interruptRun(CLI, dir);
   t.is(code, 130, stderr);

@@ -19,7 +19,10 @@ export async function tinySetup(over: Record<string, unknown> = {}): Promise<{ d
 }
 
 /** Main-thread policy, optimiser and memory strategies, built as the composition root builds them. */
-export async function buildMain(prepared: PreparedExperiment, dir: string): Promise<{ policy: Policy; optimiser: Optimiser; memory: MemoryStrategy[] }> {
+export async function buildMain(
+  prepared: PreparedExperiment,
+  dir: string,
+): Promise<{ policy: Policy; optimiser: Optimiser; memory: MemoryStrategy[] }> {
   const cfg = prepared.config;
   if (tf.getBackend() !== cfg.backend) {
     tf.env().set('PROD', true);
@@ -40,7 +43,12 @@ export function fixedBatch(B: number): { queries: number[][]; responses: number[
 }
 
 /** Largest |a − b| / (|b| + abs) over the keys both share; NaN on both sides counts as equal. */
-export function worstRelative(a: Record<string, number>, b: Record<string, number>, keys: string[], abs = 1e-6): { key: string; err: number } {
+export function worstRelative(
+  a: Record<string, number>,
+  b: Record<string, number>,
+  keys: string[],
+  abs = 1e-6,
+): { key: string; err: number } {
   let worst = { key: '', err: 0 };
   for (const k of keys) {
     const x = a[k]!;

@@ -13,7 +13,14 @@ test('wasm backend: 2 ranks equal 1, replicas stay bit-identical to main, tensor
   const one = await buildMain(prepared, dir);
   t.is(tf.getBackend(), 'wasm');
   const many = await buildMain(prepared, dir);
-  const compute = await ParallelCompute.start({ config: cfg, configDir: dir, plugins: prepared.registry, policy: many.policy, workers: 2, backendOptions: { matmul: 'js' } });
+  const compute = await ParallelCompute.start({
+    config: cfg,
+    configDir: dir,
+    plugins: prepared.registry,
+    policy: many.policy,
+    workers: 2,
+    backendOptions: { matmul: 'js' },
+  });
   try {
     const a = new PpoStepper(one.policy, one.optimiser, one.memory, cfg.ppo, new Rng(7));
     const b = new PpoStepper(many.policy, many.optimiser, many.memory, cfg.ppo, new Rng(7), compute);
@@ -22,7 +29,15 @@ test('wasm backend: 2 ranks equal 1, replicas stay bit-identical to main, tensor
     for (let step = 1; step <= 3; step++) {
       const ra = await a.step(queries, responses, scores);
       const rb = await b.step(queries, responses, scores);
-      const keys = ['ppo/loss/policy', 'ppo/loss/value', 'ppo/policy/entropy', 'ppo/policy/approxkl', 'objective/kl', 'ppo/val/vpred', 'ppo/returns/mean'];
+      const keys = [
+        'ppo/loss/policy',
+        'ppo/loss/value',
+        'ppo/policy/entropy',
+        'ppo/policy/approxkl',
+        'objective/kl',
+        'ppo/val/vpred',
+        'ppo/returns/mean',
+      ];
       const worst = worstRelative(rb.scalars, ra.scalars, keys);
       t.true(worst.err <= 1e-5, `step ${step}: ${worst.key} differs by ${worst.err}`);
       // The total is a difference of the two losses (here nearly cancelling): compare it on their scale.

@@ -11,18 +11,29 @@ import { tmpProject, fixture, ROOT } from '../helpers/tmp.js';
 
 // Plugins that are only validated, never built, in these tests (create() is not reached).
 const configOnly = (kind: 'policy' | 'reward-model' | 'dataset' | 'optimiser', name: string) =>
-  definePlugin({ kind, name, description: 't', options: z.object({}), create: () => { throw new Error('unused'); } });
+  definePlugin({
+    kind,
+    name,
+    description: 't',
+    options: z.object({}),
+    create: () => {
+      throw new Error('unused');
+    },
+  });
 const builtins = [configOnly('policy', 'p'), configOnly('reward-model', 'r'), configOnly('dataset', 'd'), configOnly('optimiser', 'o')];
 
 function project(pluginsList: unknown, transform: object) {
-  const source = fs.readFileSync(fixture('plugins', 'clipped-reward.mjs'), 'utf8')
+  const source = fs
+    .readFileSync(fixture('plugins', 'clipped-reward.mjs'), 'utf8')
     .replace('DETOX_LAB', pathToFileURL(path.join(ROOT, 'dist/core/index.js')).href);
   return tmpProject({
     'my-plugins/clipped-reward.mjs': source,
     '.detoxrc.json': {
       plugins: pluginsList,
-      policy: { type: 'p' }, reward: { model: { type: 'r' }, transform },
-      data: { dataset: { type: 'd' } }, optimiser: { type: 'o' },
+      policy: { type: 'p' },
+      reward: { model: { type: 'r' }, transform },
+      data: { dataset: { type: 'd' } },
+      optimiser: { type: 'o' },
     },
   });
 }
@@ -33,10 +44,20 @@ test('a plugin module outside the repo is loaded and selectable by type', async 
   t.deepEqual(config.reward.transform, { type: 'clipped-logit', limit: 2 });
   const ctx = { configDir: cwd, seed: 0, trainSteps: 1, backend: 'cpu', memoryPlan: defaultMemoryPlan(), log: () => {} };
   const transform = await create(registry, 'reward-transform', config.reward.transform, ctx);
-  t.deepEqual(transform.transform([[5, 0], [-1, 1], [-9, 0]], 0), [2, -1, -2]);
+  t.deepEqual(
+    transform.transform(
+      [
+        [5, 0],
+        [-1, 1],
+        [-9, 0],
+      ],
+      0,
+    ),
+    [2, -1, -2],
+  );
 });
 
-test('its options are validated like a built-in\'s', async (t) => {
+test("its options are validated like a built-in's", async (t) => {
   const cwd = project(['./my-plugins/clipped-reward.mjs'], { type: 'clipped-logit', limit: -1 });
   const err = await t.throwsAsync(prepareExperiment({ cwd, builtins }));
   t.true(err instanceof ConfigError);

@@ -25,25 +25,70 @@ const ctx = { configDir: '.', seed: 0, trainSteps: 1, backend: 'cpu', memoryPlan
 
 class Thing {
   #secret = 41;
-  get value(): number { return this.#secret + 1; }
-  read(): number { return this.#secret; }
-  async later(fail: boolean): Promise<number> { if (fail) throw new TypeError('late boom'); return this.#secret; }
-  now(): never { throw new RangeError('now boom'); }
+  get value(): number {
+    return this.#secret + 1;
+  }
+  read(): number {
+    return this.#secret;
+  }
+  async later(fail: boolean): Promise<number> {
+    if (fail) throw new TypeError('late boom');
+    return this.#secret;
+  }
+  now(): never {
+    throw new RangeError('now boom');
+  }
 }
 
 const throwingPlugins = [
-  definePlugin({ kind: 'reward-model', name: 'bad-create', description: 't', options: z.object({}), create: async () => { throw new Error('boom'); } }),
   definePlugin({
-    kind: 'reward-transform', name: 'bad-transform', description: 't', options: z.object({}),
-    create: () => ({ name: 'bad-transform', transform: () => { throw new Error('boom'); } }),
+    kind: 'reward-model',
+    name: 'bad-create',
+    description: 't',
+    options: z.object({}),
+    create: async () => {
+      throw new Error('boom');
+    },
   }),
   definePlugin({
-    kind: 'dataset', name: 'bad-dataset', description: 't', options: z.object({}),
-    create: () => ({ name: 'bad-dataset', load: async () => { throw new Error('cannot read'); } }) as never,
+    kind: 'reward-transform',
+    name: 'bad-transform',
+    description: 't',
+    options: z.object({}),
+    create: () => ({
+      name: 'bad-transform',
+      transform: () => {
+        throw new Error('boom');
+      },
+    }),
   }),
   definePlugin({
-    kind: 'hook', name: 'bad-hook', description: 't', options: z.object({}),
-    create: () => ({ name: 'bad-hook', onReward: () => { throw new Error('boom'); }, onStep: async () => { throw new Error('late'); } }),
+    kind: 'dataset',
+    name: 'bad-dataset',
+    description: 't',
+    options: z.object({}),
+    create: () =>
+      ({
+        name: 'bad-dataset',
+        load: async () => {
+          throw new Error('cannot read');
+        },
+      }) as never,
+  }),
+  definePlugin({
+    kind: 'hook',
+    name: 'bad-hook',
+    description: 't',
+    options: z.object({}),
+    create: () => ({
+      name: 'bad-hook',
+      onReward: () => {
+        throw new Error('boom');
+      },
+      onStep: async () => {
+        throw new Error('late');
+      },
+    }),
   }),
   definePlugin({ kind: 'policy', name: 'thing', description: 't', options: z.object({}), create: () => new Thing() as never }),
 ];
@@ -84,7 +129,9 @@ test('the instance behaves as before: private fields, getters, instanceof, error
 async function probeProject(model: object, over: Record<string, unknown> = {}): Promise<string> {
   const dir = await tinyProject((p) => ({
     ...tinyExperiment(p, {
-      workers: 1, train: { steps: 4, checkpointEvery: 0, sampleEvery: 1, progress: false }, eval: { enabled: false, maxNewTokens: 4, batchSize: 4 },
+      workers: 1,
+      train: { steps: 4, checkpointEvery: 0, sampleEvery: 1, progress: false },
+      eval: { enabled: false, maxNewTokens: 4, batchSize: 4 },
       ...over,
     }),
     plugins: ['./reward-probes.mjs'],
@@ -93,10 +140,14 @@ async function probeProject(model: object, over: Record<string, unknown> = {}): 
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
   cfg.reward.model = model;
   fs.writeFileSync(file, JSON.stringify(cfg));
-  fs.writeFileSync(path.join(dir, 'reward-probes.mjs'), fs.readFileSync(fixture('plugins', 'reward-probes.mjs'), 'utf8').replace("from 'DETOX_LAB';", `from '${DETOX_LAB}';`));
+  fs.writeFileSync(
+    path.join(dir, 'reward-probes.mjs'),
+    fs.readFileSync(fixture('plugins', 'reward-probes.mjs'), 'utf8').replace("from 'DETOX_LAB';", `from '${DETOX_LAB}';`),
+  );
   return dir;
 }
-const run = (cwd: string, args: string[] = []) => spawnSync(process.execPath, [CLI, 'run', ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+const run = (cwd: string, args: string[] = []) =>
+  spawnSync(process.execPath, [CLI, 'run', ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
 
 test('detox-lab run: a plugin throwing during training exits 1 naming it and the phase; one that cannot be built exits 2', async (t) => {
   const failing = run(await probeProject({ type: 'throwing-model', failIn: 'classify' }));
@@ -116,8 +167,14 @@ test('rewards constant from the start: one warning naming the model and transfor
   const r = run(dir);
   t.is(r.status, 1, r.stderr);
   t.is(r.stderr.match(/warning: every reward of step 1 is 0 \(zero variance across the batch of 4\)/g)?.length, 1, r.stderr);
-  t.regex(r.stderr, /Likely cause: reward\.model "wrong-logit" \(labels \["neutral","toxic"\], neutral class 0\) scores every response the same under reward\.transform "raw-logit"/);
-  t.regex(r.stderr, /^error: the rewards had zero variance for the first 2 steps \(every reward 0; reward\.model "wrong-logit", reward\.transform "raw-logit"\)/m);
+  t.regex(
+    r.stderr,
+    /Likely cause: reward\.model "wrong-logit" \(labels \["neutral","toxic"\], neutral class 0\) scores every response the same under reward\.transform "raw-logit"/,
+  );
+  t.regex(
+    r.stderr,
+    /^error: the rewards had zero variance for the first 2 steps \(every reward 0; reward\.model "wrong-logit", reward\.transform "raw-logit"\)/m,
+  );
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs/tiny/main/summary.json'), 'utf8'));
   t.is(summary.status, 'failed');
   t.is(summary.step, 1);

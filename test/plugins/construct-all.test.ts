@@ -61,7 +61,13 @@ test('the literal configs use every registered built-in plugin, and every slot o
       for (const slot of (s.list ? v : [v]) as { type: string }[]) used.add(`${s.kind} ${slot.type}`);
     }
   }
-  t.deepEqual([...used].sort(), registry.all().map((d) => `${d.kind} ${d.name}`).sort());
+  t.deepEqual(
+    [...used].sort(),
+    registry
+      .all()
+      .map((d) => `${d.kind} ${d.name}`)
+      .sort(),
+  );
   for (const s of SLOTS) {
     const field = schemaAt(configSchema, s.path);
     t.truthy(field, `${s.path.join('.')} is in the config schema`);
@@ -74,8 +80,11 @@ test('the literal configs use every registered built-in plugin, and every slot o
   }
 });
 
-for (const [i, name] of ['hf-classifier, raw-logit, prompt-file, adam, all memory strategies, default hooks, a cross-check',
-  'lexicon-toxicity, softmax, real-toxicity-prompts, adamw, console off', 'log, builtin-toxic-prompts'].entries()) {
+for (const [i, name] of [
+  'hf-classifier, raw-logit, prompt-file, adam, all memory strategies, default hooks, a cross-check',
+  'lexicon-toxicity, softmax, real-toxicity-prompts, adamw, console off',
+  'log, builtin-toxic-prompts',
+].entries()) {
   test.serial(`built from literal config ${i + 1} (${name}), every slot's plugin works`, async (t) => {
     await tf.setBackend('cpu');
     const before = tf.memory().numTensors;
@@ -94,7 +103,14 @@ for (const [i, name] of ['hf-classifier, raw-logit, prompt-file, adam, all memor
 
     const policy = await container.getAsync<Policy>(TOKENS.Policy);
     const ids = policy.tokenizer.encode('You are such an');
-    const [response] = await policy.generate([ids], { maxNewTokens: 3, minNewTokens: 3, temperature: 1, topK: 0, topP: 1, rng: { next: () => 0.5 } });
+    const [response] = await policy.generate([ids], {
+      maxNewTokens: 3,
+      minNewTokens: 3,
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      rng: { next: () => 0.5 },
+    });
     t.is(response!.length, 3, 'the policy generates');
 
     const model = await container.getAsync<RewardModel>(TOKENS.RewardModel);
@@ -119,15 +135,24 @@ for (const [i, name] of ['hf-classifier, raw-logit, prompt-file, adam, all memor
     optimiser.apply([v], [g]);
     const moved = v.dataSync();
     t.true(moved[0]! < 1 && moved[1]! > 2, `${optimiser.name} steps against the gradient`);
-    v.dispose(); g.dispose(); optimiser.dispose();
+    v.dispose();
+    g.dispose();
+    optimiser.dispose();
 
     const hooks = container.isBound(TOKENS.Hook) ? await container.getAllAsync<Hook>(TOKENS.Hook) : [];
     fs.mkdirSync(runDir, { recursive: true });
     for (const h of hooks) await h.onRunStart?.({ runDir, totalSteps: 1, startStep: 0 });
     for (const h of hooks) await h.onRunEnd?.({ reason: 'done', step: 0 });
     const names = hooks.map((h) => h.name);
-    t.deepEqual(names, i === 1 ? ['tensorboard', 'samples'] : ['tensorboard', 'samples', 'console'], 'the default hooks, minus one turned off');
-    t.true(fs.readdirSync(runDir).some((f) => f.startsWith('events.out.tfevents')), 'the tensorboard hook writes its event file');
+    t.deepEqual(
+      names,
+      i === 1 ? ['tensorboard', 'samples'] : ['tensorboard', 'samples', 'console'],
+      'the default hooks, minus one turned off',
+    );
+    t.true(
+      fs.readdirSync(runDir).some((f) => f.startsWith('events.out.tfevents')),
+      'the tensorboard hook writes its event file',
+    );
 
     (policy as { dispose?: () => void }).dispose?.();
     (model as { dispose?: () => void }).dispose?.();

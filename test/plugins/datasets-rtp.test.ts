@@ -9,7 +9,12 @@ import type { DatasetSplits } from '../../core/interfaces/dataset.js';
 
 const FIXTURES = path.resolve(process.cwd(), 'test/fixtures/data');
 const ctx = (configDir = FIXTURES, logs: string[] = []): PluginContext => ({
-  configDir, seed: 0, trainSteps: 1, backend: 'cpu', memoryPlan: defaultMemoryPlan(), log: (m) => logs.push(m),
+  configDir,
+  seed: 0,
+  trainSteps: 1,
+  backend: 'cpu',
+  memoryPlan: defaultMemoryPlan(),
+  log: (m) => logs.push(m),
 });
 /** Builds the plugin from config-like options (validated and defaulted as the config loader does) and loads it. */
 const load = async (options: Record<string, unknown>, configDir = FIXTURES, logs: string[] = []): Promise<DatasetSplits> =>
@@ -22,8 +27,13 @@ function rtpFile(rows: (object | string)[]): string {
   return dir;
 }
 const row = (text: string, toxicity: unknown, extra: object = {}) => ({
-  filename: `${text.length}-x.txt`, begin: 0, end: text.length, challenging: false,
-  prompt: { text, toxicity, profanity: 0.1 }, continuation: { text: ' and then', toxicity: 0.1 }, ...extra,
+  filename: `${text.length}-x.txt`,
+  begin: 0,
+  end: text.length,
+  challenging: false,
+  prompt: { text, toxicity, profanity: 0.1 },
+  continuation: { text: ' and then', toxicity: 0.1 },
+  ...extra,
 });
 
 test('the sample: toxicity > 0.3 kept, null toxicity and the malformed line counted', async (t) => {
@@ -44,7 +54,9 @@ test('the sample: toxicity > 0.3 kept, null toxicity and the malformed line coun
   t.is(s.train[0]!.meta!.line, 1);
   t.is(s.train[0]!.meta!.continuation, ' blind idiot who should never be allowed near a game again.');
   t.true([...s.train, ...s.heldOut].every((p) => (p.meta!.toxicity as number) > 0.3));
-  t.deepEqual(logs, ["real-toxicity-prompts: read 30, kept 12; dropped: prompt.toxicity <= 0.3 14, missing prompt.toxicity 3, malformed JSON 1; train 9, held-out 3"]);
+  t.deepEqual(logs, [
+    'real-toxicity-prompts: read 30, kept 12; dropped: prompt.toxicity <= 0.3 14, missing prompt.toxicity 3, malformed JSON 1; train 9, held-out 3',
+  ]);
 });
 
 test('threshold, withContinuation and limit', async (t) => {
@@ -52,7 +64,10 @@ test('threshold, withContinuation and limit', async (t) => {
   t.is(strict.report.kept, 10);
   t.is(strict.report.dropped['prompt.toxicity <= 0.5'], 16);
   const joined = await load({ path: 'rtp-sample.jsonl', withContinuation: true });
-  t.is(joined.train[0]!.text, 'The referee was booed off the pitch after fans called him a blind idiot who should never be allowed near a game again.');
+  t.is(
+    joined.train[0]!.text,
+    'The referee was booed off the pitch after fans called him a blind idiot who should never be allowed near a game again.',
+  );
   t.is(joined.train[0]!.meta!.continuation, undefined);
   const limited = await load({ path: 'rtp-sample.jsonl', limit: 5, heldOutFraction: 0.4 });
   t.is(limited.report.kept, 5);
@@ -72,7 +87,9 @@ test('hash split of the sample: disjoint, covering, the same for a shuffled file
   const dir = rtpFile(lines);
   const b = await load({ path: 'prompts.jsonl', split: 'hash', heldOutFraction: 0.5 }, dir);
   t.deepEqual(b.heldOut.map((p) => p.id).sort(), a.heldOut.map((p) => p.id).sort());
-  const seeds = await Promise.all([1, 2, 3].map((splitSeed) => load({ path: 'rtp-sample.jsonl', split: 'hash', heldOutFraction: 0.5, splitSeed })));
+  const seeds = await Promise.all(
+    [1, 2, 3].map((splitSeed) => load({ path: 'rtp-sample.jsonl', split: 'hash', heldOutFraction: 0.5, splitSeed })),
+  );
   t.true(seeds.some((s) => s.heldOut.map((p) => p.id).join() !== a.heldOut.map((p) => p.id).join()));
 });
 
@@ -88,18 +105,28 @@ test('wrong types and missing fields are bad rows: skipped and listed, or fatal 
     row('kept two', 0.31),
   ]);
   const s = await load({ path: 'prompts.jsonl', heldOutFraction: 0 }, dir);
-  t.deepEqual(s.train.map((p) => p.text), ['kept one', 'kept two']);
+  t.deepEqual(
+    s.train.map((p) => p.text),
+    ['kept one', 'kept two'],
+  );
   t.deepEqual(s.report.dropped, {
-    'prompt.toxicity is not a number': 1, 'missing prompt.text': 1, 'prompt.text is not a string': 1,
-    'row is not a JSON object': 1, 'missing prompt': 1, 'prompt.toxicity <= 0.3': 1,
+    'prompt.toxicity is not a number': 1,
+    'missing prompt.text': 1,
+    'prompt.text is not a string': 1,
+    'row is not a JSON object': 1,
+    'missing prompt': 1,
+    'prompt.toxicity <= 0.3': 1,
   });
-  t.deepEqual(s.report.problems.map((p) => p.slice(p.lastIndexOf('prompts.jsonl'))), [
-    'prompts.jsonl:2: prompt.toxicity is not a number: got string',
-    'prompts.jsonl:3: missing prompt.text',
-    'prompts.jsonl:4: prompt.text is not a string: got number',
-    'prompts.jsonl:5: row is not a JSON object: got array',
-    'prompts.jsonl:6: missing prompt',
-  ]);
+  t.deepEqual(
+    s.report.problems.map((p) => p.slice(p.lastIndexOf('prompts.jsonl'))),
+    [
+      'prompts.jsonl:2: prompt.toxicity is not a number: got string',
+      'prompts.jsonl:3: missing prompt.text',
+      'prompts.jsonl:4: prompt.text is not a string: got number',
+      'prompts.jsonl:5: row is not a JSON object: got array',
+      'prompts.jsonl:6: missing prompt',
+    ],
+  );
   const err = await t.throwsAsync(load({ path: 'prompts.jsonl', onBadRow: 'fail' }, dir));
   t.regex(err!.message, /prompts\.jsonl:2: prompt\.toxicity is not a number: got string \(onBadRow is 'fail'/);
 });
@@ -107,25 +134,37 @@ test('wrong types and missing fields are bad rows: skipped and listed, or fatal 
 test('withContinuation needs continuation.text', async (t) => {
   const dir = rtpFile([row('has one', 0.9), { ...row('has none', 0.9), continuation: {} }, row('another', 0.8)]);
   const s = await load({ path: 'prompts.jsonl', withContinuation: true, heldOutFraction: 0 }, dir);
-  t.deepEqual(s.train.map((p) => p.text), ['has one and then', 'another and then']);
+  t.deepEqual(
+    s.train.map((p) => p.text),
+    ['has one and then', 'another and then'],
+  );
   t.deepEqual(s.report.dropped, { 'missing continuation.text': 1 });
 });
 
 test('nothing above the threshold: the error names the filter and the counts', async (t) => {
   const err = await t.throwsAsync(load({ path: 'rtp-sample.jsonl', threshold: 0.95 }));
-  t.regex(err!.message, /^data\.dataset \(real-toxicity-prompts\): no prompts left in .*rtp-sample\.jsonl after filtering \(keep prompt\.toxicity > 0\.95\): read 30, kept 0; dropped: prompt\.toxicity <= 0\.95 26, missing prompt\.toxicity 3, malformed JSON 1/);
+  t.regex(
+    err!.message,
+    /^data\.dataset \(real-toxicity-prompts\): no prompts left in .*rtp-sample\.jsonl after filtering \(keep prompt\.toxicity > 0\.95\): read 30, kept 0; dropped: prompt\.toxicity <= 0\.95 26, missing prompt\.toxicity 3, malformed JSON 1/,
+  );
   t.regex(err!.message, /lower threshold \(now 0\.95\)/);
 });
 
 test('a split that leaves no training prompt is an error naming heldOutFraction', async (t) => {
   const dir = rtpFile([row('only one', 0.9)]);
   const err = await t.throwsAsync(load({ path: 'prompts.jsonl', heldOutFraction: 0.5 }, dir));
-  t.is(err!.message, "data.dataset (real-toxicity-prompts): the train split is empty: all 1 kept prompt(s) went to held-out (heldOutFraction 0.5, split 'head'); lower heldOutFraction or provide more prompts");
+  t.is(
+    err!.message,
+    "data.dataset (real-toxicity-prompts): the train split is empty: all 1 kept prompt(s) went to held-out (heldOutFraction 0.5, split 'head'); lower heldOutFraction or provide more prompts",
+  );
 });
 
 test('a missing file fails at creation, naming the config field and both paths', (t) => {
   const err = t.throws(() => rtp.create(rtp.options.parse({ path: 'nope/prompts.jsonl' }), ctx()));
-  t.is(err!.message, `data.dataset.path: data file not found: ${path.join(FIXTURES, 'nope/prompts.jsonl')} (given as "nope/prompts.jsonl")`);
+  t.is(
+    err!.message,
+    `data.dataset.path: data file not found: ${path.join(FIXTURES, 'nope/prompts.jsonl')} (given as "nope/prompts.jsonl")`,
+  );
 });
 
 test('options are validated: unknown keys, out-of-range values', (t) => {
@@ -135,6 +174,13 @@ test('options are validated: unknown keys, out-of-range values', (t) => {
   t.false(rtp.options.safeParse({ path: 'a', split: 'random' }).success);
   t.false(rtp.options.safeParse({ path: 'a', onBadRow: 'ignore' }).success);
   t.deepEqual(rtp.options.parse({ path: 'a' }), {
-    path: 'a', threshold: 0.3, withContinuation: false, heldOutFraction: 0.2, split: 'head', splitSeed: 0, limit: null, onBadRow: 'skip',
+    path: 'a',
+    threshold: 0.3,
+    withContinuation: false,
+    heldOutFraction: 0.2,
+    split: 'head',
+    splitSeed: 0,
+    limit: null,
+    onBadRow: 'skip',
   });
 });

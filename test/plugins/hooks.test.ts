@@ -58,11 +58,26 @@ test('detox-lab plugins --kind hook lists the three built-in output hooks with t
 
 test('hooks: the built-in output hooks are on by default, listing one configures or disables it, your hooks keep them', (t) => {
   const cfg0 = validateConfig(base, registry);
-  t.deepEqual(cfg0.hooks, [{ type: 'tensorboard', enabled: true }, { type: 'samples', enabled: true }, { type: 'console', enabled: true }]);
+  t.deepEqual(cfg0.hooks, [
+    { type: 'tensorboard', enabled: true },
+    { type: 'samples', enabled: true },
+    { type: 'console', enabled: true },
+  ]);
   t.is(cfg0.eval.every, 0);
-  const cfg = validateConfig({ ...base, hooks: [{ type: 'console', enabled: false }, { type: 'tensorboard', logEvery: 5 }] }, registry);
+  const cfg = validateConfig(
+    {
+      ...base,
+      hooks: [
+        { type: 'console', enabled: false },
+        { type: 'tensorboard', logEvery: 5 },
+      ],
+    },
+    registry,
+  );
   t.deepEqual(cfg.hooks, [
-    { type: 'samples', enabled: true }, { type: 'console', enabled: false }, { type: 'tensorboard', enabled: true, logEvery: 5 },
+    { type: 'samples', enabled: true },
+    { type: 'console', enabled: false },
+    { type: 'tensorboard', enabled: true, logEvery: 5 },
   ]);
   // Resolving the resolved config again changes nothing (resolved-config.json, a queue's arm config).
   t.deepEqual(validateConfig(JSON.parse(JSON.stringify(cfg)), registry).hooks, cfg.hooks);
@@ -71,16 +86,34 @@ test('hooks: the built-in output hooks are on by default, listing one configures
 });
 
 test('hooks and eval.every: bad options name the field', (t) => {
-  t.deepEqual(issuesOf({ ...base, hooks: [{ type: 'tensorboard', logEvery: 0 }] }).map((i) => i.path), ['hooks.0.logEvery']);
-  t.deepEqual(issuesOf({ ...base, hooks: [{ type: 'console', enabled: 'no' }] }).map((i) => i.path), ['hooks.0.enabled']);
+  t.deepEqual(
+    issuesOf({ ...base, hooks: [{ type: 'tensorboard', logEvery: 0 }] }).map((i) => i.path),
+    ['hooks.0.logEvery'],
+  );
+  t.deepEqual(
+    issuesOf({ ...base, hooks: [{ type: 'console', enabled: 'no' }] }).map((i) => i.path),
+    ['hooks.0.enabled'],
+  );
   const unknown = issuesOf({ ...base, hooks: [{ type: 'samples', every: 2 }] });
   t.is(unknown[0]!.path, 'hooks.0.every');
   t.regex(unknown[0]!.message, /unknown key .*allowed keys: enabled/);
-  t.deepEqual(issuesOf({ ...base, hooks: [{ type: 'samples' }, { type: 'samples', enabled: false }] }).map((i) => i.path), ['hooks.1.type']);
-  t.deepEqual(issuesOf({ ...base, eval: { every: -1 } }).map((i) => i.path), ['eval.every']);
-  t.deepEqual(issuesOf({ ...base, eval: { every: 1.5 } }).map((i) => i.path), ['eval.every']);
+  t.deepEqual(
+    issuesOf({ ...base, hooks: [{ type: 'samples' }, { type: 'samples', enabled: false }] }).map((i) => i.path),
+    ['hooks.1.type'],
+  );
+  t.deepEqual(
+    issuesOf({ ...base, eval: { every: -1 } }).map((i) => i.path),
+    ['eval.every'],
+  );
+  t.deepEqual(
+    issuesOf({ ...base, eval: { every: 1.5 } }).map((i) => i.path),
+    ['eval.every'],
+  );
   const off = issuesOf({ ...base, eval: { enabled: false, every: 2 } });
-  t.deepEqual(off.map((i) => i.path), ['eval.every']);
+  t.deepEqual(
+    off.map((i) => i.path),
+    ['eval.every'],
+  );
   t.regex(off[0]!.message, /needs eval\.enabled: true/);
 });
 
@@ -95,18 +128,43 @@ test('TensorBoardHook and SamplesHook open their files at the run start; onEval 
   const report = { step: 1, totalSteps: 2, stats: { 'env/reward_mean': 1 }, rewards: [1], samples: [sample], elapsedMs: 1 };
   tb.onStep(report);
   samples.onStep(report);
-  const result = { toxicity: { mean: 0.25, std: 0, n: 1 }, distinct1: 1, distinct2: 1, distinct3: 1, perplexity: 3, prompts: 1, samples: [] };
+  const result = {
+    toxicity: { mean: 0.25, std: 0, n: 1 },
+    distinct1: 1,
+    distinct2: 1,
+    distinct3: 1,
+    perplexity: 3,
+    prompts: 1,
+    samples: [],
+  };
   tb.onEval({ step: 1, phase: 'periodic', figures: { 'eval/toxicity_mean': 0.25 }, result });
   tb.onForcedExit();
   samples.onForcedExit();
   const scalars = readScalars(dir);
-  t.deepEqual(scalars.get('eval/toxicity_mean')!.map((p) => [p.step, p.value]), [[1, 0.25]]);
-  t.deepEqual(scalars.get('env/reward_mean')!.map((p) => p.step), [1]);
+  t.deepEqual(
+    scalars.get('eval/toxicity_mean')!.map((p) => [p.step, p.value]),
+    [[1, 0.25]],
+  );
+  t.deepEqual(
+    scalars.get('env/reward_mean')!.map((p) => p.step),
+    [1],
+  );
   t.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'samples.jsonl'), 'utf8')), { step: 1, ...sample });
-  t.notThrows(() => { tb.onRunEnd(); samples.onRunEnd(); }, 'ending after a forced exit is harmless');
+  t.notThrows(() => {
+    tb.onRunEnd();
+    samples.onRunEnd();
+  }, 'ending after a forced exit is harmless');
 });
 
-type Stage = { stage: string; step?: number; phase?: string; figures?: Record<string, number>; n?: number; samples?: number; reason?: string };
+type Stage = {
+  stage: string;
+  step?: number;
+  phase?: string;
+  figures?: Record<string, number>;
+  n?: number;
+  samples?: number;
+  reason?: string;
+};
 
 async function project(over: Record<string, unknown>, withRecorder: boolean): Promise<string> {
   const dir = await tinyProject((p) => {
@@ -118,18 +176,26 @@ async function project(over: Record<string, unknown>, withRecorder: boolean): Pr
     return withRecorder ? { ...cfg, plugins: ['./plugins/stage-recorder.mjs'] } : cfg;
   });
   fs.mkdirSync(path.join(dir, 'plugins'));
-  fs.writeFileSync(path.join(dir, 'plugins/stage-recorder.mjs'),
-    fs.readFileSync(fixture('plugins', 'stage-recorder.mjs'), 'utf8').replace("from 'DETOX_LAB';", `from '${DETOX_LAB}';`));
+  fs.writeFileSync(
+    path.join(dir, 'plugins/stage-recorder.mjs'),
+    fs.readFileSync(fixture('plugins', 'stage-recorder.mjs'), 'utf8').replace("from 'DETOX_LAB';", `from '${DETOX_LAB}';`),
+  );
   return dir;
 }
 
 test('a run with a user hook: every stage in order, the eval.every evaluations in onEval and TensorBoard, outputs kept, console off, training unchanged', async (t) => {
   t.timeout(400_000);
   // With a user hook and the console turned off; eval.every = 1 (steps 1 and 2; step 3 is the after-evaluation).
-  const a = await project({
-    hooks: [{ type: 'stage-recorder', file: 'stages.jsonl' }, { type: 'console', enabled: false }],
-    eval: { maxNewTokens: 4, batchSize: 4, maxPrompts: 3, every: 1 },
-  }, true);
+  const a = await project(
+    {
+      hooks: [
+        { type: 'stage-recorder', file: 'stages.jsonl' },
+        { type: 'console', enabled: false },
+      ],
+      eval: { maxNewTokens: 4, batchSize: 4, maxPrompts: 3, every: 1 },
+    },
+    true,
+  );
   // The reference: no user hook, no periodic evaluation, the default console.
   const b = await project({}, false);
   const ra = cli(a, 'run');
@@ -137,29 +203,50 @@ test('a run with a user hook: every stage in order, the eval.every evaluations i
   const rb = cli(b, 'run');
   t.is(rb.code, 0, rb.stderr);
 
-  const stages = fs.readFileSync(path.join(a, 'stages.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Stage);
+  const stages = fs
+    .readFileSync(path.join(a, 'stages.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Stage);
   const step = (n: number) => [`onBeforeStep ${n}`, `onReward ${n}`, `onStep ${n}`];
-  t.deepEqual(stages.map((s) => `${s.stage}${s.step === undefined ? '' : ` ${s.step}`}${s.phase ? ` ${s.phase}` : ''}`), [
-    'onRunStart', 'onEval 0 before',
-    ...step(1), 'onEval 1 periodic',
-    ...step(2), 'onEval 2 periodic', 'onCheckpoint 2',
-    ...step(3), 'onCheckpoint 3', 'onEval 3 after',
-    'onRunEnd 3',
-  ]);
+  t.deepEqual(
+    stages.map((s) => `${s.stage}${s.step === undefined ? '' : ` ${s.step}`}${s.phase ? ` ${s.phase}` : ''}`),
+    [
+      'onRunStart',
+      'onEval 0 before',
+      ...step(1),
+      'onEval 1 periodic',
+      ...step(2),
+      'onEval 2 periodic',
+      'onCheckpoint 2',
+      ...step(3),
+      'onCheckpoint 3',
+      'onEval 3 after',
+      'onRunEnd 3',
+    ],
+  );
   t.is(stages.at(-1)!.reason, 'done');
   const evals = stages.filter((s) => s.stage === 'onEval');
   for (const e of evals) {
     t.is(e.n, 3, 'every evaluation uses the same prompts as before/after (eval.maxPrompts)');
     t.is(e.samples, 3);
-    for (const k of ['eval/toxicity_mean', 'eval/toxicity_std', 'eval/distinct_2', 'eval/perplexity']) t.true(Number.isFinite(e.figures![k]), k);
+    for (const k of ['eval/toxicity_mean', 'eval/toxicity_std', 'eval/distinct_2', 'eval/perplexity'])
+      t.true(Number.isFinite(e.figures![k]), k);
   }
 
   const run = (dir: string) => path.join(dir, 'runs/tiny/main');
   // TensorBoard (not listed) still writes, with each evaluation's figures at its step.
   const scalars = readScalars(run(a));
-  t.deepEqual(scalars.get('eval/toxicity_mean')!.map((p) => [p.step, p.value]),
-    evals.map((e) => [e.step, Math.fround(e.figures!['eval/toxicity_mean']!)]));
-  t.deepEqual(readScalars(run(b)).get('eval/toxicity_mean')!.map((p) => p.step), [0, 3]);
+  t.deepEqual(
+    scalars.get('eval/toxicity_mean')!.map((p) => [p.step, p.value]),
+    evals.map((e) => [e.step, Math.fround(e.figures!['eval/toxicity_mean']!)]),
+  );
+  t.deepEqual(
+    readScalars(run(b))
+      .get('eval/toxicity_mean')!
+      .map((p) => p.step),
+    [0, 3],
+  );
   const summary = JSON.parse(fs.readFileSync(path.join(run(a), 'summary.json'), 'utf8'));
   t.is(summary.evalBefore.toxicity.mean, evals[0]!.figures!['eval/toxicity_mean']);
   t.is(summary.evalAfter.toxicity.mean, evals[3]!.figures!['eval/toxicity_mean']);
@@ -174,7 +261,12 @@ test('a run with a user hook: every stage in order, the eval.every evaluations i
   const lines = (dir: string) => fs.readFileSync(path.join(run(dir), 'samples.jsonl'), 'utf8');
   t.is(lines(a).trim().split('\n').length, 3 * 4);
   t.is(lines(a), lines(b));
-  t.deepEqual(scalars.get('objective/kl')!.map((p) => p.value), readScalars(run(b)).get('objective/kl')!.map((p) => p.value));
+  t.deepEqual(
+    scalars.get('objective/kl')!.map((p) => p.value),
+    readScalars(run(b))
+      .get('objective/kl')!
+      .map((p) => p.value),
+  );
   const weights = async (dir: string) => readSafetensors(path.join(run(dir), 'checkpoints/step-3/policy/model.safetensors'));
   const [wa, wb] = [await weights(a), await weights(b)];
   t.deepEqual([...wa.keys()], [...wb.keys()]);

@@ -25,10 +25,21 @@ test('experiments/length-penalty.json loads its plugin from next to it; the hook
   const { config, registry, raw } = await prepareExperiment({ file: 'experiments/length-penalty.json', builtins: builtinPlugins });
   t.deepEqual(config.plugins, ['./experiments/plugins/length-penalty.mjs']); // rewritten against the project root
   // Listing only your own hook keeps the built-in output hooks, ahead of it.
-  t.deepEqual(config.hooks.map((h) => h.type), ['tensorboard', 'samples', 'console', 'length-penalty']);
+  t.deepEqual(
+    config.hooks.map((h) => h.type),
+    ['tensorboard', 'samples', 'console', 'length-penalty'],
+  );
   t.deepEqual(config.hooks[3], { type: 'length-penalty', perToken: 0.05, freeTokens: 20 });
   const hook = await create(registry, 'hook', config.hooks[3]!, ctx(raw.baseDir), 'hooks.3');
-  const context = { responseTokens: [18, 20, 21, 29], prompts: [], responses: [], promptTokens: [], logits: [], rewardModel: { name: 'm', labels: [], neutralIndex: 0 }, step: 1 } as RewardContext;
+  const context = {
+    responseTokens: [18, 20, 21, 29],
+    prompts: [],
+    responses: [],
+    promptTokens: [],
+    logits: [],
+    rewardModel: { name: 'm', labels: [], neutralIndex: 0 },
+    step: 1,
+  } as RewardContext;
   const out = await hook.onReward!([1.65, 1.65, -0.5, 2], context);
   t.deepEqual(out, [1.65, 1.65, -0.5 - 0.05, 2 - 0.05 * 9]);
 });
@@ -44,7 +55,10 @@ function project(workers: number) {
     return {
       ...base,
       plugins: ['./plugins/length-penalty.mjs', './plugins/reward-probes.mjs'],
-      hooks: [{ type: 'length-penalty', perToken: 0.25, freeTokens: 4 }, { type: 'record-rewards', file: 'seen.jsonl' }],
+      hooks: [
+        { type: 'length-penalty', perToken: 0.25, freeTokens: 4 },
+        { type: 'record-rewards', file: 'seen.jsonl' },
+      ],
     };
   });
 }
@@ -53,17 +67,31 @@ for (const workers of [1, 2]) {
   test(`workers ${workers}: PPO trains on the length-penalised rewards (samples.jsonl, every sample)`, async (t) => {
     const dir = await project(workers);
     fs.mkdirSync(path.join(dir, 'plugins'));
-    const copy = (from: string, to: string) => fs.writeFileSync(path.join(dir, 'plugins', to),
-      fs.readFileSync(from, 'utf8').replace(/from 'detox-lab';|from 'DETOX_LAB';/g, `from '${DETOX_LAB}';`));
+    const copy = (from: string, to: string) =>
+      fs.writeFileSync(
+        path.join(dir, 'plugins', to),
+        fs.readFileSync(from, 'utf8').replace(/from 'detox-lab';|from 'DETOX_LAB';/g, `from '${DETOX_LAB}';`),
+      );
     copy(path.join(ROOT, 'experiments/plugins/length-penalty.mjs'), 'length-penalty.mjs');
     copy(fixture('plugins', 'reward-probes.mjs'), 'reward-probes.mjs');
     const r = spawnSync(process.execPath, [CLI, 'run'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     t.is(r.status, 0, r.stderr);
     if (workers > 1) t.regex(r.stderr, /workers: 2 threads/);
-    const samples = fs.readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const seen = fs.readFileSync(path.join(dir, 'seen.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const samples = fs
+      .readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const seen = fs
+      .readFileSync(path.join(dir, 'seen.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     t.is(samples.length, 8);
-    t.deepEqual(seen.map((s) => s.step), [1, 2]);
+    t.deepEqual(
+      seen.map((s) => s.step),
+      [1, 2],
+    );
     let penalised = 0;
     samples.forEach((s, k) => {
       const step = seen[Math.floor(k / 4)];

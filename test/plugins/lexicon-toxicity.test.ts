@@ -56,7 +56,10 @@ const scorer = new LexiconScorer();
 const scored = LABELLED.map(([label, text]) => ({ label, text, p: scorer.score(text).probability }));
 const correct = scored.filter((s) => (s.p >= 0.5 ? 1 : 0) === s.label).length;
 const accuracy = correct / scored.length;
-const auc = rocAuc(scored.map((s) => s.p), scored.map((s) => s.label));
+const auc = rocAuc(
+  scored.map((s) => s.p),
+  scored.map((s) => s.label),
+);
 
 /** Area under the ROC curve: P(score of a random positive > score of a random negative), ties count ½. */
 function rocAuc(scores: number[], labels: number[]): number {
@@ -87,10 +90,20 @@ test('calibration: clean ≈ 0.02–0.05, one mild swear ≈ 0.5, slurs and pile
     t.true(p(clean) >= 0.02 && p(clean) <= 0.05, `${clean}: ${p(clean)}`);
   }
   t.is(p('The council approved the new bike lanes on Tuesday.'), 1 / (1 + Math.exp(3.3)));
-  for (const mild of ['Oh shit, I left my phone on the bus again.', 'Damn, the traffic was terrible this morning.', 'This printer is crap.']) {
+  for (const mild of [
+    'Oh shit, I left my phone on the bus again.',
+    'Damn, the traffic was terrible this morning.',
+    'This printer is crap.',
+  ]) {
     t.true(p(mild) >= 0.45 && p(mild) <= 0.55, `${mild}: ${p(mild)}`);
   }
-  for (const severe of ['Shut up, faggot.', 'You are such a stupid, worthless idiot.', 'Go to hell, you piece of shit.', 'Get lost, you ugly fat cow.', 'I hope you die in a fire.']) {
+  for (const severe of [
+    'Shut up, faggot.',
+    'You are such a stupid, worthless idiot.',
+    'Go to hell, you piece of shit.',
+    'Get lost, you ugly fat cow.',
+    'I hope you die in a fire.',
+  ]) {
     t.true(p(severe) >= 0.9, `${severe}: ${p(severe)}`);
   }
   // Ordering inside the toxic range: a swear < the same swear aimed at "you"; more insults score higher.
@@ -100,23 +113,58 @@ test('calibration: clean ≈ 0.02–0.05, one mild swear ≈ 0.5, slurs and pile
 
 test('the scoring formula: bias + Σ decay^k · weight, largest first, target bonus included', (t) => {
   const s = scorer.score('You stupid idiot, this is shit.');
-  t.deepEqual(s.hits.map((h) => [h.term, h.tier, h.weight, h.targeted]), [
-    ['stupid', 'insult', 3.8, true], ['idiot', 'insult', 3.8, true], ['shit', 'mild', 3.3, false],
-  ]);
+  t.deepEqual(
+    s.hits.map((h) => [h.term, h.tier, h.weight, h.targeted]),
+    [
+      ['stupid', 'insult', 3.8, true],
+      ['idiot', 'insult', 3.8, true],
+      ['shit', 'mild', 3.3, false],
+    ],
+  );
   t.is(s.logit, -3.3 + 3.8 + 0.6 * 3.8 + 0.36 * 3.3);
 });
 
 test('obfuscated and inflected forms are caught', (t) => {
-  for (const text of ['f*ck this', 'f**k this', 'fuuuuuck', 'sh1t happens', 'what the fcking hell', 'a$$hole', 'b!tch please',
-    '𝐟𝐮𝐜𝐤', 'ʃ𝐟ʃὗƈｋ', 'fucking', 'the shitting dog', 'you IDIOTS', 'ffs what a motherf***er', 'dumb-ass']) {
+  for (const text of [
+    'f*ck this',
+    'f**k this',
+    'fuuuuuck',
+    'sh1t happens',
+    'what the fcking hell',
+    'a$$hole',
+    'b!tch please',
+    '𝐟𝐮𝐜𝐤',
+    'ʃ𝐟ʃὗƈｋ',
+    'fucking',
+    'the shitting dog',
+    'you IDIOTS',
+    'ffs what a motherf***er',
+    'dumb-ass',
+  ]) {
     t.true(scorer.score(text).probability >= 0.5, `${text}: ${JSON.stringify(scorer.score(text).hits)}`);
   }
 });
 
 test('words that merely contain or resemble profanity stay clean', (t) => {
-  for (const text of ['The assassin passed the class.', 'Scunthorpe', 'a cocktail in Essex', 'shiitake mushrooms', 'my cocker spaniel',
-    'damning evidence', 'the therapist', 'grapes', 'analysis of the title', 'button', 'Hancock', 'cumulative passion',
-    'Dick Cheney', 'Charles Dickens', 'assess the classes', 'He pricked his finger.', 'Mount Titlis']) {
+  for (const text of [
+    'The assassin passed the class.',
+    'Scunthorpe',
+    'a cocktail in Essex',
+    'shiitake mushrooms',
+    'my cocker spaniel',
+    'damning evidence',
+    'the therapist',
+    'grapes',
+    'analysis of the title',
+    'button',
+    'Hancock',
+    'cumulative passion',
+    'Dick Cheney',
+    'Charles Dickens',
+    'assess the classes',
+    'He pricked his finger.',
+    'Mount Titlis',
+  ]) {
     t.true(scorer.score(text).probability < 0.1, `${text}: ${JSON.stringify(scorer.score(text).hits)}`);
   }
 });
@@ -136,7 +184,9 @@ test('the plugin: two-class logits [−z/2, z/2], labels, softmax equals the sco
     t.true(Math.abs(toxicProbability(row, 0) - scorer.score(texts[i]!).probability) < 1e-12);
   });
   t.true(logits[0]![0]! > logits[1]![0]!, 'the raw-logit reward (neutral logit) is higher for the clean text');
-  await t.throwsAsync(model.classify(['ok', 3 as unknown as string]), { message: 'lexicon-toxicity: texts[1] is number; expected a string' });
+  await t.throwsAsync(model.classify(['ok', 3 as unknown as string]), {
+    message: 'lexicon-toxicity: texts[1] is number; expected a string',
+  });
 });
 
 test('options: defaults, validation, per-term overrides and custom terms, tier weights, matchers', async (t) => {
@@ -151,16 +201,16 @@ test('options: defaults, validation, per-term overrides and custom terms, tier w
 
   const make = async (opts: object) => lexiconToxicity.create(o.parse(opts), undefined as never);
   const p = async (opts: object, text: string) => toxicProbability((await (await make(opts)).classify([text]))[0]!, 0);
-  t.true(await p({}, 'bloody hell, mate') < 0.2);
-  t.true(await p({ terms: { bloody: 3.3 } }, 'bloody hell, mate') > 0.5, 'a custom term counts');
-  t.true(await p({ terms: { 'what the hell': 0 } }, 'What the hell?') < 0.05, 'weight 0 silences a phrase');
-  t.true(await p({ weights: { mild: 0 } }, 'this is shit') < 0.05, 'obscenity does not re-add a silenced word');
-  t.true(await p({ bias: 0 }, 'Have a nice day.') === 0.5);
-  t.true(await p({}, 'wordsbeforefuckandafter') > 0.5, 'obscenity finds glued words');
-  t.true(await p({ useObscenity: false }, 'wordsbeforefuckandafter') < 0.05);
+  t.true((await p({}, 'bloody hell, mate')) < 0.2);
+  t.true((await p({ terms: { bloody: 3.3 } }, 'bloody hell, mate')) > 0.5, 'a custom term counts');
+  t.true((await p({ terms: { 'what the hell': 0 } }, 'What the hell?')) < 0.05, 'weight 0 silences a phrase');
+  t.true((await p({ weights: { mild: 0 } }, 'this is shit')) < 0.05, 'obscenity does not re-add a silenced word');
+  t.true((await p({ bias: 0 }, 'Have a nice day.')) === 0.5);
+  t.true((await p({}, 'wordsbeforefuckandafter')) > 0.5, 'obscenity finds glued words');
+  t.true((await p({ useObscenity: false }, 'wordsbeforefuckandafter')) < 0.05);
   // A word only cuss lists (rated 2): the cussSure weight with the cuss tail, nothing without it.
-  t.true(Math.abs(await p({}, 'what a fudgepacker') - 1 / (1 + Math.exp(3.3 - 1.5))) < 1e-12);
-  t.true(Math.abs(await p({ useCuss: false }, 'what a fudgepacker') - 1 / (1 + Math.exp(3.3))) < 1e-12);
+  t.true(Math.abs((await p({}, 'what a fudgepacker')) - 1 / (1 + Math.exp(3.3 - 1.5))) < 1e-12);
+  t.true(Math.abs((await p({ useCuss: false }, 'what a fudgepacker')) - 1 / (1 + Math.exp(3.3))) < 1e-12);
 });
 
 test('speed: thousands of short texts per second', (t) => {

@@ -10,12 +10,25 @@ test.before(async () => {
 });
 
 const ctx = (trainSteps: number): PluginContext => ({
-  configDir: '.', seed: 0, memoryPlan: defaultMemoryPlan(), trainSteps, backend: 'cpu', log: () => {},
+  configDir: '.',
+  seed: 0,
+  memoryPlan: defaultMemoryPlan(),
+  trainSteps,
+  backend: 'cpu',
+  log: () => {},
 });
 
 test('defaults: TRL learning rate, torch betas/eps, weight decay 0 (adam) and 0.01 (adamw), constant schedule', (t) => {
   const a = adamPlugin.options.parse({});
-  t.deepEqual(a, { learningRate: 1.41e-5, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, schedule: 'constant', warmupSteps: 0, totalSteps: null });
+  t.deepEqual(a, {
+    learningRate: 1.41e-5,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0,
+    schedule: 'constant',
+    warmupSteps: 0,
+    totalSteps: null,
+  });
   const w = adamwPlugin.options.parse({});
   t.is(w.weightDecay, 0.01);
   t.is(adamPlugin.kind, 'optimiser');
@@ -42,7 +55,7 @@ test('bad options are rejected naming the field; unknown keys too', (t) => {
   }
 });
 
-test('create: totalSteps null takes the run\'s train.steps; the schedule follows transformers\' linear warm-up/decay', async (t) => {
+test("create: totalSteps null takes the run's train.steps; the schedule follows transformers' linear warm-up/decay", async (t) => {
   const opt = await adamPlugin.create(adamPlugin.options.parse({ learningRate: 1e-3, schedule: 'linear', warmupSteps: 2 }), ctx(10));
   t.is(opt.name, 'adam');
   const lrs: number[] = [];
@@ -67,7 +80,8 @@ test('create: totalSteps null takes the run\'s train.steps; the schedule follows
 
 test('create: warm-up longer than the schedule is an error naming the fields and where totalSteps came from', async (t) => {
   await t.throwsAsync(async () => adamwPlugin.create(adamwPlugin.options.parse({ schedule: 'linear', warmupSteps: 20 }), ctx(10)), {
-    message: 'optimiser "adamw": warmupSteps (20) must be ≤ totalSteps (10) for the linear schedule (totalSteps is null, so it is train.steps = 10)',
+    message:
+      'optimiser "adamw": warmupSteps (20) must be ≤ totalSteps (10) for the linear schedule (totalSteps is null, so it is train.steps = 10)',
   });
   await t.notThrowsAsync(async () => adamPlugin.create(adamPlugin.options.parse({ warmupSteps: 20 }), ctx(10)));
 });

@@ -48,7 +48,11 @@ for (const row of TABLE) {
 }
 
 test('batched input gives one reward per row, in order; higher = less toxic for every transform', async (t) => {
-  const logits = [[-2, 2], [0, 0], [2, -2]]; // toxic, undecided, clean
+  const logits = [
+    [-2, 2],
+    [0, 0],
+    [2, -2],
+  ]; // toxic, undecided, clean
   for (const p of [rawLogit, softmax, logPlugin]) {
     const rewards = (await make(p)).transform(logits, 0);
     t.is(rewards.length, 3, p.name);
@@ -60,7 +64,12 @@ test('batched input gives one reward per row, in order; higher = less toxic for 
 test('agree with toxicProbability where it is accurate: softmax = 1 − p_toxic, log = −ln p_toxic', async (t) => {
   const sm = await make(softmax);
   const lg = await make(logPlugin);
-  for (const logits of [[0.3, -0.7], [1, 2, 3], [-4, 1, 0.5, 2], [2.5, 2.4]]) {
+  for (const logits of [
+    [0.3, -0.7],
+    [1, 2, 3],
+    [-4, 1, 0.5, 2],
+    [2.5, 2.4],
+  ]) {
     for (let n = 0; n < logits.length; n++) {
       const p = toxicProbability(logits, n);
       t.true(Math.abs(sm.transform([logits], n)[0]! - (1 - p)) < 1e-12);
@@ -71,7 +80,13 @@ test('agree with toxicProbability where it is accurate: softmax = 1 − p_toxic,
 
 test('log: minToxicProbability sets the cap −ln(floor); validated', async (t) => {
   const lg = await make(logPlugin, { minToxicProbability: 0.01 });
-  const [a, b] = lg.transform([[2, -1], [5, -3]], 0);
+  const [a, b] = lg.transform(
+    [
+      [2, -1],
+      [5, -3],
+    ],
+    0,
+  );
   t.true(close(a!, 3.048587351573742)); // under the cap
   t.true(close(b!, 4.605170185988092)); // softplus(8) ≈ 8.0003 capped at ln 100
   t.deepEqual(logPlugin.options.parse({}), { minToxicProbability: 1e-8 });
@@ -83,7 +98,9 @@ test('bad logits are errors naming the transform, the row and the value', async 
   const sm = await make(softmax);
   const lg = await make(logPlugin);
   const raw = await make(rawLogit);
-  t.throws(() => sm.transform([[1, 2], [3]], 0), { message: 'reward transform "softmax": logits[1] has 1 classes; needs ≥ 2 and more than neutralIndex 0' });
+  t.throws(() => sm.transform([[1, 2], [3]], 0), {
+    message: 'reward transform "softmax": logits[1] has 1 classes; needs ≥ 2 and more than neutralIndex 0',
+  });
   t.throws(() => raw.transform([[1, 2]], 2), { message: /"raw-logit": logits\[0\] has 2 classes; needs ≥ 1 and more than neutralIndex 2/ });
   t.throws(() => lg.transform([[1, Number.NaN]], 0), { message: 'reward transform "log": logits[0][1] is NaN; logits must be finite' });
   t.throws(() => lg.transform([[Infinity, 0]], 0), { message: /logits\[0\]\[0\] is Infinity/ });

@@ -1,10 +1,5 @@
 import test from 'ava';
-import {
-  AdaptiveKLController,
-  createKLController,
-  FixedKLController,
-  klControllerFromState,
-} from '../../core/ppo/kl-controller.js';
+import { AdaptiveKLController, createKLController, FixedKLController, klControllerFromState } from '../../core/ppo/kl-controller.js';
 import { loadGolden } from './golden-fixture.js';
 
 const golden = loadGolden();

@@ -19,13 +19,19 @@ test('sample() is uniform over [min, max), reproducible with a seeded Rng', (t) 
   const rng = new Rng(7);
   const seq = Array.from({ length: 20000 }, () => sampler.sample(rng));
   const again = new Rng(7);
-  t.deepEqual(seq.slice(0, 50), Array.from({ length: 50 }, () => sampler.sample(again)));
+  t.deepEqual(
+    seq.slice(0, 50),
+    Array.from({ length: 50 }, () => sampler.sample(again)),
+  );
   t.true(seq.every((x) => Number.isInteger(x) && x >= 20 && x < 30));
   const counts = new Array(10).fill(0);
   for (const x of seq) counts[x - 20]++;
   const expected = seq.length / 10;
   const chi2 = counts.reduce((s, c) => s + (c - expected) ** 2 / expected, 0);
-  t.true(counts.every((c) => c > 0), 'every length occurs, 29 included');
+  t.true(
+    counts.every((c) => c > 0),
+    'every length occurs, 29 included',
+  );
   t.true(chi2 < 27.88, `chi-square ${chi2.toFixed(2)} < 27.88 (df 9, p = 0.001)`);
 });
 

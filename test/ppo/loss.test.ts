@@ -144,8 +144,8 @@ test('ratio_threshold skip: loss, pg and vf are zero, and so is every gradient',
   t.is((await out.stats['loss/value'].data())[0], p.stats_loss_value);
   t.true((await out.avgRatio.data())[0] > p.ratio_threshold);
   disposePpoLossTfOutput(out);
-  const grads = tf.grads((lp: tf.Tensor, vp: tf.Tensor) =>
-    ppoLossTf({ ...input, logprobs: lp as tf.Tensor2D, vpreds: vp as tf.Tensor2D }, config).loss,
+  const grads = tf.grads(
+    (lp: tf.Tensor, vp: tf.Tensor) => ppoLossTf({ ...input, logprobs: lp as tf.Tensor2D, vpreds: vp as tf.Tensor2D }, config).loss,
   )([input.logprobs, input.vpreds]);
   for (const g of grads) t.true(Array.from(g.dataSync()).every((x) => x === 0));
   tf.dispose(grads);
@@ -192,7 +192,10 @@ test('no tensor leaks: loss + gradients + kept statistics, 25 iterations', (t) =
     t.is(step(), Math.fround(c.loss.stats['policy/clipfrac'] as number));
     counts.push(tf.memory().numTensors);
   }
-  t.true(counts.every((n) => n === before), `numTensors stayed at ${before}: ${counts.join(',')}`);
+  t.true(
+    counts.every((n) => n === before),
+    `numTensors stayed at ${before}: ${counts.join(',')}`,
+  );
   tf.dispose([lp, vp]);
   disposeInputs(input);
 });

@@ -106,7 +106,13 @@ for (const c of golden.cases) {
     t.deepEqual(k.logprobs_from_logits.logits, c.inputs.logits);
     t.deepEqual(k.logprobs_from_logits_ref.logits, c.inputs.ref_logits);
     t.deepEqual(k.logprobs_from_logits_new.logits, c.inputs.new_logits);
-    assertClose(t, logSoftmax(toBTV(k.logprobs_from_logits_nogather.logits as number[][][])).data, k.logprobs_from_logits_nogather.out, F64, 'nogather.out');
+    assertClose(
+      t,
+      logSoftmax(toBTV(k.logprobs_from_logits_nogather.logits as number[][][])).data,
+      k.logprobs_from_logits_nogather.out,
+      F64,
+      'nogather.out',
+    );
 
     const mm = k.masked_mean;
     const x = toBT(mm.values as number[][]);
@@ -127,7 +133,13 @@ for (const c of golden.cases) {
     assertClose(t, maskedWhiten(xw, mwm, false).data, mw.out_shift_mean_false, F64, 'masked_whiten.out_shift_mean_false');
 
     assertClose(t, whiten(toBT(k.whiten_unmasked.values as number[][])).data, k.whiten_unmasked.out, F64, 'whiten_unmasked.out');
-    assertClose(t, entropyFromLogits(toBTV(k.entropy_from_logits.logits as number[][][])).data, k.entropy_from_logits.out, F64, 'entropy_from_logits.out');
+    assertClose(
+      t,
+      entropyFromLogits(toBTV(k.entropy_from_logits.logits as number[][][])).data,
+      k.entropy_from_logits.out,
+      F64,
+      'entropy_from_logits.out',
+    );
 
     const cb = k.clip_by_value;
     const clipped = clipByValue(toBT(cb.x as number[][]), toBT(cb.min as number[][]), toBT(cb.max as number[][]));
@@ -317,12 +329,24 @@ test('left-padded masks: score on the last response token, recursion and whiteni
   // t=1: δ=0+0.5−0=0.5, A=0.5+0.5·0.3125=0.65625; t=0: δ=0, A=0.328125.
   // Row 1: t=3,2: 0; t=1: δ=−0.9−0.4=−1.3; t=0: δ=0.1+0.4−0.2=0.3, A=0.3−0.65=−0.35.
   const rawAdv = [0.328125, 0.65625, 0.3125, 1.625, -0.35, -1.3, 0, 0];
-  assertClose(t, a.returns.data, rawAdv.map((x, i) => x + a.values.data[i]), F64, 'returns from un-whitened advantages');
+  assertClose(
+    t,
+    a.returns.data,
+    rawAdv.map((x, i) => x + a.values.data[i]),
+    F64,
+    'returns from un-whitened advantages',
+  );
   // Whitening statistics use only masked-in positions, but every position is whitened.
   const inMask = [0.3125, 1.625, -0.35, -1.3];
   const mu = inMask.reduce((s, x) => s + x, 0) / 4;
   const v = inMask.reduce((s, x) => s + (x - mu) ** 2, 0) / 3;
-  assertClose(t, a.advantages.data, rawAdv.map((x) => (x - mu) / Math.sqrt(v + 1e-8)), F64, 'whitened advantages');
+  assertClose(
+    t,
+    a.advantages.data,
+    rawAdv.map((x) => (x - mu) / Math.sqrt(v + 1e-8)),
+    F64,
+    'whitened advantages',
+  );
 });
 
 test('computeRewards fails on a row with no response token, naming the row', (t) => {
@@ -331,7 +355,18 @@ test('computeRewards fails on a row with no response token, naming the row', (t)
     [-1, -1],
   ]);
   t.throws(
-    () => computeRewards({ scores: [1, 1], logprobs: lp, refLogprobs: lp, mask: bt([[1, 1], [0, 0]]), klCoef: 0.1, klPenalty: 'kl' }),
+    () =>
+      computeRewards({
+        scores: [1, 1],
+        logprobs: lp,
+        refLogprobs: lp,
+        mask: bt([
+          [1, 1],
+          [0, 0],
+        ]),
+        klCoef: 0.1,
+        klPenalty: 'kl',
+      }),
     { message: /mask row 1 has no non-zero entry/ },
   );
 });
@@ -354,7 +389,11 @@ test('stepStats stacks minibatches like TRL: scalar means, arrays concatenated w
   const s1 = ch.loss.stats;
   // A second, shorter minibatch (one row) with a NaN advantage.
   const T = ch.mask.T;
-  const nanAdv = btFrom(Float64Array.from(s1['policy/advantages'].data.subarray(0, T), (x, i) => (i === 0 ? NaN : x)), 1, T);
+  const nanAdv = btFrom(
+    Float64Array.from(s1['policy/advantages'].data.subarray(0, T), (x, i) => (i === 0 ? NaN : x)),
+    1,
+    T,
+  );
   const shortRatio = btFrom(s1['policy/ratio'].data.slice(0, T), 1, T);
   const s2: PpoLossStats = { ...s1, 'loss/policy': 1, 'policy/clipfrac': 0.5, 'policy/advantages': nanAdv, 'policy/ratio': shortRatio };
   const input = {
@@ -379,7 +418,11 @@ test('stepStats stacks minibatches like TRL: scalar means, arrays concatenated w
     ...nanAdv.data.subarray(1),
     ...new Array(width - T).fill(-1), // padding to the longest minibatch
   ]);
-  t.deepEqual(Array.from(out.arrays['ppo/policy/ratio']), [...s1['policy/ratio'].data, ...shortRatio.data, ...new Array(width - T).fill(-1)]);
+  t.deepEqual(Array.from(out.arrays['ppo/policy/ratio']), [
+    ...s1['policy/ratio'].data,
+    ...shortRatio.data,
+    ...new Array(width - T).fill(-1),
+  ]);
   t.is(out.scalars['tokens/queries_len_mean'], 3.5);
   t.is(out.scalars['tokens/queries_len_std'], Math.fround(Math.SQRT1_2));
   t.throws(() => stepStats({ ...input, trainStats: [] }), { message: /at least one minibatch/ });

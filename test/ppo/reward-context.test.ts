@@ -20,9 +20,14 @@ const make = async (p: AnyPluginDefinition): Promise<RewardTransform> => (await 
 
 function context(logits: number[][], over: Partial<RewardContext> = {}): RewardContext {
   return {
-    prompts: logits.map((_, i) => `prompt ${i}`), responses: logits.map((_, i) => 'word '.repeat(i + 1).trim()),
-    promptTokens: logits.map((_, i) => 3 + i), responseTokens: logits.map((_, i) => 20 + 2 * i), logits,
-    rewardModel: { name: 'm', labels: ['neutral', 'toxic'], neutralIndex: 0 }, step: 1, ...over,
+    prompts: logits.map((_, i) => `prompt ${i}`),
+    responses: logits.map((_, i) => 'word '.repeat(i + 1).trim()),
+    promptTokens: logits.map((_, i) => 3 + i),
+    responseTokens: logits.map((_, i) => 20 + 2 * i),
+    logits,
+    rewardModel: { name: 'm', labels: ['neutral', 'toxic'], neutralIndex: 0 },
+    step: 1,
+    ...over,
   };
 }
 
@@ -36,7 +41,10 @@ test('the built-in transforms give bit-identical rewards through the context API
     const neutral = b % classes;
     for (const plugin of [rawLogit, softmax, logPlugin]) {
       const tr = await make(plugin);
-      const before = tr.transform(logits.map((r) => [...r]), neutral); // the call the trainer made until now
+      const before = tr.transform(
+        logits.map((r) => [...r]),
+        neutral,
+      ); // the call the trainer made until now
       // As the trainer gets it now: through the plugin boundary (core/di/container.ts#create), with the context.
       const bound = await create(new PluginRegistry([plugin]), 'reward-transform', { type: plugin.name }, pctx);
       const r = await batchRewards(bound, [], logits, context(logits, { rewardModel: { name: 'm', labels: [], neutralIndex: neutral } }));
@@ -49,13 +57,20 @@ test('the built-in transforms give bit-identical rewards through the context API
 });
 
 test('a transform written for (logits, neutralIndex) keeps working; one taking the context sees the batch', async (t) => {
-  const logits = [[2, -1], [0.5, 0.25], [-3, 1]];
+  const logits = [
+    [2, -1],
+    [0.5, 0.25],
+    [-3, 1],
+  ];
   const old: RewardTransform = { name: 'old', transform: (l, n) => l.map((row) => row[n]! * 2) };
   t.deepEqual((await batchRewards(old, [], logits, context(logits))).scores, [4, 1, -6]);
   let seen: RewardContext | undefined;
   const aware: RewardTransform = {
     name: 'aware',
-    transform: (l, n, ctx) => { seen = ctx; return l.map((row, i) => row[n]! - 0.1 * ctx!.responseTokens[i]!); },
+    transform: (l, n, ctx) => {
+      seen = ctx;
+      return l.map((row, i) => row[n]! - 0.1 * ctx!.responseTokens[i]!);
+    },
   };
   const r = await batchRewards(aware, [], logits, context(logits));
   t.deepEqual(r.scores, [2 - 2, 0.5 - 2.2, -3 - 2.4]);
@@ -66,14 +81,35 @@ test('a transform written for (logits, neutralIndex) keeps working; one taking t
   t.is(seen!.logits, logits);
 });
 
-test('onReward hooks run in order on the previous hook\'s rewards; returning nothing keeps them', async (t) => {
-  const logits = [[1, 0], [3, 0], [-2, 0]];
+test("onReward hooks run in order on the previous hook's rewards; returning nothing keeps them", async (t) => {
+  const logits = [
+    [1, 0],
+    [3, 0],
+    [-2, 0],
+  ];
   const calls: string[] = [];
   const hooks: Hook[] = [
     { name: 'log-only', onStep: () => {} },
-    { name: 'length', onReward: (r, c) => { calls.push('length'); return r.map((x, i) => x - 0.5 * Math.max(0, c.responseTokens[i]! - 21)); } },
-    { name: 'watch', onReward: () => { calls.push('watch'); } },
-    { name: 'double', onReward: async (r) => { calls.push('double'); return r.map((x) => 2 * x); } },
+    {
+      name: 'length',
+      onReward: (r, c) => {
+        calls.push('length');
+        return r.map((x, i) => x - 0.5 * Math.max(0, c.responseTokens[i]! - 21));
+      },
+    },
+    {
+      name: 'watch',
+      onReward: () => {
+        calls.push('watch');
+      },
+    },
+    {
+      name: 'double',
+      onReward: async (r) => {
+        calls.push('double');
+        return r.map((x) => 2 * x);
+      },
+    },
   ];
   const r = await batchRewards(await make(rawLogit), hooks, logits, context(logits));
   t.deepEqual(calls, ['length', 'watch', 'double']);
@@ -83,7 +119,10 @@ test('onReward hooks run in order on the previous hook\'s rewards; returning not
 });
 
 test('a hook returning the wrong number of rewards or a non-finite one is an error naming it, the sample and the value', async (t) => {
-  const logits = [[1, 0], [2, 0]];
+  const logits = [
+    [1, 0],
+    [2, 0],
+  ];
   const tr = await make(rawLogit);
   const short = await t.throwsAsync(batchRewards(tr, [{ name: 'short', onReward: () => [1] }], logits, context(logits)));
   t.is(short!.message, 'hook "short" onReward: returned 1 rewards for a batch of 2; expected 2 numbers (or nothing to keep the rewards)');
@@ -97,14 +136,20 @@ test('zero-variance guard: a reward constant from the start warns once (model, l
   const g = new ZeroVarianceGuard(3, { model: 'my-classifier', labels: ['toxic', 'neutral'], neutralIndex: 1, transform: 'raw-logit' });
   const flat = [0, 0, 0, 0];
   const first = g.check(flat, 1);
-  t.regex(first.warning!, /^every reward of step 1 is 0 \(zero variance across the batch of 4\): PPO learns from the KL penalty alone\. Likely cause: reward\.model "my-classifier" \(labels \["toxic","neutral"\], neutral class 1\) scores every response the same under reward\.transform "raw-logit"/);
+  t.regex(
+    first.warning!,
+    /^every reward of step 1 is 0 \(zero variance across the batch of 4\): PPO learns from the KL penalty alone\. Likely cause: reward\.model "my-classifier" \(labels \["toxic","neutral"\], neutral class 1\) scores every response the same under reward\.transform "raw-logit"/,
+  );
   t.regex(first.warning!, /The run stops if the first 3 steps all are so \(reward\.zeroVarianceSteps; null allows it\)\.$/);
   t.is(first.failure, undefined);
   t.deepEqual(g.check(flat, 2), {}); // warned once only
   const fail = g.check([7, 7, 7, 7], 3);
   t.is(fail.warning, undefined);
-  t.is(fail.failure, 'the rewards had zero variance for the first 3 steps (every reward 7; reward.model "my-classifier", reward.transform "raw-logit"): ' +
-    'the policy was training on the KL penalty alone. Fix the reward (e.g. the neutral label the transform reads), or set reward.zeroVarianceSteps to null to allow it');
+  t.is(
+    fail.failure,
+    'the rewards had zero variance for the first 3 steps (every reward 7; reward.model "my-classifier", reward.transform "raw-logit"): ' +
+      'the policy was training on the KL penalty alone. Fix the reward (e.g. the neutral label the transform reads), or set reward.zeroVarianceSteps to null to allow it',
+  );
   t.false(g.varied);
 
   const allow = new ZeroVarianceGuard(null, { model: 'm', labels: ['a', 'b'], neutralIndex: 0, transform: 'softmax' });
@@ -118,9 +163,12 @@ test('zero-variance guard: once the reward has varied (or varied before a resume
   t.deepEqual(g.check([1.65, -0.4, 1.65], 1), {});
   t.true(g.varied);
   const w = g.check([1.65, 1.65, 1.65], 2);
-  t.is(w.warning, 'every reward of step 2 is 1.65 (zero variance across the batch of 3): PPO learns from the KL penalty alone at this step. ' +
-    'The reward varied before, so the policy may have learnt all that reward.model "lexicon-toxicity" under reward.transform "raw-logit" can tell apart ' +
-    '(e.g. every response clean for a word list)');
+  t.is(
+    w.warning,
+    'every reward of step 2 is 1.65 (zero variance across the batch of 3): PPO learns from the KL penalty alone at this step. ' +
+      'The reward varied before, so the policy may have learnt all that reward.model "lexicon-toxicity" under reward.transform "raw-logit" can tell apart ' +
+      '(e.g. every response clean for a word list)',
+  );
   t.is(w.failure, undefined);
   for (let s = 3; s < 40; s++) t.deepEqual(g.check([1.65, 1.65, 1.65], s), {});
   const resumed = new ZeroVarianceGuard(2, who, true);

@@ -92,12 +92,19 @@ test('processScores: norm needs scaling (as in TRL), clipping alone, float64 dty
   t.deepEqual(Array.from(processScores(scores, running, { useScoreScaling: false, useScoreNorm: true })), scores.map(Math.fround));
   t.deepEqual(running.state(), before);
   // Clipping alone (TRL clips a float32 copy).
-  t.deepEqual(Array.from(processScores(scores, running, { useScoreScaling: false, useScoreNorm: false, scoreClip: 1 })), [Math.fround(0.1), 1, -1]);
+  t.deepEqual(Array.from(processScores(scores, running, { useScoreScaling: false, useScoreNorm: false, scoreClip: 1 })), [
+    Math.fround(0.1),
+    1,
+    -1,
+  ]);
   t.deepEqual(scores, [0.1, 5, -7]);
   // float64 scores: eps is 2^-52 and the arithmetic is float64.
   const r64 = new RunningMoments();
   const out = processScores([1, 2, 4], r64, { useScoreScaling: true, useScoreNorm: false, dtype: 'float64' });
-  t.deepEqual(Array.from(out), [1, 2, 4].map((x) => x / (r64.std + Number.EPSILON)));
+  t.deepEqual(
+    Array.from(out),
+    [1, 2, 4].map((x) => x / (r64.std + Number.EPSILON)),
+  );
   t.throws(() => processScores(scores, running, { useScoreScaling: false, useScoreNorm: false, scoreClip: -1 }), {
     message: /scoreClip must be a non-negative finite number; got -1/,
   });
@@ -114,7 +121,9 @@ test('state()/fromState() resume exactly; bad input is rejected', (t) => {
   t.deepEqual(a.state(), b.state());
   t.throws(() => a.update([]), { message: /batch of scores is empty/ });
   t.throws(() => a.update([1, NaN]), { message: /score 1 is NaN/ });
-  t.throws(() => RunningMoments.fromState({ mean: 0, std: 1, var: 'x' as unknown as number, count: 1 }), { message: /state.var must be a finite number/ });
+  t.throws(() => RunningMoments.fromState({ mean: 0, std: 1, var: 'x' as unknown as number, count: 1 }), {
+    message: /state.var must be a finite number/,
+  });
   // A single score: the batch std is NaN (n − 1 = 0), as torch gives.
   t.true(Number.isNaN(new RunningMoments().update([3]).std));
 });

@@ -6,19 +6,20 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  byteAlphabet, bytesToUnicode, countPieces, END_OF_TEXT, preTokenize, toByteLevel, trainBpe,
-} from '../../core/pretrain/bpe.js';
+import { byteAlphabet, bytesToUnicode, countPieces, END_OF_TEXT, preTokenize, toByteLevel, trainBpe } from '../../core/pretrain/bpe.js';
 import { tokenizerFromJson, type TokenizerJson } from '../../core/model/io/tokenizer.js';
 
 const FIXTURES = path.resolve(process.cwd(), 'test/fixtures/pretrain');
-const corpusLines = fs.readFileSync(path.join(FIXTURES, 'bpe-corpus.txt'), 'utf8').split('\n').filter((l) => l.length > 0);
+const corpusLines = fs
+  .readFileSync(path.join(FIXTURES, 'bpe-corpus.txt'), 'utf8')
+  .split('\n')
+  .filter((l) => l.length > 0);
 const reference = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'bpe-merges.json'), 'utf8')) as {
   cases: { vocabSize: number; minFrequency: number; finalVocabSize: number; merges: string[] }[];
   pieces: string[][];
 };
 
-test('bytesToUnicode is GPT-2\'s byte alphabet', (t) => {
+test("bytesToUnicode is GPT-2's byte alphabet", (t) => {
   const enc = bytesToUnicode();
   t.is(enc.length, 256);
   t.is(new Set(enc).size, 256);
@@ -84,7 +85,10 @@ test('the tokenizer.json loads; unicode round trip; training pieces encode into 
   t.is(json.model.type, 'BPE');
   t.is(json.pre_tokenizer.type, 'ByteLevel');
   t.is(json.decoder.type, 'ByteLevel');
-  t.deepEqual(json.added_tokens.map((a) => [a.content, a.id, a.special]), [[END_OF_TEXT, 699, true]]);
+  t.deepEqual(
+    json.added_tokens.map((a) => [a.content, a.id, a.special]),
+    [[END_OF_TEXT, 699, true]],
+  );
   const tok = tokenizerFromJson(json as unknown as TokenizerJson);
   t.is(tok.vocabSize, 700);
   t.is(tok.eosTokenId, 699);

@@ -10,7 +10,11 @@ test('readCorpusFiles: several files, .gz, blank lines skipped, trailing whitesp
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-corpus-'));
   fs.writeFileSync(path.join(dir, 'a.txt'), '\ufeffhello there  \r\n\r\n  indented stays\n');
   fs.writeFileSync(path.join(dir, 'b.txt.gz'), zlib.gzipSync('second file\n\n'));
-  t.deepEqual(await readCorpusFiles([path.join(dir, 'a.txt'), path.join(dir, 'b.txt.gz')]), ['hello there', '  indented stays', 'second file']);
+  t.deepEqual(await readCorpusFiles([path.join(dir, 'a.txt'), path.join(dir, 'b.txt.gz')]), [
+    'hello there',
+    '  indented stays',
+    'second file',
+  ]);
   await t.throwsAsync(readCorpusFiles([path.join(dir, 'missing.txt')]), { message: /corpus\[0\]: data file not found: .*missing\.txt/ });
   await t.throwsAsync(readCorpusFiles([]), { message: /corpus: give at least one corpus file/ });
   fs.rmSync(dir, { recursive: true });
@@ -45,10 +49,16 @@ test('TokenWindows: targets are inputs shifted by one; each epoch visits every w
   const seen: number[] = [];
   for (let i = 0; i < 4; i++) {
     const { inputs, targets } = w.nextBatch(1);
-    t.deepEqual(Array.from(targets), Array.from(inputs, (x) => x + 1));
+    t.deepEqual(
+      Array.from(targets),
+      Array.from(inputs, (x) => x + 1),
+    );
     seen.push(inputs[0]!);
   }
-  t.deepEqual([...seen].sort((x, y) => x - y), [100, 105, 110, 115]);
+  t.deepEqual(
+    [...seen].sort((x, y) => x - y),
+    [100, 105, 110, 115],
+  );
   t.is(w.epoch, 1);
   const b = w.nextBatch(6); // crosses into the third epoch
   t.is(b.inputs.length, 30);

@@ -10,11 +10,14 @@ test.before(async () => {
 });
 
 test.serial('meanCrossEntropy: value by hand; gradient (softmax − onehot) / N', async (t) => {
-  const logits = tf.tensor2d([[1, 2, 3], [0, 0, Math.log(2)]]); // [2, 3]
+  const logits = tf.tensor2d([
+    [1, 2, 3],
+    [0, 0, Math.log(2)],
+  ]); // [2, 3]
   const targets = tf.tensor1d([2, 0], 'int32'); // [2]
   const loss = meanCrossEntropy(logits, targets); // []
   const lse0 = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3));
-  const expected = ((lse0 - 3) + (Math.log(4) - 0)) / 2;
+  const expected = (lse0 - 3 + (Math.log(4) - 0)) / 2;
   t.true(Math.abs((await loss.data())[0]! - expected) < 1e-6);
   const g = tf.grad((x: tf.Tensor) => meanCrossEntropy(x as tf.Tensor2D, targets))(logits); // [2, 3]
   const p0 = [1, 2, 3].map((v) => Math.exp(v - lse0));
@@ -30,7 +33,10 @@ test.serial('meanCrossEntropy equals −mean(logprobsFromLogitsTf) in value and 
   const y = tf.randomUniform([N], 0, V, 'int32', 4) as tf.Tensor1D; // [N]
   const before = tf.memory().numTensors;
   const a = tf.variableGrads(() => meanCrossEntropy(x, y), [x]); // value [], grads [N, V]
-  const b = tf.variableGrads(() => tf.neg(tf.mean(logprobsFromLogitsTf(tf.reshape(x, [1, N, V]) as tf.Tensor3D, tf.reshape(y, [1, N]) as tf.Tensor2D)) as tf.Scalar), [x]);
+  const b = tf.variableGrads(
+    () => tf.neg(tf.mean(logprobsFromLogitsTf(tf.reshape(x, [1, N, V]) as tf.Tensor3D, tf.reshape(y, [1, N]) as tf.Tensor2D)) as tf.Scalar),
+    [x],
+  );
   t.true(Math.abs((await a.value.data())[0]! - (await b.value.data())[0]!) < 1e-5);
   const ga = await a.grads[x.name]!.data();
   const gb = await b.grads[x.name]!.data();

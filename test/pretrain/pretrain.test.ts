@@ -31,10 +31,25 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-test-'));
 
 function options(outDir: string, extra: Partial<PretrainOptions> = {}): PretrainOptions {
   return {
-    corpus: splitCorpus(LINES, { seed: 0, evalFraction: 0.1 }), tokenizer,
+    corpus: splitCorpus(LINES, { seed: 0, evalFraction: 0.1 }),
+    tokenizer,
     model: { nLayers: 2, dModel: 32, nHeads: 2, context: 32 },
-    steps: 30, batchSize: 8, seqLen: 32, learningRate: 1e-2, warmupSteps: 3, weightDecay: 0.01, betas: [0.9, 0.95],
-    maxGradNorm: 1, seed: 0, evalEvery: 10, evalWindows: 8, samples: 1, sampleTokens: 8, saveEvery: 0, outDir, ...extra,
+    steps: 30,
+    batchSize: 8,
+    seqLen: 32,
+    learningRate: 1e-2,
+    warmupSteps: 3,
+    weightDecay: 0.01,
+    betas: [0.9, 0.95],
+    maxGradNorm: 1,
+    seed: 0,
+    evalEvery: 10,
+    evalWindows: 8,
+    samples: 1,
+    sampleTokens: 8,
+    saveEvery: 0,
+    outDir,
+    ...extra,
   };
 }
 
@@ -83,7 +98,11 @@ test.serial('30 steps on 200 repetitive lines cut the loss from ln V; the folder
   const a = r.model!.forward(ids as tf.Tensor2D, mask);
   const b = loaded.forward(ids as tf.Tensor2D, mask);
   t.deepEqual(Array.from(await b.logits.data()), Array.from(await a.logits.data()));
-  const heldOut = new TokenWindows(packLines(options(outDir).corpus.heldOut, (s) => tokenizer.encode(s), tokenizer.eosTokenId), 32, 0);
+  const heldOut = new TokenWindows(
+    packLines(options(outDir).corpus.heldOut, (s) => tokenizer.encode(s), tokenizer.eosTokenId),
+    32,
+    0,
+  );
   t.is((await evaluateLoss(loaded, heldOut, 8, 8)).loss, r.eval.loss);
   tf.dispose([ids, mask, a.logits, a.values, b.logits, b.values]);
   loaded.dispose();
@@ -94,12 +113,25 @@ test.serial('30 steps on 200 repetitive lines cut the loss from ln V; the folder
   t.is(info.status, 'completed');
   t.is(info.steps, 30);
   t.is(info.hyperparameters.learningRate, 1e-2);
-  t.deepEqual(fs.readdirSync(outDir).sort(), ['config.json', 'model.safetensors', 'pretrain.json', 'tokenizer.json', 'tokenizer_config.json', 'value_head.safetensors']);
+  t.deepEqual(fs.readdirSync(outDir).sort(), [
+    'config.json',
+    'model.safetensors',
+    'pretrain.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'value_head.safetensors',
+  ]);
   t.deepEqual(fs.readdirSync(dir).sort(), ['model', 'tb'], 'no staging folder is left behind');
 
   const curves = readScalars(logDir);
-  t.deepEqual(curves.get('train/loss')!.map((p) => p.value), r.losses.map((x) => Math.fround(x)));
-  t.deepEqual(curves.get('eval/loss')!.map((p) => p.step), [10, 20, 30]);
+  t.deepEqual(
+    curves.get('train/loss')!.map((p) => p.value),
+    r.losses.map((x) => Math.fround(x)),
+  );
+  t.deepEqual(
+    curves.get('eval/loss')!.map((p) => p.step),
+    [10, 20, 30],
+  );
   const lr = curves.get('train/lr')!.map((p) => p.value);
   t.is(lr[0], 0); // warm-up starts at 0
   t.is(lr[3], Math.fround(1e-2)); // peak after 3 warm-up steps
@@ -113,9 +145,16 @@ test.serial('an AbortSignal stops after the current step and saves; runs are det
   const outDir = path.join(dir, 'model');
   const controller = new AbortController();
   const before = tf.memory().numTensors;
-  const r = await pretrain(options(outDir, {
-    signal: controller.signal, evalEvery: 0, samples: 0, onStep: (step) => { if (step === 4) controller.abort(); },
-  }));
+  const r = await pretrain(
+    options(outDir, {
+      signal: controller.signal,
+      evalEvery: 0,
+      samples: 0,
+      onStep: (step) => {
+        if (step === 4) controller.abort();
+      },
+    }),
+  );
   t.is(r.status, 'interrupted');
   t.is(r.steps, 4);
   t.is(tf.memory().numTensors, before);
@@ -123,12 +162,35 @@ test.serial('an AbortSignal stops after the current step and saves; runs are det
   t.is(info.status, 'interrupted');
   t.is(info.steps, 4);
   const loaded = await loadCausalLM(outDir);
-  t.true(Number.isFinite((await evaluateLoss(loaded, new TokenWindows(packLines(LINES.slice(0, 20), (s) => tokenizer.encode(s), tokenizer.eosTokenId), 32, 0), 8)).loss));
+  t.true(
+    Number.isFinite(
+      (
+        await evaluateLoss(
+          loaded,
+          new TokenWindows(
+            packLines(LINES.slice(0, 20), (s) => tokenizer.encode(s), tokenizer.eosTokenId),
+            32,
+            0,
+          ),
+          8,
+        )
+      ).loss,
+    ),
+  );
   loaded.dispose();
 
   // Same seed and settings: the first steps repeat exactly (evaluation and sampling do not disturb training).
   const stop = new AbortController();
-  const again = await pretrain(options(path.join(dir, 'again'), { signal: stop.signal, evalEvery: 2, samples: 2, onStep: (s) => { if (s === 4) stop.abort(); } }));
+  const again = await pretrain(
+    options(path.join(dir, 'again'), {
+      signal: stop.signal,
+      evalEvery: 2,
+      samples: 2,
+      onStep: (s) => {
+        if (s === 4) stop.abort();
+      },
+    }),
+  );
   t.deepEqual(again.losses, r.losses);
   const other = await pretrain(options(path.join(dir, 'other'), { seed: 1, evalEvery: 0, samples: 0, signal: controller.signal }));
   t.is(other.steps, 0, 'an already aborted signal stops before the first step');
@@ -143,8 +205,22 @@ test.serial('pretrainCommand: corpus files → trained tokenizer → pretrained 
   fs.writeFileSync(corpus, LINES.join('\n') + '\n');
   const messages: string[] = [];
   const r = await pretrainCommand({
-    corpus: [corpus], outDir: path.join(dir, 'out'), vocabSize: 280, nLayers: 1, dModel: 16, nHeads: 2, context: 16, seqLen: 16,
-    steps: 3, warmupSteps: 1, batchSize: 4, evalEvery: 0, samples: 0, backend: null, progress: false, log: (m) => messages.push(m),
+    corpus: [corpus],
+    outDir: path.join(dir, 'out'),
+    vocabSize: 280,
+    nLayers: 1,
+    dModel: 16,
+    nHeads: 2,
+    context: 16,
+    seqLen: 16,
+    steps: 3,
+    warmupSteps: 1,
+    batchSize: 4,
+    evalEvery: 0,
+    samples: 0,
+    backend: null,
+    progress: false,
+    log: (m) => messages.push(m),
   });
   t.is(r.status, 'completed');
   t.is(r.steps, 3);
@@ -154,16 +230,38 @@ test.serial('pretrainCommand: corpus files → trained tokenizer → pretrained 
   const tok = await loadTokenizer(path.join(dir, 'out'));
   t.is(tok.vocabSize, 280);
   t.true(fs.existsSync(path.join(dir, 'out-tensorboard')), 'TensorBoard logs next to the folder by default');
-  t.true(messages.some((m) => /200 lines \(196 training, 4 held out\)/.test(m)), messages.join('\n'));
+  t.true(
+    messages.some((m) => /200 lines \(196 training, 4 held out\)/.test(m)),
+    messages.join('\n'),
+  );
   // Reusing the saved tokenizer instead of training one.
   const r2 = await pretrainCommand({
-    corpus: [corpus], outDir: path.join(dir, 'out2'), tokenizer: path.join(dir, 'out'), nLayers: 1, dModel: 16, nHeads: 2, context: 16,
-    seqLen: 16, steps: 2, warmupSteps: 1, batchSize: 4, evalEvery: 0, samples: 0, backend: null, progress: false, logDir: null, log: () => {},
+    corpus: [corpus],
+    outDir: path.join(dir, 'out2'),
+    tokenizer: path.join(dir, 'out'),
+    nLayers: 1,
+    dModel: 16,
+    nHeads: 2,
+    context: 16,
+    seqLen: 16,
+    steps: 2,
+    warmupSteps: 1,
+    batchSize: 4,
+    evalEvery: 0,
+    samples: 0,
+    backend: null,
+    progress: false,
+    logDir: null,
+    log: () => {},
   });
   t.is(r2.tokenizer.source, path.join(dir, 'out'));
   t.is(r2.config.vocabSize, 280);
   t.false(fs.existsSync(path.join(dir, 'out2-tensorboard')));
-  await t.throwsAsync(pretrainCommand({ lines: ['only one'], outDir: path.join(dir, 'x'), backend: null, log: () => {} }), { message: /at least 2/ });
-  await t.throwsAsync(pretrainCommand({ lines: LINES, outDir: path.join(dir, 'x'), backend: null, seqLen: 256, log: () => {} }), { message: /seqLen \(256\) must be ≤ model.context \(128\)/ });
+  await t.throwsAsync(pretrainCommand({ lines: ['only one'], outDir: path.join(dir, 'x'), backend: null, log: () => {} }), {
+    message: /at least 2/,
+  });
+  await t.throwsAsync(pretrainCommand({ lines: LINES, outDir: path.join(dir, 'x'), backend: null, seqLen: 256, log: () => {} }), {
+    message: /seqLen \(256\) must be ≤ model.context \(128\)/,
+  });
   fs.rmSync(dir, { recursive: true });
 });

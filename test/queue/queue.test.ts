@@ -22,7 +22,13 @@ const count = (s: string, re: RegExp) => (s.match(new RegExp(re, 'g')) ?? []).le
 
 test('--queue addresses: parsed, or a usage error naming the flag, the value and the form', (t) => {
   t.like(parseQueueUrl('redis://10.0.0.5:6380/2'), { host: '10.0.0.5', port: 6380, db: 2, tls: false });
-  t.like(parseQueueUrl('rediss://user:s%40cret@queue.lab:6379'), { host: 'queue.lab', username: 'user', password: 's@cret', tls: true, display: 'rediss://user:***@queue.lab:6379' });
+  t.like(parseQueueUrl('rediss://user:s%40cret@queue.lab:6379'), {
+    host: 'queue.lab',
+    username: 'user',
+    password: 's@cret',
+    tls: true,
+    display: 'rediss://user:***@queue.lab:6379',
+  });
   t.like(parseQueueUrl('redis://[::1]'), { host: '::1', port: 6379, db: 0 });
   const bad = (v: string) => t.throws(() => parseQueueUrl(v), { name: 'UserError' })!.message;
   t.regex(bad('localhost:6379'), /^--queue "localhost:6379": unsupported scheme "localhost"; expected redis:\/\/host\[:port\]\[\/db\]/);
@@ -40,11 +46,21 @@ test('bad usage exits 2 before anything is queued; an unreachable Redis is named
   const port = await freePort();
   const r2 = await runCli(t, dir, 'run', '--queue', `redis://127.0.0.1:${port}`);
   t.is(r2.code, 2);
-  t.regex(r2.stderr, new RegExp(`error: --queue redis://127\\.0\\.0\\.1:${port}: cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); is redis-server running there .*\\(start one with: redis-server --port ${port}\\)`));
+  t.regex(
+    r2.stderr,
+    new RegExp(
+      `error: --queue redis://127\\.0\\.0\\.1:${port}: cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); is redis-server running there .*\\(start one with: redis-server --port ${port}\\)`,
+    ),
+  );
   t.false(fs.existsSync(path.join(dir, 'runs')), 'nothing written');
   // The other checks, in this process (each is a UserError: exit code 2, before Redis is contacted).
   const usage = async (...args: string[]) => {
-    const e = await t.throwsAsync(buildProgram().exitOverride().parseAsync(['node', 'detox-lab', ...args]), { name: 'UserError' });
+    const e = await t.throwsAsync(
+      buildProgram()
+        .exitOverride()
+        .parseAsync(['node', 'detox-lab', ...args]),
+      { name: 'UserError' },
+    );
     t.is((e as UserError).exitCode, 2);
     return e!.message;
   };
@@ -59,7 +75,12 @@ test('bad usage exits 2 before anything is queued; an unreachable Redis is named
   t.is(help.code, 0);
   t.regex(help.stdout, /--lock-timeout <seconds> .*\(default: "30"\)/s);
   t.regex(help.stdout, /Delivery is at least once/);
-  t.regex(buildProgram().commands.find((c) => c.name() === 'run')!.helpInformation(), /-q, --queue <url> +enqueue the arms as jobs in Redis/);
+  t.regex(
+    buildProgram()
+      .commands.find((c) => c.name() === 'run')!
+      .helpInformation(),
+    /-q, --queue <url> +enqueue the arms as jobs in Redis/,
+  );
 });
 
 redisTest('refused, retried, failed and finished-before arms: each reported while the others go on', async (t) => {
@@ -69,8 +90,19 @@ redisTest('refused, retried, failed and finished-before arms: each reported whil
   const q = ['--queue', redis.url];
   // Grid "tiny": one arm that runs, one that fails at run time (its responses do not fit the context).
   const dir = await tinyProject((p) => tinyExperiment(p, { ...SMALL, eval: { enabled: false } }));
-  const experiment = (name: string, over: object) => fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ $import: './.detoxrc.json', experiment: name, ablate: { seed: [0] }, ...over }));
-  experiment('tiny', { ablate: { 'generation.responseTokens': [[3, 5], [60, 63]] } });
+  const experiment = (name: string, over: object) =>
+    fs.writeFileSync(
+      path.join(dir, `${name}.json`),
+      JSON.stringify({ $import: './.detoxrc.json', experiment: name, ablate: { seed: [0] }, ...over }),
+    );
+  experiment('tiny', {
+    ablate: {
+      'generation.responseTokens': [
+        [3, 5],
+        [60, 63],
+      ],
+    },
+  });
   experiment('changed', {});
   experiment('again', {});
   experiment('dropped', { ablate: { seed: [0, 1] } });
@@ -83,7 +115,9 @@ redisTest('refused, retried, failed and finished-before arms: each reported whil
   const sink = () => {
     const stream = new PassThrough();
     let text = '';
-    stream.on('data', (d) => { text += d; });
+    stream.on('data', (d) => {
+      text += d;
+    });
     return { stream, text: () => text };
   };
   const enqueue = async (file: string) => {
@@ -92,7 +126,10 @@ redisTest('refused, retried, failed and finished-before arms: each reported whil
   };
   const dup = await t.throwsAsync(enqueue('tiny.json'), { name: 'UserError' });
   t.is((dup as UserError).exitCode, 2);
-  t.regex(dup!.message, /grid "tiny" already has 2 unfinished arm jobs in the queue: responseTokens-3-5 \(job [\w-]+\), responseTokens-60-63 \(job [\w-]+\); .*cancel them first: detox-lab queue cancel tiny/);
+  t.regex(
+    dup!.message,
+    /grid "tiny" already has 2 unfinished arm jobs in the queue: responseTokens-3-5 \(job [\w-]+\), responseTokens-60-63 \(job [\w-]+\); .*cancel them first: detox-lab queue cancel tiny/,
+  );
   for (const name of ['changed', 'again', 'dropped']) t.is(await enqueue(`${name}.json`), 0);
   // Cancelled while waiting: the arms leave the queue.
   const cancelled = sink();

@@ -25,21 +25,41 @@ function setUp(opts: { checkpointEvery: number; keepCheckpoints: number | null; 
     },
   } as unknown as Policy;
   const optimiser = { getState: () => ({ step: 0, scalars: {}, arrays: {} }) } as unknown as Optimiser;
-  const hooks: Hook[] = [{
-    name: 'recorder',
-    onCheckpoint: ({ step, name }) => {
-      events.push(`onCheckpoint ${step} ${name}`);
-      if (opts.failHook) throw new Error('disk full');
+  const hooks: Hook[] = [
+    {
+      name: 'recorder',
+      onCheckpoint: ({ step, name }) => {
+        events.push(`onCheckpoint ${step} ${name}`);
+        if (opts.failHook) throw new Error('disk full');
+      },
     },
-  }];
+  ];
   let step = 0;
-  const state = () => ({ version: 1, step } as unknown as TrainerState);
+  const state = () => ({ version: 1, step }) as unknown as TrainerState;
   const saver = new Checkpointer({
-    runDir, policy, optimiser, hooks, train: { checkpointEvery: opts.checkpointEvery, keepCheckpoints: opts.keepCheckpoints },
-    state, log: (m) => events.push(`log ${m.replaceAll(runDir, '<run>')}`),
+    runDir,
+    policy,
+    optimiser,
+    hooks,
+    train: { checkpointEvery: opts.checkpointEvery, keepCheckpoints: opts.keepCheckpoints },
+    state,
+    log: (m) => events.push(`log ${m.replaceAll(runDir, '<run>')}`),
   });
-  const checkpoints = () => fs.readdirSync(path.join(runDir, 'checkpoints')).filter((n) => !n.startsWith('.')).sort();
-  return { runDir, events, saver, checkpoints, setStep: (s: number) => { step = s; }, getStep: () => step };
+  const checkpoints = () =>
+    fs
+      .readdirSync(path.join(runDir, 'checkpoints'))
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+  return {
+    runDir,
+    events,
+    saver,
+    checkpoints,
+    setStep: (s: number) => {
+      step = s;
+    },
+    getStep: () => step,
+  };
 }
 
 test('cadence: step-N every checkpointEvery steps short of the last, onCheckpoint first, pruned to keepCheckpoints', async (t) => {
@@ -53,7 +73,9 @@ test('cadence: step-N every checkpointEvery steps short of the last, onCheckpoin
   await saver.save(6);
   t.deepEqual(checkpoints(), ['step-4', 'step-6']);
   t.deepEqual(events, [
-    'onCheckpoint 2 step-2', 'onCheckpoint 4 step-4', 'onCheckpoint 6 step-6',
+    'onCheckpoint 2 step-2',
+    'onCheckpoint 4 step-4',
+    'onCheckpoint 6 step-6',
     'log removed <run>/checkpoints/step-2 (train.keepCheckpoints 2)',
   ]);
   const never = setUp({ checkpointEvery: 0, keepCheckpoints: null });
@@ -80,32 +102,59 @@ test('each stop reason: status, error, checkpoint and log line; other errors end
     const ends: string[] = [];
     const loop = typeof reason === 'function' ? async () => reason() : async () => reason;
     const ctx = {
-      step: s.getStep, saver: s.saver, log: (m: string) => s.events.push(`log ${m.replaceAll(s.runDir, '<run>')}`),
-      runEnd: async (r: string) => { ends.push(r); },
+      step: s.getStep,
+      saver: s.saver,
+      log: (m: string) => s.events.push(`log ${m.replaceAll(s.runDir, '<run>')}`),
+      runEnd: async (r: string) => {
+        ends.push(r);
+      },
     };
     const stopped = await runToStop(loop, ctx).then(
       (r) => (r.error ? { ...r, error: r.error.replaceAll(s.runDir, '<run>') } : r),
-      (err: Error) => ({ threw: err.message }));
+      (err: Error) => ({ threw: err.message }),
+    );
     return { stopped, events: s.events, ends, last: s.saver.last?.replace(s.runDir, '<run>') };
   };
-  t.deepEqual(await stopWith({ kind: 'done' }, 3), { stopped: { status: 'done' }, events: ['onCheckpoint 3 step-3'], ends: [], last: '<run>/checkpoints/step-3' });
+  t.deepEqual(await stopWith({ kind: 'done' }, 3), {
+    stopped: { status: 'done' },
+    events: ['onCheckpoint 3 step-3'],
+    ends: [],
+    last: '<run>/checkpoints/step-3',
+  });
   t.deepEqual((await stopWith({ kind: 'interrupted' }, 2)).stopped, { status: 'interrupted' });
-  t.deepEqual(await stopWith({ kind: 'zero-variance', failure: 'flat', warning: 'w' }, 0),
-    { stopped: { status: 'failed', error: 'flat' }, events: ['log warning: w', 'log stopped: flat'], ends: [], last: undefined });
-  t.deepEqual((await stopWith({ kind: 'zero-variance', failure: 'flat' }, 2)).events,
-    ['onCheckpoint 2 step-2', 'log stopped: flat; steps up to 2 saved to <run>/checkpoints/step-2']);
+  t.deepEqual(await stopWith({ kind: 'zero-variance', failure: 'flat', warning: 'w' }, 0), {
+    stopped: { status: 'failed', error: 'flat' },
+    events: ['log warning: w', 'log stopped: flat'],
+    ends: [],
+    last: undefined,
+  });
+  t.deepEqual((await stopWith({ kind: 'zero-variance', failure: 'flat' }, 2)).events, [
+    'onCheckpoint 2 step-2',
+    'log stopped: flat; steps up to 2 saved to <run>/checkpoints/step-2',
+  ]);
   const worker = await stopWith({ kind: 'worker-failed', failure: new Error('worker 1 exited') }, 4);
-  const message = 'worker 1 exited; step 4 was finished on the main thread and saved to <run>/checkpoints/step-4 ' +
+  const message =
+    'worker 1 exited; step 4 was finished on the main thread and saved to <run>/checkpoints/step-4 ' +
     '(continue with --resume; workers: 1 runs without threads)';
   t.deepEqual(worker, {
-    stopped: { status: 'failed', error: message }, events: ['onCheckpoint 4 step-4', `log stopped: ${message}`], ends: [],
+    stopped: { status: 'failed', error: message },
+    events: ['onCheckpoint 4 step-4', `log stopped: ${message}`],
+    ends: [],
     last: '<run>/checkpoints/step-4',
   });
-  const nonFinite = await stopWith(() => { throw new NonFiniteError('loss is NaN'); }, 5);
+  const nonFinite = await stopWith(() => {
+    throw new NonFiniteError('loss is NaN');
+  }, 5);
   t.deepEqual(nonFinite, {
     stopped: { status: 'failed', error: 'loss is NaN' },
     events: ['onCheckpoint 5 failed-step-6', 'log stopped: loss is NaN; state saved to <run>/checkpoints/failed-step-6'],
-    ends: [], last: '<run>/checkpoints/failed-step-6',
+    ends: [],
+    last: '<run>/checkpoints/failed-step-6',
   });
-  t.deepEqual(await stopWith(() => { throw new Error('boom'); }, 5), { stopped: { threw: 'boom' }, events: [], ends: ['failed'], last: undefined });
+  t.deepEqual(
+    await stopWith(() => {
+      throw new Error('boom');
+    }, 5),
+    { stopped: { threw: 'boom' }, events: [], ends: ['failed'], last: undefined },
+  );
 });

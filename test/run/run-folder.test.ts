@@ -27,10 +27,23 @@ test('truncateRunOutputs keeps steps ≤ the checkpoint in samples.jsonl and eve
   fs.appendFileSync(w.path, Buffer.from([7, 0, 0, 0, 0, 0])); // half a record header
   const cut = truncateRunOutputs(dir, 2);
   t.deepEqual(cut, { samples: 5, events: 3 });
-  t.deepEqual(fs.readFileSync(path.join(dir, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step), [1, 1, 2, 2]);
+  t.deepEqual(
+    fs
+      .readFileSync(path.join(dir, 'samples.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step),
+    [1, 1, 2, 2],
+  );
   const curves = readScalars(dir);
-  t.deepEqual(curves.get('objective/kl')!.map((p) => p.step), [1, 2]);
-  t.deepEqual(curves.get('eval/toxicity_mean')!.map((p) => p.step), [0]);
+  t.deepEqual(
+    curves.get('objective/kl')!.map((p) => p.step),
+    [1, 2],
+  );
+  t.deepEqual(
+    curves.get('eval/toxicity_mean')!.map((p) => p.step),
+    [0],
+  );
   t.is(truncateRunOutputs(dir, 0).samples, 4, 'a start in place keeps nothing');
   t.deepEqual(listEventFiles(dir), [], 'an event file left without summaries is removed');
 });
@@ -42,7 +55,10 @@ test('run lock: exclusive, a stale lock of a dead process is reported and taken,
   lock.release();
   t.false(fs.existsSync(path.join(dir, LOCK_FILE)));
 
-  fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: deadPid(), host: os.hostname(), command: 'run', startedAt: 'earlier' }));
+  fs.writeFileSync(
+    path.join(dir, LOCK_FILE),
+    JSON.stringify({ pid: deadPid(), host: os.hostname(), command: 'run', startedAt: 'earlier' }),
+  );
   t.true(lockState(dir)!.stale);
   const logs: string[] = [];
   const taken = acquireRunLock(dir, (m) => logs.push(m));
@@ -59,7 +75,10 @@ test('checkpoints: manifest sizes and checksums, legacy folders, pruning keeps t
   const make = (name: string, withManifest: boolean) => {
     const dir = path.join(run, 'checkpoints', name);
     const files: Record<string, string> = {
-      'trainer-state.json': '{"version":1}', 'optimiser.safetensors': 'xxxx', 'policy/config.json': '{}', 'policy/model.safetensors': 'yyyyyy',
+      'trainer-state.json': '{"version":1}',
+      'optimiser.safetensors': 'xxxx',
+      'policy/config.json': '{}',
+      'policy/model.safetensors': 'yyyyyy',
     };
     for (const [rel, body] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -67,10 +86,14 @@ test('checkpoints: manifest sizes and checksums, legacy folders, pruning keeps t
     }
     if (withManifest) {
       const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-      fs.writeFileSync(path.join(dir, MANIFEST), JSON.stringify({
-        format: 'detox-lab-checkpoint', version: 1,
-        files: Object.fromEntries(Object.entries(files).map(([rel, body]) => [rel, { bytes: body.length, sha256: sha(body) }])),
-      }));
+      fs.writeFileSync(
+        path.join(dir, MANIFEST),
+        JSON.stringify({
+          format: 'detox-lab-checkpoint',
+          version: 1,
+          files: Object.fromEntries(Object.entries(files).map(([rel, body]) => [rel, { bytes: body.length, sha256: sha(body) }])),
+        }),
+      );
     }
     return dir;
   };
@@ -88,8 +111,14 @@ test('checkpoints: manifest sizes and checksums, legacy folders, pruning keeps t
   make('step-3', true);
   make('step-10', true);
   make('failed-step-11', true);
-  t.deepEqual(stepCheckpoints(run).map((c) => c.step), [10, 3, 2, 1]);
+  t.deepEqual(
+    stepCheckpoints(run).map((c) => c.step),
+    [10, 3, 2, 1],
+  );
   t.deepEqual(pruneCheckpoints(run, null), []);
-  t.deepEqual(pruneCheckpoints(run, 2).map((d) => path.basename(d)), ['step-2', 'step-1']);
+  t.deepEqual(
+    pruneCheckpoints(run, 2).map((d) => path.basename(d)),
+    ['step-2', 'step-1'],
+  );
   t.deepEqual(fs.readdirSync(path.join(run, 'checkpoints')).sort(), ['failed-step-11', 'step-10', 'step-3']);
 });

@@ -21,14 +21,19 @@ test.before(async () => {
   server = await serveIn(dir, { run: path.join(dir, 'runs/tiny/main') });
   base = server.url;
 });
-test.after.always(async () => { await server?.close(); });
+test.after.always(async () => {
+  await server?.close();
+});
 
 const XSS = '<img src=x onerror="window.hacked=1"> you idiot';
 
-test('info: both models (initial and the run\'s latest checkpoint), the classifier, the prompts and the eval defaults', async (t) => {
+test("info: both models (initial and the run's latest checkpoint), the classifier, the prompts and the eval defaults", async (t) => {
   const r = await call(base, '/api/info');
   t.is(r.status, 200);
-  t.deepEqual(r.body.models.map((m: { name: string }) => m.name), ['base', 'detox']);
+  t.deepEqual(
+    r.body.models.map((m: { name: string }) => m.name),
+    ['base', 'detox'],
+  );
   t.regex(r.body.models[1].source, /checkpoints[/\\]step-3[/\\]policy$/);
   t.is(r.body.classifier.name, 'hf-classifier:classifier');
   t.is(r.body.lexicon, 'lexicon-toxicity');
@@ -78,18 +83,48 @@ test('a lexicon reward model explains its own score: highlighted terms come from
 });
 
 const BAD: [string, string, unknown, RegExp][] = [
-  ['temperature below range', '/api/generate', { prompt: 'hi', model: 'base', temperature: -1 }, /^temperature: got -1; expected a number > 0 and ≤ 10$/],
-  ['top-k not an integer', '/api/generate', { prompt: 'hi', model: 'base', topK: 2.5 }, /^topK: got 2\.5; expected an integer from 0 \(off\) to 1000$/],
+  [
+    'temperature below range',
+    '/api/generate',
+    { prompt: 'hi', model: 'base', temperature: -1 },
+    /^temperature: got -1; expected a number > 0 and ≤ 10$/,
+  ],
+  [
+    'top-k not an integer',
+    '/api/generate',
+    { prompt: 'hi', model: 'base', topK: 2.5 },
+    /^topK: got 2\.5; expected an integer from 0 \(off\) to 1000$/,
+  ],
   ['top-p as a string', '/api/generate', { prompt: 'hi', model: 'base', topP: '0.9' }, /^topP: got "0\.9"; expected a number > 0 and ≤ 1/],
   ['unknown model', '/api/generate', { prompt: 'hi', model: 'gpt-5' }, /^model: got "gpt-5"; expected one of base, detox$/],
   ['empty prompt', '/api/generate', { prompt: '   ', model: 'base' }, /^prompt: got " {3}"; expected a non-empty string/],
   ['missing prompt', '/api/generate', { model: 'base' }, /^prompt: got nothing; expected a non-empty string/],
-  ['unknown field', '/api/generate', { prompt: 'hi', model: 'base', temprature: 1 }, /^"temprature": unknown field; allowed: prompt, model, ticket, temperature, topK, topP, maxNewTokens, seed$/],
-  ['no room in the context', '/api/generate', { prompt: 'hi', model: 'detox', maxNewTokens: 64 }, /^maxNewTokens: got 64; expected an integer from 1 to 63 \(model detox has a context of 64 tokens\)$/],
+  [
+    'unknown field',
+    '/api/generate',
+    { prompt: 'hi', model: 'base', temprature: 1 },
+    /^"temprature": unknown field; allowed: prompt, model, ticket, temperature, topK, topP, maxNewTokens, seed$/,
+  ],
+  [
+    'no room in the context',
+    '/api/generate',
+    { prompt: 'hi', model: 'detox', maxNewTokens: 64 },
+    /^maxNewTokens: got 64; expected an integer from 1 to 63 \(model detox has a context of 64 tokens\)$/,
+  ],
   ['body not an object', '/api/generate', '[1,2]', /^body: expected a JSON object, got \[1,2\]$/],
   ['invalid JSON', '/api/generate', '{"prompt":', /not valid JSON/],
-  ['batch of more prompts than there are', '/api/batch', { prompts: 5 }, /^prompts: got 5; expected an integer from 1 to 4 \(the prompts of the held-out split of tiny\)$/],
-  ['batch with an unknown model', '/api/batch', { prompts: 1, models: ['base', 'x'] }, /^models\[1\]: got "x"; expected one of base, detox$/],
+  [
+    'batch of more prompts than there are',
+    '/api/batch',
+    { prompts: 5 },
+    /^prompts: got 5; expected an integer from 1 to 4 \(the prompts of the held-out split of tiny\)$/,
+  ],
+  [
+    'batch with an unknown model',
+    '/api/batch',
+    { prompts: 1, models: ['base', 'x'] },
+    /^models\[1\]: got "x"; expected one of base, detox$/,
+  ],
   ['batch format', '/api/batch', { prompts: 1, format: 'xml' }, /^format: got "xml"; expected "json" or "csv"$/],
 ];
 for (const [name, url, body, message] of BAD) {
@@ -122,9 +157,18 @@ test('run browser API: curves with the evaluation points, the compare table, sam
   t.deepEqual(list.body.experiments, [{ experiment: 'tiny', arms: ['main'] }]);
   const v = (await call(base, '/api/runs/tiny')).body;
   const arm = v.arms[0];
-  t.deepEqual(arm.series['env/reward_mean'].map((p: number[]) => p[0]), [1, 2, 3]);
-  t.deepEqual(arm.series['eval/toxicity_mean'].map((p: number[]) => p[0]), [0, 3]);
-  t.deepEqual(arm.series['eval/perplexity'].map((p: number[]) => p[0]), [0, 3]);
+  t.deepEqual(
+    arm.series['env/reward_mean'].map((p: number[]) => p[0]),
+    [1, 2, 3],
+  );
+  t.deepEqual(
+    arm.series['eval/toxicity_mean'].map((p: number[]) => p[0]),
+    [0, 3],
+  );
+  t.deepEqual(
+    arm.series['eval/perplexity'].map((p: number[]) => p[0]),
+    [0, 3],
+  );
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'runs/tiny/main/summary.json'), 'utf8'));
   t.true(Math.abs(arm.series['eval/toxicity_mean'][0][1] - summary.evalBefore.toxicity.mean) < 1e-6);
   t.is(v.rows.length, 1);
@@ -141,29 +185,59 @@ test('run browser API: curves with the evaluation points, the compare table, sam
     fs.writeFileSync(path.join(to, 'resolved-config.json'), JSON.stringify(cfg));
   }
   const grid = (await call(base, '/api/runs/grid')).body;
-  t.deepEqual(grid.arms.map((a: { name: string }) => a.name), ['lr-1', 'lr-2']);
-  t.deepEqual(grid.rows.map((r: { label: string }) => r.label), ['lr-1', 'lr-2']);
+  t.deepEqual(
+    grid.arms.map((a: { name: string }) => a.name),
+    ['lr-1', 'lr-2'],
+  );
+  t.deepEqual(
+    grid.rows.map((r: { label: string }) => r.label),
+    ['lr-1', 'lr-2'],
+  );
   t.deepEqual(grid.arms[1].series['env/reward_mean'], arm.series['env/reward_mean']);
-  t.deepEqual((await call(base, '/api/runs')).body.experiments, [{ experiment: 'grid', arms: ['lr-1', 'lr-2'] }, { experiment: 'tiny', arms: ['main'] }]);
+  t.deepEqual((await call(base, '/api/runs')).body.experiments, [
+    { experiment: 'grid', arms: ['lr-1', 'lr-2'] },
+    { experiment: 'tiny', arms: ['main'] },
+  ]);
 
-  const lines = fs.readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = fs
+    .readFileSync(path.join(dir, 'runs/tiny/main/samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const all = (await call(base, '/api/runs/tiny/main/samples?limit=500')).body;
   t.is(all.total, lines.length);
   t.deepEqual(all.steps, [1, 2, 3]);
   const p1 = (await call(base, '/api/runs/tiny/main/samples?limit=5&offset=5')).body;
   t.deepEqual(p1.rows, lines.slice(5, 10));
   const step2 = (await call(base, '/api/runs/tiny/main/samples?step=2')).body;
-  t.deepEqual(step2.rows, lines.filter((l) => l.step === 2));
+  t.deepEqual(
+    step2.rows,
+    lines.filter((l) => l.step === 2),
+  );
   const rewards = lines.map((l) => l.reward).sort((a, b) => a - b);
   const mid = rewards[Math.floor(rewards.length / 2)];
   const hi = (await call(base, `/api/runs/tiny/main/samples?minReward=${mid}&limit=500`)).body;
-  t.deepEqual(hi.rows, lines.filter((l) => l.reward >= mid));
+  t.deepEqual(
+    hi.rows,
+    lines.filter((l) => l.reward >= mid),
+  );
   const lo = (await call(base, `/api/runs/tiny/main/samples?maxReward=${mid}&limit=500`)).body;
-  t.deepEqual(lo.rows, lines.filter((l) => l.reward <= mid));
+  t.deepEqual(
+    lo.rows,
+    lines.filter((l) => l.reward <= mid),
+  );
   const word = lines[0].prompt.split(' ')[0].toUpperCase();
   const c = (await call(base, `/api/runs/tiny/main/samples?contains=${encodeURIComponent(word)}&limit=500`)).body;
   t.true(c.total >= 1);
-  t.deepEqual(c.rows, lines.filter((l) => `${l.prompt}\n${l.response}`.toLowerCase().split('\n').some((x: string) => x.includes(word.toLowerCase()))));
+  t.deepEqual(
+    c.rows,
+    lines.filter((l) =>
+      `${l.prompt}\n${l.response}`
+        .toLowerCase()
+        .split('\n')
+        .some((x: string) => x.includes(word.toLowerCase())),
+    ),
+  );
 });
 
 test('batch: the figures and CSV of detox-lab eval for the same prompts and seed', async (t) => {
@@ -172,7 +246,10 @@ test('batch: the figures and CSV of detox-lab eval for the same prompts and seed
   const rows = await evalCommand(prepared, { models: ['initial', ckpt], eval: { maxPrompts: 3, seed: 7 } });
   const r = await call(base, '/api/batch', { prompts: 3, seed: 7 });
   t.is(r.status, 200, r.text);
-  t.deepEqual(r.body.rows.map((x: { model: string }) => x.model), ['base', 'detox']);
+  t.deepEqual(
+    r.body.rows.map((x: { model: string }) => x.model),
+    ['base', 'detox'],
+  );
   for (let i = 0; i < 2; i++) {
     const { result } = r.body.rows[i];
     t.deepEqual(result, JSON.parse(JSON.stringify(rows[i]!.result)));
@@ -184,14 +261,20 @@ test('batch: the figures and CSV of detox-lab eval for the same prompts and seed
   t.regex(csv.type, /^text\/csv/);
   t.is(csv.text, evalCsv(rows.map((row, i) => ({ ...row, model: ['base', 'detox'][i]! }))));
   const other = await call(base, '/api/batch', { prompts: 3, seed: 8, models: ['base'] });
-  t.notDeepEqual(other.body.rows[0].result.distinct2 + other.body.rows[0].result.toxicity.mean, r.body.rows[0].result.distinct2 + r.body.rows[0].result.toxicity.mean);
+  t.notDeepEqual(
+    other.body.rows[0].result.distinct2 + other.body.rows[0].result.toxicity.mean,
+    r.body.rows[0].result.distinct2 + r.body.rows[0].result.toxicity.mean,
+  );
 });
 
 test.serial('no tensor is leaked per request', async (t) => {
   await call(base, '/api/generate', { prompt: 'warm up', model: 'base' });
   const before = tf.memory().numTensors;
   for (let i = 0; i < 4; i++) {
-    t.is((await call(base, '/api/generate', { prompt: `You are such an idiot ${i}`, model: i % 2 ? 'base' : 'detox', seed: i })).status, 200);
+    t.is(
+      (await call(base, '/api/generate', { prompt: `You are such an idiot ${i}`, model: i % 2 ? 'base' : 'detox', seed: i })).status,
+      200,
+    );
   }
   await call(base, '/api/batch', { prompts: 2 });
   t.is(tf.memory().numTensors, before);
@@ -201,12 +284,17 @@ test('one generation at a time per model, positions visible; a model error fails
   const prepared = await prepareExperiment({ file: path.join(dir, '.detoxrc.json'), cwd: dir, builtins: builtinPlugins });
   const setup = await loadEvalSetup(prepared, {});
   let release!: () => void;
-  let gate = new Promise<void>((r) => { release = r; });
+  let gate = new Promise<void>((r) => {
+    release = r;
+  });
   let running = 0;
   let maxRunning = 0;
   const real = setup.initial;
   const flaky = {
-    name: 'flaky', tokenizer: real.tokenizer, contextLength: real.contextLength, vocabSize: real.vocabSize,
+    name: 'flaky',
+    tokenizer: real.tokenizer,
+    contextLength: real.contextLength,
+    vocabSize: real.vocabSize,
     forward: real.forward.bind(real),
     generate: async (prompts: number[][], o: Parameters<Policy['generate']>[1]) => {
       running++;
@@ -221,8 +309,12 @@ test('one generation at a time per model, positions visible; a model error fails
     },
   } as unknown as Policy;
   const app = await buildServer({
-    models: [{ name: 'm', source: 'test', policy: flaky }], classifier: setup.classifier, fluency: real,
-    prompts: setup.prompts, promptSource: 'test', evalCfg: prepared.config.eval,
+    models: [{ name: 'm', source: 'test', policy: flaky }],
+    classifier: setup.classifier,
+    fluency: real,
+    prompts: setup.prompts,
+    promptSource: 'test',
+    evalCfg: prepared.config.eval,
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   try {
@@ -249,7 +341,9 @@ test('one generation at a time per model, positions visible; a model error fails
     t.is((await call(url, '/api/generate', { prompt: 'still alive', model: 'm' })).status, 200);
 
     // Closing: the running generation finishes, the queued one gets 503, new connections are refused.
-    gate = new Promise<void>((r) => { release = r; });
+    gate = new Promise<void>((r) => {
+      release = r;
+    });
     const running = call(url, '/api/generate', { prompt: 'running', model: 'm', ticket: 'r' });
     const queued = call(url, '/api/generate', { prompt: 'queued', model: 'm', ticket: 'q' });
     for (let i = 0; i < 100 && (await call(url, '/api/queue')).body.models.m.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
@@ -286,7 +380,14 @@ test('CLI: --help teaches, bad usage exits 2, Ctrl-C closes the server and exits
   t.is(twice.status, 2);
   t.regex(twice.stderr, /the name "base" is used twice/);
 
-  const s = await spawnServe(dir, ['--model', 'base=initial', '--model', `detox=${path.join('runs', 'tiny', 'main', 'checkpoints', 'step-2', 'policy')}`, '--host', '127.0.0.1']);
+  const s = await spawnServe(dir, [
+    '--model',
+    'base=initial',
+    '--model',
+    `detox=${path.join('runs', 'tiny', 'main', 'checkpoints', 'step-2', 'policy')}`,
+    '--host',
+    '127.0.0.1',
+  ]);
   try {
     t.regex(s.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     const r = await call(s.url, '/api/generate', { prompt: 'hello', model: 'detox' });

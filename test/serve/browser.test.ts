@@ -12,7 +12,8 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { ROOT } from '../helpers/tmp.js';
 import { servedProject, serveIn } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p)) ?? '/usr/bin/chromium';
+const CHROMIUM =
+  process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p)) ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'serve');
 // The page's globals, inside page.evaluate callbacks (this project compiles without the DOM library).
 declare const document: any;
@@ -26,8 +27,16 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--disable-quic'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+      ],
       viewport: { width: 1180, height: 820 },
       timeout: 60_000,
     });
@@ -61,12 +70,21 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
   const dir = await servedProject();
   lap('tiny run');
   const samples = path.join(dir, 'runs/tiny/main/samples.jsonl');
-  fs.appendFileSync(samples, `${JSON.stringify({ step: 3, prompt: XSS, response: '<script>window.hacked=2</script>', score: 0, reward: -1.25, toxicity: 0.5 })}\n`);
-  for (const [arm, seconds] of [['slow', 90], ['fast', 30]] as const) {
+  fs.appendFileSync(
+    samples,
+    `${JSON.stringify({ step: 3, prompt: XSS, response: '<script>window.hacked=2</script>', score: 0, reward: -1.25, toxicity: 0.5 })}\n`,
+  );
+  for (const [arm, seconds] of [
+    ['slow', 90],
+    ['fast', 30],
+  ] as const) {
     const to = path.join(dir, 'runs/grid', arm);
     fs.cpSync(path.join(dir, 'runs/tiny/main'), to, { recursive: true, filter: (f) => !f.includes('checkpoints') });
     const cfg = JSON.parse(fs.readFileSync(path.join(to, 'resolved-config.json'), 'utf8'));
-    fs.writeFileSync(path.join(to, 'resolved-config.json'), JSON.stringify({ ...cfg, seed: 0, optimiser: { ...cfg.optimiser, learningRate: seconds * 1e-5 } }));
+    fs.writeFileSync(
+      path.join(to, 'resolved-config.json'),
+      JSON.stringify({ ...cfg, seed: 0, optimiser: { ...cfg.optimiser, learningRate: seconds * 1e-5 } }),
+    );
     const summary = JSON.parse(fs.readFileSync(path.join(to, 'summary.json'), 'utf8'));
     fs.writeFileSync(path.join(to, 'summary.json'), JSON.stringify({ ...summary, elapsedMs: seconds * 1000 }));
   }
@@ -76,7 +94,7 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
     lap('server');
     chrome = await launchChromium();
     lap('chromium');
-    const page = chrome.context.pages()[0] ?? await chrome.context.newPage();
+    const page = chrome.context.pages()[0] ?? (await chrome.context.newPage());
     page.setDefaultTimeout(30_000);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -89,14 +107,19 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
     await page.fill('#maxNewTokens', '10');
     await page.click('#generate');
     await page.waitForFunction(() => document.querySelectorAll('.model-col .toxicity').length === 2);
-    const cols = await page.$$eval('.model-col', (els) => els.map((el) => ({
-      model: el.getAttribute('data-model'),
-      prompt: el.querySelector('.prompt-text')?.textContent,
-      continuation: el.querySelector('.continuation')?.textContent ?? '',
-      score: Number(el.querySelector('.toxicity')?.textContent),
-      images: el.querySelectorAll('img').length,
-    })));
-    t.deepEqual(cols.map((c) => c.model), ['base', 'detox']);
+    const cols = await page.$$eval('.model-col', (els) =>
+      els.map((el) => ({
+        model: el.getAttribute('data-model'),
+        prompt: el.querySelector('.prompt-text')?.textContent,
+        continuation: el.querySelector('.continuation')?.textContent ?? '',
+        score: Number(el.querySelector('.toxicity')?.textContent),
+        images: el.querySelectorAll('img').length,
+      })),
+    );
+    t.deepEqual(
+      cols.map((c) => c.model),
+      ['base', 'detox'],
+    );
     for (const c of cols) {
       t.is(c.prompt, XSS, 'the prompt is shown as text');
       t.is(c.images, 0, 'no element made from model text');
@@ -126,7 +149,8 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
     await page.click('#samples-form button[type=submit]');
     await page.waitForFunction(() => document.querySelectorAll('#samples-table tbody tr').length === 1);
     const row = await page.$eval('#samples-table tbody tr', (tr) => ({
-      cells: [...tr.querySelectorAll('td')].map((td) => td.textContent), elements: tr.querySelectorAll('img, script').length,
+      cells: [...tr.querySelectorAll('td')].map((td) => td.textContent),
+      elements: tr.querySelectorAll('img, script').length,
     }));
     t.deepEqual(row.cells, ['3', XSS, '<script>window.hacked=2</script>', '-1.250', '0.500']);
     t.is(row.elements, 0);
@@ -134,7 +158,12 @@ browserTest('the page in headless Chromium: two continuations with two scores, a
     await page.fill('#contains', '');
     await page.selectOption('#sample-step', '2');
     await page.waitForFunction(() => document.querySelector('#samples-page')?.textContent === '1–4 of 4');
-    t.deepEqual(await page.$$eval('#samples-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), ['2', '2', '2', '2']);
+    t.deepEqual(await page.$$eval('#samples-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent)), [
+      '2',
+      '2',
+      '2',
+      '2',
+    ]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'runs.png'), fullPage: true });
 
     // A grid: arms overlaid, the compare table sorted by a click.

@@ -29,30 +29,51 @@ export async function serveIn(dir: string, o: Partial<ServeCommandOptions> = {})
 
 /** JSON request helper: status and parsed body. */
 export async function call(base: string, url: string, body?: unknown): Promise<{ status: number; body: any; text: string; type: string }> {
-  const res = await fetch(new URL(url, base), body === undefined ? {} : {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  const res = await fetch(
+    new URL(url, base),
+    body === undefined
+      ? {}
+      : {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        },
+  );
   const text = await res.text();
   const type = res.headers.get('content-type') ?? '';
   return { status: res.status, text, type, body: type.includes('json') ? JSON.parse(text) : undefined };
 }
 
 /** `detox-lab serve ...` as a child process; resolves once it prints its address. */
-export async function spawnServe(dir: string, args: string[]): Promise<{ url: string; stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stderr: string }>; kill(): void }> {
+export async function spawnServe(
+  dir: string,
+  args: string[],
+): Promise<{ url: string; stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stderr: string }>; kill(): void }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s: ${stderr}`)), 60_000);
     child.stdout.on('data', (d) => {
       stdout += String(d);
       const m = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (m) { clearTimeout(timer); resolve(m[1]!); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     });
-    void exited.then((c) => { clearTimeout(timer); reject(new Error(`serve exited with ${c}: ${stderr}`)); });
-  }).catch((err) => { child.kill('SIGKILL'); throw err; });
+    void exited.then((c) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${c}: ${stderr}`));
+    });
+  }).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
   return {
     url,
     stop: async (signal = 'SIGINT') => {
@@ -60,6 +81,8 @@ export async function spawnServe(dir: string, args: string[]): Promise<{ url: st
       const code = await exited;
       return { code, stderr };
     },
-    kill: () => { if (child.exitCode === null) child.kill('SIGKILL'); },
+    kill: () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
   };
 }

@@ -25,7 +25,10 @@ test('200 requests, 8 concurrent: none fails; p50 / p95 latency reported', async
         const i = next++;
         const start = performance.now();
         const r = await call(server.url, '/api/generate', {
-          prompt: `Request ${i}: you are such a`, model: i % 2 ? 'copy' : 'base', maxNewTokens: 6, seed: i,
+          prompt: `Request ${i}: you are such a`,
+          model: i % 2 ? 'copy' : 'base',
+          maxNewTokens: 6,
+          seed: i,
         });
         latencies.push(performance.now() - start);
         if (r.status !== 200) failures.push(`#${i}: ${r.status} ${r.text}`);
@@ -34,7 +37,8 @@ test('200 requests, 8 concurrent: none fails; p50 / p95 latency reported', async
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const wall = (performance.now() - t0) / 1000;
     latencies.sort((a, b) => a - b);
-    const line = `serve load test: ${REQUESTS} requests, ${CONCURRENCY} concurrent, 2 models, 6 new tokens each: ` +
+    const line =
+      `serve load test: ${REQUESTS} requests, ${CONCURRENCY} concurrent, 2 models, 6 new tokens each: ` +
       `p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p95 ${quantile(latencies, 0.95).toFixed(0)} ms, ` +
       `max ${latencies[latencies.length - 1]!.toFixed(0)} ms, ${(REQUESTS / wall).toFixed(1)} requests/s, ${failures.length} failed`;
     console.log(line);

@@ -8,7 +8,9 @@ test('cores: grid arms side by side share the machine; at least 1; a bad value i
   t.is(coresForThisProcess({ [GRID_PARALLEL_ENV]: '2' }, 8), 4);
   t.is(coresForThisProcess({ [GRID_PARALLEL_ENV]: '3' }, 8), 2);
   t.is(coresForThisProcess({ [GRID_PARALLEL_ENV]: '4' }, 2), 1);
-  t.throws(() => coresForThisProcess({ [GRID_PARALLEL_ENV]: 'two' }, 8), { message: /DETOX_GRID_PARALLEL must be a positive integer, got "two"/ });
+  t.throws(() => coresForThisProcess({ [GRID_PARALLEL_ENV]: 'two' }, 8), {
+    message: /DETOX_GRID_PARALLEL must be a positive integer, got "two"/,
+  });
   t.throws(() => coresForThisProcess({ [GRID_PARALLEL_ENV]: '0' }, 8), { message: /positive integer/ });
 });
 

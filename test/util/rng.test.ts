@@ -19,7 +19,10 @@ test('same seed → same stream; different seeds (numbers and strings) → diffe
   const a = new Rng(42);
   const b = new Rng(42);
   const seqA = Array.from({ length: 100 }, () => a.next());
-  t.deepEqual(seqA, Array.from({ length: 100 }, () => b.next()));
+  t.deepEqual(
+    seqA,
+    Array.from({ length: 100 }, () => b.next()),
+  );
   t.true(seqA.every((x) => x >= 0 && x < 1));
   const firsts = new Set<number>();
   for (let seed = 0; seed < 2000; seed++) firsts.add(new Rng(seed).nextUint32());
@@ -40,12 +43,17 @@ test('resume from state() is exact, through JSON, including a pending Box–Mull
   const tail = () => [r.normal(), r.next(), r.int(1000), r.normal(), r.normal(), ...r.permutation(6)];
   const expected = tail();
   const resumed = Rng.fromState(saved);
-  t.deepEqual([resumed.normal(), resumed.next(), resumed.int(1000), resumed.normal(), resumed.normal(), ...resumed.permutation(6)], expected);
+  t.deepEqual(
+    [resumed.normal(), resumed.next(), resumed.int(1000), resumed.normal(), resumed.normal(), ...resumed.permutation(6)],
+    expected,
+  );
   const other = new Rng(1);
   other.setState(saved);
   t.is(other.normal(), expected[0]);
   t.throws(() => other.setState({ ...saved, s: [0, 0, 0, 0] }), { message: /must not all be zero/ });
-  t.throws(() => other.setState({ ...saved, algorithm: 'mt19937' as 'xoshiro128**' }), { message: /algorithm must be 'xoshiro128\*\*'; got "mt19937"/ });
+  t.throws(() => other.setState({ ...saved, algorithm: 'mt19937' as 'xoshiro128**' }), {
+    message: /algorithm must be 'xoshiro128\*\*'; got "mt19937"/,
+  });
   t.throws(() => other.setState({ ...saved, s: [1, 2, 3, 2 ** 32] }), { message: /four integers in \[0, 2\^32\)/ });
 });
 
@@ -131,7 +139,10 @@ test('fork(label): reproducible, independent of the parent and of other labels, 
   const b = parent.fork('sampling');
   t.deepEqual(parent.state(), before, 'forking does not advance the parent');
   const seqA1 = Array.from({ length: 50 }, () => a1.nextUint32());
-  t.deepEqual(seqA1, Array.from({ length: 50 }, () => a2.nextUint32()));
+  t.deepEqual(
+    seqA1,
+    Array.from({ length: 50 }, () => a2.nextUint32()),
+  );
   const seqB = Array.from({ length: 50 }, () => b.nextUint32());
   const seqP = Array.from({ length: 50 }, () => parent.nextUint32());
   const overlap = (x: number[], y: number[]) => x.filter((v, i) => v === y[i]).length;
@@ -141,11 +152,19 @@ test('fork(label): reproducible, independent of the parent and of other labels, 
   const x = parent.fork('x');
   const y = parent.fork('y');
   const N = 20_000;
-  let sx = 0, sy = 0, sxy = 0, sxx = 0, syy = 0;
+  let sx = 0,
+    sy = 0,
+    sxy = 0,
+    sxx = 0,
+    syy = 0;
   for (let i = 0; i < N; i++) {
     const u = x.next();
     const v = y.next();
-    sx += u; sy += v; sxy += u * v; sxx += u * u; syy += v * v;
+    sx += u;
+    sy += v;
+    sxy += u * v;
+    sxx += u * u;
+    syy += v * v;
   }
   const r = (sxy - (sx * sy) / N) / Math.sqrt((sxx - (sx * sx) / N) * (syy - (sy * sy) / N));
   t.true(Math.abs(r) < 0.03, `correlation ${r}`);

@@ -67,10 +67,19 @@ function bloomConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { ...c.raw };
   delete out.n_embed; // superseded by hidden_size
   return {
-    ...out, model_type: 'bloom', architectures: c.raw.architectures ?? ['BloomForCausalLM'], vocab_size: c.vocabSize,
-    hidden_size: c.dModel, n_head: c.nHeads, n_layer: c.nLayers, layer_norm_epsilon: c.layerNormEps,
-    apply_residual_connection_post_layernorm: false, seq_length: c.nPositions,
-    bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, tie_word_embeddings: c.tiedEmbeddings,
+    ...out,
+    model_type: 'bloom',
+    architectures: c.raw.architectures ?? ['BloomForCausalLM'],
+    vocab_size: c.vocabSize,
+    hidden_size: c.dModel,
+    n_head: c.nHeads,
+    n_layer: c.nLayers,
+    layer_norm_epsilon: c.layerNormEps,
+    apply_residual_connection_post_layernorm: false,
+    seq_length: c.nPositions,
+    bos_token_id: c.bosTokenId,
+    eos_token_id: c.eosTokenId,
+    tie_word_embeddings: c.tiedEmbeddings,
   };
 }
 
@@ -131,8 +140,14 @@ export function reorderQkvColumns(data: Float32Array, width: number, nHeads: num
 function bloomModelWeightNames(): ModelWeightNames {
   const p = BLOOM_PREFIX;
   return {
-    wte: `${p}word_embeddings.weight`, wpe: null, lnfG: `${p}ln_f.weight`, lnfB: `${p}ln_f.bias`,
-    embLnG: `${p}word_embeddings_layernorm.weight`, embLnB: `${p}word_embeddings_layernorm.bias`, projIn: null, projOut: null,
+    wte: `${p}word_embeddings.weight`,
+    wpe: null,
+    lnfG: `${p}ln_f.weight`,
+    lnfB: `${p}ln_f.bias`,
+    embLnG: `${p}word_embeddings_layernorm.weight`,
+    embLnB: `${p}word_embeddings_layernorm.bias`,
+    projIn: null,
+    projOut: null,
   };
 }
 
@@ -140,12 +155,18 @@ function bloomModelWeightNames(): ModelWeightNames {
 function bloomBlockWeightNames(i: number): BlockWeightNames {
   const h = `${BLOOM_PREFIX}h.${i}.`;
   return {
-    ln1G: `${h}input_layernorm.weight`, ln1B: `${h}input_layernorm.bias`,
-    qkvW: `${h}self_attention.query_key_value.weight`, qkvB: `${h}self_attention.query_key_value.bias`,
-    outW: `${h}self_attention.dense.weight`, outB: `${h}self_attention.dense.bias`,
-    ln2G: `${h}post_attention_layernorm.weight`, ln2B: `${h}post_attention_layernorm.bias`,
-    fcW: `${h}mlp.dense_h_to_4h.weight`, fcB: `${h}mlp.dense_h_to_4h.bias`,
-    projW: `${h}mlp.dense_4h_to_h.weight`, projB: `${h}mlp.dense_4h_to_h.bias`,
+    ln1G: `${h}input_layernorm.weight`,
+    ln1B: `${h}input_layernorm.bias`,
+    qkvW: `${h}self_attention.query_key_value.weight`,
+    qkvB: `${h}self_attention.query_key_value.bias`,
+    outW: `${h}self_attention.dense.weight`,
+    outB: `${h}self_attention.dense.bias`,
+    ln2G: `${h}post_attention_layernorm.weight`,
+    ln2B: `${h}post_attention_layernorm.bias`,
+    fcW: `${h}mlp.dense_h_to_4h.weight`,
+    fcB: `${h}mlp.dense_h_to_4h.bias`,
+    projW: `${h}mlp.dense_4h_to_h.weight`,
+    projB: `${h}mlp.dense_4h_to_h.bias`,
   };
 }
 

@@ -34,7 +34,8 @@ function tokenId(raw: Record<string, unknown>, key: string): number | null {
   const v = raw[key];
   if (v === undefined || v === null) return null;
   if (Array.isArray(v)) return typeof v[0] === 'number' ? v[0] : null;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`config.json: "${key}" must be an integer or null, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new Error(`config.json: "${key}" must be an integer or null, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -48,5 +49,7 @@ export function activation(raw: Record<string, unknown>, key: string, fallback: 
 
 /** Fields every family reads the same way. */
 export const tail = (raw: Record<string, unknown>) => ({
-  bosTokenId: tokenId(raw, 'bos_token_id'), eosTokenId: tokenId(raw, 'eos_token_id'), raw: { ...raw },
+  bosTokenId: tokenId(raw, 'bos_token_id'),
+  eosTokenId: tokenId(raw, 'eos_token_id'),
+  raw: { ...raw },
 });

@@ -4,14 +4,29 @@
  * outside the blocks, and the order of every weight.
  */
 import { activation, num, posInt } from './config-fields.js';
-import { BASE_PREFIX, LM_HEAD, LM_HEAD_BIAS, type AttentionType, type BlockWeightNames, type ModelWeightNames, type TransformerConfig, type WeightSpec } from './types.js';
+import {
+  BASE_PREFIX,
+  LM_HEAD,
+  LM_HEAD_BIAS,
+  type AttentionType,
+  type BlockWeightNames,
+  type ModelWeightNames,
+  type TransformerConfig,
+  type WeightSpec,
+} from './types.js';
 
 /** GPT-2's and GPT-Neo's block: learned positions, attention then MLP, biased output projection, no lm_head bias. */
 export const SEQUENTIAL_BLOCK = { rotaryDim: 0, parallelResidual: false, outBias: true, lmHeadBias: false } as const;
 
 /** What GPT-2, GPT-Neo and GPT-J share beyond their blocks: pre-LN, final LayerNorm, no embedding projections. */
 export const gptFamily = (d: number) => ({
-  dEmbed: d, positionOffset: 0, alibi: false, postLayerNorm: false, finalLayerNorm: true, embedLayerNorm: false, mlpBias: true,
+  dEmbed: d,
+  positionOffset: 0,
+  alibi: false,
+  postLayerNorm: false,
+  finalLayerNorm: true,
+  embedLayerNorm: false,
+  mlpBias: true,
 });
 
 /** Sizes as GPT-2 and GPT-J name them (n_embd, n_layer, n_head, n_inner, n_positions); every layer global. */
@@ -39,8 +54,12 @@ export function gpt2StyleShape(raw: Record<string, unknown>) {
 export function gptHfFields(c: TransformerConfig) {
   const base: Record<string, unknown> = { ...c.raw };
   const common = {
-    vocab_size: c.vocabSize, activation_function: c.activation, layer_norm_epsilon: c.layerNormEps,
-    bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, tie_word_embeddings: c.tiedEmbeddings,
+    vocab_size: c.vocabSize,
+    activation_function: c.activation,
+    layer_norm_epsilon: c.layerNormEps,
+    bos_token_id: c.bosTokenId,
+    eos_token_id: c.eosTokenId,
+    tie_word_embeddings: c.tiedEmbeddings,
   };
   return { base, common };
 }
@@ -48,8 +67,14 @@ export function gptHfFields(c: TransformerConfig) {
 /** Names of the weights outside the blocks (GPT-2, GPT-Neo, GPT-J). */
 export function gptModelWeightNames(cfg: TransformerConfig): ModelWeightNames {
   return {
-    wte: `${BASE_PREFIX}wte.weight`, wpe: cfg.rotaryDim === 0 ? `${BASE_PREFIX}wpe.weight` : null,
-    lnfG: `${BASE_PREFIX}ln_f.weight`, lnfB: `${BASE_PREFIX}ln_f.bias`, embLnG: null, embLnB: null, projIn: null, projOut: null,
+    wte: `${BASE_PREFIX}wte.weight`,
+    wpe: cfg.rotaryDim === 0 ? `${BASE_PREFIX}wpe.weight` : null,
+    lnfG: `${BASE_PREFIX}ln_f.weight`,
+    lnfB: `${BASE_PREFIX}ln_f.bias`,
+    embLnG: null,
+    embLnB: null,
+    projIn: null,
+    projOut: null,
   };
 }
 
@@ -59,13 +84,19 @@ export function gptModelWeightNames(cfg: TransformerConfig): ModelWeightNames {
  * @param blockNames the family's block weight names
  * @param linear nn.Linear checkpoints (GPT-Neo, GPT-J) store [out, in]: transposed to the engine's [in, out]
  */
-export function gptWeightSpecs(cfg: TransformerConfig, vhead: WeightSpec[], blockNames: (cfg: TransformerConfig, i: number) => BlockWeightNames, linear: boolean): WeightSpec[] {
+export function gptWeightSpecs(
+  cfg: TransformerConfig,
+  vhead: WeightSpec[],
+  blockNames: (cfg: TransformerConfig, i: number) => BlockWeightNames,
+  linear: boolean,
+): WeightSpec[] {
   const d = cfg.dModel;
   const ff = cfg.dInner;
   const out: WeightSpec[] = [
     { name: `${BASE_PREFIX}wte.weight`, shape: [cfg.vocabSize, d], transposed: false, kind: 'embedding', layer: -1 },
   ];
-  if (cfg.rotaryDim === 0) out.push({ name: `${BASE_PREFIX}wpe.weight`, shape: [cfg.nPositions, d], transposed: false, kind: 'embedding', layer: -1 });
+  if (cfg.rotaryDim === 0)
+    out.push({ name: `${BASE_PREFIX}wpe.weight`, shape: [cfg.nPositions, d], transposed: false, kind: 'embedding', layer: -1 });
   for (let i = 0; i < cfg.nLayers; i++) {
     const n = blockNames(cfg, i);
     out.push({ name: n.ln1G, shape: [d], transposed: false, kind: 'ln_weight', layer: i });

@@ -60,7 +60,9 @@ function parseGptNeoConfig(raw: Record<string, unknown>): TransformerConfig {
     // Hugging Face stores the expanded list too; it must agree with num_layers.
     const layers = raw.attention_layers as unknown[];
     if (layers.length !== nLayers || !layers.every((t) => t === 'global' || t === 'local')) {
-      throw new Error(`config.json: "attention_layers" must list "global"/"local" for each of the ${nLayers} layers, got ${JSON.stringify(layers)}`);
+      throw new Error(
+        `config.json: "attention_layers" must list "global"/"local" for each of the ${nLayers} layers, got ${JSON.stringify(layers)}`,
+      );
     }
     attentionTypes = layers as AttentionType[];
   } else {
@@ -95,10 +97,18 @@ function parseGptNeoConfig(raw: Record<string, unknown>): TransformerConfig {
 function gptNeoConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const { base, common } = gptHfFields(c);
   const out: Record<string, unknown> = {
-    ...base, model_type: 'gpt_neo', architectures: base.architectures ?? ['GPTNeoForCausalLM'], ...common,
-    max_position_embeddings: c.nPositions, hidden_size: c.dModel, num_layers: c.nLayers, num_heads: c.nHeads,
-    intermediate_size: c.dInner === 4 * c.dModel ? null : c.dInner, attention_types: compressAttentionTypes(c.attentionTypes),
-    attention_layers: [...c.attentionTypes], window_size: c.windowSize,
+    ...base,
+    model_type: 'gpt_neo',
+    architectures: base.architectures ?? ['GPTNeoForCausalLM'],
+    ...common,
+    max_position_embeddings: c.nPositions,
+    hidden_size: c.dModel,
+    num_layers: c.nLayers,
+    num_heads: c.nHeads,
+    intermediate_size: c.dInner === 4 * c.dModel ? null : c.dInner,
+    attention_types: compressAttentionTypes(c.attentionTypes),
+    attention_layers: [...c.attentionTypes],
+    window_size: c.windowSize,
   };
   return out;
 }
@@ -107,13 +117,23 @@ function gptNeoConfigToHf(c: TransformerConfig): Record<string, unknown> {
 function gptNeoBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
   const common = {
-    ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`, ln2G: `${h}ln_2.weight`, ln2B: `${h}ln_2.bias`,
-    fcW: `${h}mlp.c_fc.weight`, fcB: `${h}mlp.c_fc.bias`, projW: `${h}mlp.c_proj.weight`, projB: `${h}mlp.c_proj.bias`,
+    ln1G: `${h}ln_1.weight`,
+    ln1B: `${h}ln_1.bias`,
+    ln2G: `${h}ln_2.weight`,
+    ln2B: `${h}ln_2.bias`,
+    fcW: `${h}mlp.c_fc.weight`,
+    fcB: `${h}mlp.c_fc.bias`,
+    projW: `${h}mlp.c_proj.weight`,
+    projB: `${h}mlp.c_proj.bias`,
   };
   const a = `${h}attn.attention.`;
   return {
-    ...common, qW: `${a}q_proj.weight`, kW: `${a}k_proj.weight`, vW: `${a}v_proj.weight`,
-    outW: `${a}out_proj.weight`, outB: `${a}out_proj.bias`,
+    ...common,
+    qW: `${a}q_proj.weight`,
+    kW: `${a}k_proj.weight`,
+    vW: `${a}v_proj.weight`,
+    outW: `${a}out_proj.weight`,
+    outB: `${a}out_proj.bias`,
   };
 }
 

@@ -27,9 +27,17 @@ function parseGpt2Config(raw: Record<string, unknown>): TransformerConfig {
 function gpt2ConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const { base, common } = gptHfFields(c);
   return {
-    ...base, model_type: 'gpt2', architectures: base.architectures ?? ['GPT2LMHeadModel'], ...common,
-    n_positions: c.nPositions, n_ctx: c.nPositions, n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads,
-    n_inner: c.dInner === 4 * c.dModel ? null : c.dInner, scale_attn_weights: c.scaleAttention,
+    ...base,
+    model_type: 'gpt2',
+    architectures: base.architectures ?? ['GPT2LMHeadModel'],
+    ...common,
+    n_positions: c.nPositions,
+    n_ctx: c.nPositions,
+    n_embd: c.dModel,
+    n_layer: c.nLayers,
+    n_head: c.nHeads,
+    n_inner: c.dInner === 4 * c.dModel ? null : c.dInner,
+    scale_attn_weights: c.scaleAttention,
     scale_attn_by_inverse_layer_idx: c.scaleByInverseLayerIdx,
   };
 }
@@ -38,10 +46,22 @@ function gpt2ConfigToHf(c: TransformerConfig): Record<string, unknown> {
 function gpt2BlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
   const common = {
-    ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`, ln2G: `${h}ln_2.weight`, ln2B: `${h}ln_2.bias`,
-    fcW: `${h}mlp.c_fc.weight`, fcB: `${h}mlp.c_fc.bias`, projW: `${h}mlp.c_proj.weight`, projB: `${h}mlp.c_proj.bias`,
+    ln1G: `${h}ln_1.weight`,
+    ln1B: `${h}ln_1.bias`,
+    ln2G: `${h}ln_2.weight`,
+    ln2B: `${h}ln_2.bias`,
+    fcW: `${h}mlp.c_fc.weight`,
+    fcB: `${h}mlp.c_fc.bias`,
+    projW: `${h}mlp.c_proj.weight`,
+    projB: `${h}mlp.c_proj.bias`,
   };
-  return { ...common, qkvW: `${h}attn.c_attn.weight`, qkvB: `${h}attn.c_attn.bias`, outW: `${h}attn.c_proj.weight`, outB: `${h}attn.c_proj.bias` };
+  return {
+    ...common,
+    qkvW: `${h}attn.c_attn.weight`,
+    qkvB: `${h}attn.c_attn.bias`,
+    outW: `${h}attn.c_proj.weight`,
+    outB: `${h}attn.c_proj.bias`,
+  };
 }
 
 /** GPT-2: config.json and weight names. */

@@ -39,9 +39,16 @@ function parseGptjConfig(raw: Record<string, unknown>): TransformerConfig {
 function gptjConfigToHf(c: TransformerConfig): Record<string, unknown> {
   const { base, common } = gptHfFields(c);
   return {
-    ...base, model_type: 'gptj', architectures: base.architectures ?? ['GPTJForCausalLM'], ...common,
-    n_positions: c.nPositions, n_embd: c.dModel, n_layer: c.nLayers, n_head: c.nHeads,
-    n_inner: c.dInner === 4 * c.dModel ? null : c.dInner, rotary_dim: c.rotaryDim,
+    ...base,
+    model_type: 'gptj',
+    architectures: base.architectures ?? ['GPTJForCausalLM'],
+    ...common,
+    n_positions: c.nPositions,
+    n_embd: c.dModel,
+    n_layer: c.nLayers,
+    n_head: c.nHeads,
+    n_inner: c.dInner === 4 * c.dModel ? null : c.dInner,
+    rotary_dim: c.rotaryDim,
   };
 }
 
@@ -50,9 +57,16 @@ function gptjBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNa
   const h = `${BASE_PREFIX}h.${i}.`;
   const a = `${h}attn.`;
   return {
-    ln1G: `${h}ln_1.weight`, ln1B: `${h}ln_1.bias`,
-    qW: `${a}q_proj.weight`, kW: `${a}k_proj.weight`, vW: `${a}v_proj.weight`, outW: `${a}out_proj.weight`,
-    fcW: `${h}mlp.fc_in.weight`, fcB: `${h}mlp.fc_in.bias`, projW: `${h}mlp.fc_out.weight`, projB: `${h}mlp.fc_out.bias`,
+    ln1G: `${h}ln_1.weight`,
+    ln1B: `${h}ln_1.bias`,
+    qW: `${a}q_proj.weight`,
+    kW: `${a}k_proj.weight`,
+    vW: `${a}v_proj.weight`,
+    outW: `${a}out_proj.weight`,
+    fcW: `${h}mlp.fc_in.weight`,
+    fcB: `${h}mlp.fc_in.bias`,
+    projW: `${h}mlp.fc_out.weight`,
+    projB: `${h}mlp.fc_out.bias`,
   };
 }
 

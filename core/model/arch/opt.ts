@@ -30,7 +30,9 @@ export function parseOptConfig(raw: Record<string, unknown>): TransformerConfig 
   if (d % nHeads !== 0) throw new Error(`config.json: hidden_size ${d} is not divisible by num_attention_heads ${nHeads}`);
   const dEmbed = posInt('word_embed_proj_dim', num(raw, ['word_embed_proj_dim'], d));
   if (!bool(raw, 'layer_norm_elementwise_affine', true)) {
-    throw new Error('config.json: "layer_norm_elementwise_affine" is false; only OPT LayerNorms with weight and bias (true, every released OPT) are supported');
+    throw new Error(
+      'config.json: "layer_norm_elementwise_affine" is false; only OPT LayerNorms with weight and bias (true, every released OPT) are supported',
+    );
   }
   const preLn = bool(raw, 'do_layer_norm_before', true);
   const bias = bool(raw, 'enable_bias', true);
@@ -68,11 +70,24 @@ export function parseOptConfig(raw: Record<string, unknown>): TransformerConfig 
 /** Writes an OPT TransformerConfig as config.json (fields of `raw` kept, engine fields updated). */
 function optConfigToHf(c: TransformerConfig): Record<string, unknown> {
   return {
-    ...c.raw, model_type: 'opt', architectures: c.raw.architectures ?? ['OPTForCausalLM'], vocab_size: c.vocabSize,
-    max_position_embeddings: c.nPositions, hidden_size: c.dModel, num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers,
-    ffn_dim: c.dInner, word_embed_proj_dim: c.dEmbed, activation_function: c.activation, do_layer_norm_before: !c.postLayerNorm,
-    _remove_final_layer_norm: !c.postLayerNorm && !c.finalLayerNorm, enable_bias: c.mlpBias, layer_norm_elementwise_affine: true,
-    bos_token_id: c.bosTokenId, eos_token_id: c.eosTokenId, tie_word_embeddings: c.tiedEmbeddings,
+    ...c.raw,
+    model_type: 'opt',
+    architectures: c.raw.architectures ?? ['OPTForCausalLM'],
+    vocab_size: c.vocabSize,
+    max_position_embeddings: c.nPositions,
+    hidden_size: c.dModel,
+    num_attention_heads: c.nHeads,
+    num_hidden_layers: c.nLayers,
+    ffn_dim: c.dInner,
+    word_embed_proj_dim: c.dEmbed,
+    activation_function: c.activation,
+    do_layer_norm_before: !c.postLayerNorm,
+    _remove_final_layer_norm: !c.postLayerNorm && !c.finalLayerNorm,
+    enable_bias: c.mlpBias,
+    layer_norm_elementwise_affine: true,
+    bos_token_id: c.bosTokenId,
+    eos_token_id: c.eosTokenId,
+    tie_word_embeddings: c.tiedEmbeddings,
   };
 }
 
@@ -81,10 +96,14 @@ function optModelWeightNames(c: TransformerConfig): ModelWeightNames {
   const p = OPT_PREFIX;
   const proj = c.dEmbed !== c.dModel;
   return {
-    wte: `${p}embed_tokens.weight`, wpe: `${p}embed_positions.weight`,
-    lnfG: c.finalLayerNorm ? `${p}final_layer_norm.weight` : null, lnfB: c.finalLayerNorm ? `${p}final_layer_norm.bias` : null,
-    embLnG: null, embLnB: null,
-    projIn: proj ? `${p}project_in.weight` : null, projOut: proj ? `${p}project_out.weight` : null,
+    wte: `${p}embed_tokens.weight`,
+    wpe: `${p}embed_positions.weight`,
+    lnfG: c.finalLayerNorm ? `${p}final_layer_norm.weight` : null,
+    lnfB: c.finalLayerNorm ? `${p}final_layer_norm.bias` : null,
+    embLnG: null,
+    embLnB: null,
+    projIn: proj ? `${p}project_in.weight` : null,
+    projOut: proj ? `${p}project_out.weight` : null,
   };
 }
 
@@ -94,12 +113,18 @@ function optBlockWeightNames(c: TransformerConfig, i: number): BlockWeightNames 
   const a = `${h}self_attn.`;
   const b = c.qkvBias;
   return {
-    ln1G: `${h}self_attn_layer_norm.weight`, ln1B: `${h}self_attn_layer_norm.bias`,
-    qW: `${a}q_proj.weight`, kW: `${a}k_proj.weight`, vW: `${a}v_proj.weight`,
+    ln1G: `${h}self_attn_layer_norm.weight`,
+    ln1B: `${h}self_attn_layer_norm.bias`,
+    qW: `${a}q_proj.weight`,
+    kW: `${a}k_proj.weight`,
+    vW: `${a}v_proj.weight`,
     ...(b ? { qB: `${a}q_proj.bias`, kB: `${a}k_proj.bias`, vB: `${a}v_proj.bias` } : {}),
-    outW: `${a}out_proj.weight`, ...(c.outBias ? { outB: `${a}out_proj.bias` } : {}),
-    ln2G: `${h}final_layer_norm.weight`, ln2B: `${h}final_layer_norm.bias`,
-    fcW: `${h}fc1.weight`, projW: `${h}fc2.weight`,
+    outW: `${a}out_proj.weight`,
+    ...(c.outBias ? { outB: `${a}out_proj.bias` } : {}),
+    ln2G: `${h}final_layer_norm.weight`,
+    ln2B: `${h}final_layer_norm.bias`,
+    fcW: `${h}fc1.weight`,
+    projW: `${h}fc2.weight`,
     ...(c.mlpBias ? { fcB: `${h}fc1.bias`, projB: `${h}fc2.bias` } : {}),
   };
 }
@@ -125,7 +150,11 @@ function optWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[]
   }
   for (let i = 0; i < c.nLayers; i++) {
     const n = optBlockWeightNames(c, i);
-    for (const [w, bias] of [[n.kW!, n.kB], [n.vW!, n.vB], [n.qW!, n.qB]] as const) {
+    for (const [w, bias] of [
+      [n.kW!, n.kB],
+      [n.vW!, n.vB],
+      [n.qW!, n.qB],
+    ] as const) {
       out.push({ name: w, shape: [d, d], transposed: true, kind: 'matrix', layer: i });
       if (bias) out.push({ name: bias, shape: [d], transposed: false, kind: 'bias', layer: i });
     }
@@ -140,7 +169,8 @@ function optWeightSpecs(c: TransformerConfig, vhead: WeightSpec[]): WeightSpec[]
     out.push({ name: n.ln2G!, shape: [d], transposed: false, kind: 'ln_weight', layer: i });
     out.push({ name: n.ln2B!, shape: [d], transposed: false, kind: 'ln_bias', layer: i });
   }
-  if (!c.tiedEmbeddings) out.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dEmbed], transposed: false, kind: 'embedding', layer: -1 });
+  if (!c.tiedEmbeddings)
+    out.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dEmbed], transposed: false, kind: 'embedding', layer: -1 });
   return [...out, ...vhead];
 }
 

@@ -98,29 +98,41 @@ export interface ModelWeightNames {
   /** Learned position table (GPT-2, GPT-Neo, OPT). */
   wpe: string | null;
   /** Final LayerNorm. */
-  lnfG: string | null; lnfB: string | null;
+  lnfG: string | null;
+  lnfB: string | null;
   /** LayerNorm after the token embedding (BLOOM). */
-  embLnG: string | null; embLnB: string | null;
+  embLnG: string | null;
+  embLnB: string | null;
   /** OPT's projections between word_embed_proj_dim and hidden_size ([dEmbed, d] and [d, dEmbed]). */
-  projIn: string | null; projOut: string | null;
+  projIn: string | null;
+  projOut: string | null;
 }
 
 /** Names of one block's weights in the engine's terms. */
 export interface BlockWeightNames {
-  ln1G: string; ln1B: string;
+  ln1G: string;
+  ln1B: string;
   /** GPT-2, BLOOM: fused [d, 3d] projection and its bias. */
-  qkvW?: string; qkvB?: string;
+  qkvW?: string;
+  qkvB?: string;
   /** GPT-Neo, GPT-J, OPT: separate [d, d] projections (with biases in OPT). */
-  qW?: string; kW?: string; vW?: string;
-  qB?: string; kB?: string; vB?: string;
+  qW?: string;
+  kW?: string;
+  vW?: string;
+  qB?: string;
+  kB?: string;
+  vB?: string;
   outW: string;
   /** Absent in GPT-J. */
   outB?: string;
   /** Absent in GPT-J (one LayerNorm feeds attention and MLP). */
-  ln2G?: string; ln2B?: string;
-  fcW: string; projW: string;
+  ln2G?: string;
+  ln2B?: string;
+  fcW: string;
+  projW: string;
   /** Absent in OPT with enable_bias false. */
-  fcB?: string; projB?: string;
+  fcB?: string;
+  projB?: string;
 }
 
 /** Prefix of every base-model weight. */

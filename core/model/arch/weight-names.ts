@@ -6,7 +6,14 @@
  * (untransposed) matrix products. GPT-2 checkpoints already store Conv1D weights that way; GPT-Neo's and GPT-J's
  * nn.Linear weights are [out, in] in the checkpoint and are transposed on load and save.
  */
-import { VHEAD_BIAS, VHEAD_WEIGHT, type BlockWeightNames, type ModelWeightNames, type TransformerConfig, type WeightSpec } from './types.js';
+import {
+  VHEAD_BIAS,
+  VHEAD_WEIGHT,
+  type BlockWeightNames,
+  type ModelWeightNames,
+  type TransformerConfig,
+  type WeightSpec,
+} from './types.js';
 import { ARCHITECTURES } from './architectures.js';
 
 /** The weight-name types live in types.ts (the architectures' files name them without importing this dispatcher). */

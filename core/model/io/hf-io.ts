@@ -94,22 +94,31 @@ export function hfTensorsToEngine(cfg: TransformerConfig, tensors: Map<string, H
   const out = new Map<string, HostWeight>();
   const missing: string[] = [];
   for (const s of weightSpecs(cfg)) {
-    const t = lookup(tensors, s.name) ?? (s.kind === 'vhead_weight' || s.kind === 'vhead_bias' ? tensors.get(s.name.replace('v_head.', 'pretrained_model.v_head.')) : undefined);
+    const t =
+      lookup(tensors, s.name) ??
+      (s.kind === 'vhead_weight' || s.kind === 'vhead_bias'
+        ? tensors.get(s.name.replace('v_head.', 'pretrained_model.v_head.'))
+        : undefined);
     if (!t) {
       if (s.kind !== 'vhead_weight' && s.kind !== 'vhead_bias') missing.push(s.name);
       continue;
     }
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor ${s.name} has integer dtype ${t.dtype}; expected a float tensor`);
+    if (!(t.data instanceof Float32Array))
+      throw new Error(`${source}: tensor ${s.name} has integer dtype ${t.dtype}; expected a float tensor`);
     const hfShape = s.transposed ? [...s.shape].reverse() : s.shape;
     if (t.shape.length !== hfShape.length || t.shape.some((d, i) => d !== hfShape[i])) {
-      throw new Error(`${source}: tensor ${s.name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(hfShape)} for this config`);
+      throw new Error(
+        `${source}: tensor ${s.name} has shape ${JSON.stringify(t.shape)}, expected ${JSON.stringify(hfShape)} for this config`,
+      );
     }
     const data = s.transposed ? transpose2d(t.data, hfShape[0]!, hfShape[1]!) : t.data;
     out.set(s.name, { shape: s.shape, data: s.interleavedHeads ? reorderQkvColumns(data, lastDim(s), s.interleavedHeads, true) : data });
   }
   if (missing.length) {
-    throw new Error(`${source}: missing ${missing.length} tensor(s): ${missing.join(', ')} ` +
-      `(names are accepted with or without the "${BASE_PREFIXES.join('" / "')}" prefix)`);
+    throw new Error(
+      `${source}: missing ${missing.length} tensor(s): ${missing.join(', ')} ` +
+        `(names are accepted with or without the "${BASE_PREFIXES.join('" / "')}" prefix)`,
+    );
   }
   return out;
 }

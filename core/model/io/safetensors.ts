@@ -101,12 +101,12 @@ export function f32ToF16(v: number): number {
     const half = 1 << (shift - 1);
     let r = mant >> shift;
     const rem = mant & ((1 << shift) - 1);
-    if (rem > half || (rem === half && (r & 1))) r += 1;
+    if (rem > half || (rem === half && r & 1)) r += 1;
     return sign | r;
   }
   let r = mant >> 13;
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (r & 1))) {
+  if (rem > 0x1000 || (rem === 0x1000 && r & 1)) {
     r += 1;
     if (r === 0x400) {
       r = 0;
@@ -121,7 +121,7 @@ export function f32ToF16(v: number): number {
 export function f32ToBf16(v: number): number {
   f32Scratch[0] = v;
   const x = u32Scratch[0]!;
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return ((x >>> 16) | 0x40) & 0xffff;
   const rounded = x + 0x7fff + ((x >>> 16) & 1);
   return (rounded >>> 16) & 0xffff;
 }
@@ -161,8 +161,10 @@ function decode(file: string, name: string, dtype: SafetensorsDtype, bytes: Uint
       for (let i = 0; i < n; i++) {
         const v = view.getBigInt64(i * 8, true);
         if (v > 2147483647n || v < -2147483648n) {
-          throw new Error(`safetensors ${file}: tensor "${name}" (I64) holds ${v} at index ${i}, outside int32; ` +
-            'only I64 values that fit in int32 can be loaded');
+          throw new Error(
+            `safetensors ${file}: tensor "${name}" (I64) holds ${v} at index ${i}, outside int32; ` +
+              'only I64 values that fit in int32 can be loaded',
+          );
         }
         out[i] = Number(v);
       }
@@ -237,8 +239,10 @@ async function readHeaderFrom(fh: fsp.FileHandle, file: string): Promise<Safeten
     if (isSupported(e.dtype)) {
       const want = numel(e.shape) * ITEM_SIZE[e.dtype];
       if (end - begin !== want) {
-        throw new Error(`safetensors ${file}: tensor "${name}" (${e.dtype} ${JSON.stringify(e.shape)}) needs ${want} bytes ` +
-          `but data_offsets span ${end - begin}`);
+        throw new Error(
+          `safetensors ${file}: tensor "${name}" (${e.dtype} ${JSON.stringify(e.shape)}) needs ${want} bytes ` +
+            `but data_offsets span ${end - begin}`,
+        );
       }
     }
     entries.set(name, { dtype: e.dtype, shape: e.shape.slice(), data_offsets: [begin, end] });
@@ -403,8 +407,10 @@ export async function writeSafetensors(
       throw new Error(`safetensors ${file}: tensor "${name}" has dtype ${String(t.dtype)}; supported: ${SUPPORTED_DTYPES.join(', ')}`);
     }
     if (numel(t.shape) !== t.data.length) {
-      throw new Error(`safetensors ${file}: tensor "${name}" has shape ${JSON.stringify(t.shape)} (${numel(t.shape)} elements) ` +
-        `but ${t.data.length} values`);
+      throw new Error(
+        `safetensors ${file}: tensor "${name}" has shape ${JSON.stringify(t.shape)} (${numel(t.shape)} elements) ` +
+          `but ${t.data.length} values`,
+      );
     }
     const isFloat = t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16';
     const dtype: SafetensorsDtype = isFloat && (opts.floatDtype ?? 'F32') === 'F32' ? 'F32' : t.dtype;

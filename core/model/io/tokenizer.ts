@@ -376,8 +376,10 @@ async function tokenizerJsonFromSlowFiles(dir: string, config: TokenizerConfigJs
     }
     if (config.add_bos_token === true) {
       // OPT's slow files: transformers' fast conversion adds a post-processor that prepends the bos token.
-      throw new Error(`tokenizer folder ${dir}: tokenizer_config.json sets "add_bos_token": true (OPT), which the vocab.json + merges.txt ` +
-        'conversion does not reproduce; write tokenizer.json with transformers\' AutoTokenizer.from_pretrained(<model>).save_pretrained(<folder>)');
+      throw new Error(
+        `tokenizer folder ${dir}: tokenizer_config.json sets "add_bos_token": true (OPT), which the vocab.json + merges.txt ` +
+          "conversion does not reproduce; write tokenizer.json with transformers' AutoTokenizer.from_pretrained(<model>).save_pretrained(<folder>)",
+      );
     }
     if (/^GPT2/.test(cls) || modelType === 'gpt2') return buildGpt2TokenizerJson(vocab, merges) as unknown as TokenizerJson;
     throw new Error(
@@ -415,9 +417,7 @@ export async function loadTokenizer(dirOrTokenizerJson: string, opts: TokenizerO
     const file = path.join(dir, 'tokenizer.json');
     const json = (await readJsonIfExists<TokenizerJson>(file)) ?? (await tokenizerJsonFromSlowFiles(dir, config));
     if (!json) {
-      throw new Error(
-        `tokenizer folder ${dir}: no tokenizer.json (nor vocab.json + merges.txt, nor encoder.json + vocab.bpe)`,
-      );
+      throw new Error(`tokenizer folder ${dir}: no tokenizer.json (nor vocab.json + merges.txt, nor encoder.json + vocab.bpe)`);
     }
     return tokenizerFromJson(json, config, opts, dir);
   }

@@ -18,7 +18,7 @@ export function packBf16(data: Float32Array): Uint16Array {
   const out = new Uint16Array(data.length);
   for (let i = 0; i < u32.length; i++) {
     const x = u32[i]!;
-    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) out[i] = ((x >>> 16) | 0x40) & 0xffff;
+    if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) out[i] = ((x >>> 16) | 0x40) & 0xffff;
     else out[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
   }
   return out;
@@ -36,7 +36,7 @@ export function roundToBf16InPlace(data: Float32Array): Float32Array {
   const u32 = new Uint32Array(data.buffer, data.byteOffset, data.length);
   for (let i = 0; i < u32.length; i++) {
     const x = u32[i]!;
-    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) u32[i] = (x | 0x400000) & 0xffff0000;
+    if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) u32[i] = (x | 0x400000) & 0xffff0000;
     else u32[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) << 16;
   }
   return data;

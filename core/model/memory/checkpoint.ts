@@ -18,10 +18,18 @@ interface CheckpointContext {
   rotary?: { cos: tf.Tensor3D; sin: tf.Tensor3D };
 }
 
-interface EngineState { activeTape: unknown; gradientDepth: number }
+interface EngineState {
+  activeTape: unknown;
+  gradientDepth: number;
+}
 interface EngineLike {
   state: EngineState;
-  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
+  gradients(
+    f: () => tf.Tensor,
+    xs: tf.Tensor[],
+    dy?: tf.Tensor,
+    allowNoGradients?: boolean,
+  ): { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
 }
 
 /**
@@ -32,10 +40,18 @@ interface EngineLike {
  * @returns [B*T, d]
  */
 export function checkpointedBlock<W extends CheckpointWeights, C extends CheckpointContext>(
-  block: (w: W, x: tf.Tensor2D, ctx: C) => tf.Tensor2D, w: W, x: tf.Tensor2D, ctx: C): tf.Tensor2D {
+  block: (w: W, x: tf.Tensor2D, ctx: C) => tf.Tensor2D,
+  w: W,
+  x: tf.Tensor2D,
+  ctx: C,
+): tf.Tensor2D {
   const keys = WEIGHT_KEYS.filter((k) => w[k] !== undefined);
   // The context's tensors (attention biases, rotary tables) are inputs too, so the backward still holds them.
-  const biases: tf.Tensor[] = [ctx.globalBias, ...(ctx.localBias ? [ctx.localBias] : []), ...(ctx.rotary ? [ctx.rotary.cos, ctx.rotary.sin] : [])];
+  const biases: tf.Tensor[] = [
+    ctx.globalBias,
+    ...(ctx.localBias ? [ctx.localBias] : []),
+    ...(ctx.rotary ? [ctx.rotary.cos, ctx.rotary.sin] : []),
+  ];
   const nb = biases.length;
   const run = (inputs: readonly tf.Tensor[]): tf.Tensor2D => {
     const ws = Object.fromEntries(keys.map((k, j) => [k, inputs[1 + nb + j]])) as unknown as W;

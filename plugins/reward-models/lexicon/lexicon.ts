@@ -1,7 +1,5 @@
 import { cuss } from 'cuss';
-import {
-  CUSS_IGNORED, DEFAULT_TERM_WEIGHTS, DEFAULT_TIER_WEIGHTS, MASK_CANDIDATES, TERM_TIERS, type Tier,
-} from './terms.js';
+import { CUSS_IGNORED, DEFAULT_TERM_WEIGHTS, DEFAULT_TIER_WEIGHTS, MASK_CANDIDATES, TERM_TIERS, type Tier } from './terms.js';
 
 /** A term's tier: one of the built-in tiers, or `custom` for a term added through options. */
 export type EntryTier = Tier | 'custom';
@@ -34,10 +32,49 @@ const PROFANE_SUFFIXES = ['ings', 'ing', "in'", 'in', 'ers', 'er', 'ed', 'es', '
 const PLURAL_SUFFIXES = ['es', 's'];
 /** Clean words that suffix stripping would otherwise turn into profanity. */
 const NOT_INFLECTIONS: ReadonlySet<string> = new Set([
-  'damning', 'cocker', 'cockers', 'cocky', 'pricked', 'pricking', 'pricker', 'dicker', 'dickered', 'dickering', 'hellen', 'shitake',
-  'assing', 'analy', 'tits', 'cumming', 'sexed', 'dicky', 'cocking', 'cocked', 'assess', 'assessed', 'assesses', 'assessing',
-  'spicy', 'spices', 'spicer', 'spiced', 'spicing', 'spicier', 'heller', 'hellers', 'shitake', 'cunts', 'analyst', 'retarding',
-  'retardingly', 'retardation', 'rapped', 'rapper', 'rappers', 'hooters', 'prickly',
+  'damning',
+  'cocker',
+  'cockers',
+  'cocky',
+  'pricked',
+  'pricking',
+  'pricker',
+  'dicker',
+  'dickered',
+  'dickering',
+  'hellen',
+  'shitake',
+  'assing',
+  'analy',
+  'tits',
+  'cumming',
+  'sexed',
+  'dicky',
+  'cocking',
+  'cocked',
+  'assess',
+  'assessed',
+  'assesses',
+  'assessing',
+  'spicy',
+  'spices',
+  'spicer',
+  'spiced',
+  'spicing',
+  'spicier',
+  'heller',
+  'hellers',
+  'shitake',
+  'cunts',
+  'analyst',
+  'retarding',
+  'retardingly',
+  'retardation',
+  'rapped',
+  'rapper',
+  'rappers',
+  'hooters',
+  'prickly',
 ]);
 /** Digits and symbols read as letters (`sh1t`, `a$$hole`, `b!tch`). */
 const LEET: Readonly<Record<string, string>> = { 0: 'o', 1: 'i', 3: 'e', 4: 'a', 5: 's', 7: 't', '@': 'a', $: 's', '!': 'i' };
@@ -152,7 +189,8 @@ export class Lexicon {
     const letters = norm.replace(/[^a-z]/g, '').length;
     if (letters === 0) return undefined;
     const source = norm.replace(/[*#%@$!]+|[^*#%@$!]+/gu, (part) =>
-      MASK_CHARS.test(part) ? `[a-z]{${part.length},${part.length + 1}}` : part.replace(/[^a-z0-9']/g, ''));
+      MASK_CHARS.test(part) ? `[a-z]{${part.length},${part.length + 1}}` : part.replace(/[^a-z0-9']/g, ''),
+    );
     const re = new RegExp(`^${source}$`, 'u');
     return this.masks.find((m) => re.test(m.term))?.entry;
   }

@@ -1,7 +1,13 @@
 import { RegExpMatcher, englishDataset, englishRecommendedTransformers } from 'obscenity';
 import { Lexicon, type EntryTier, type LexiconOptions, type MatchKind } from './lexicon.js';
 import {
-  ADDRESSED_PHRASES, BRIDGE_WORDS, CLEAN_WORDS, NAME_LIKE, OBSCENITY_ROOT_TIERS, SECOND_PERSON, UNAMBIGUOUS_ROOTS,
+  ADDRESSED_PHRASES,
+  BRIDGE_WORDS,
+  CLEAN_WORDS,
+  NAME_LIKE,
+  OBSCENITY_ROOT_TIERS,
+  SECOND_PERSON,
+  UNAMBIGUOUS_ROOTS,
 } from './terms.js';
 import { tokenize, type WordToken } from './tokenize.js';
 
@@ -80,9 +86,8 @@ export class LexiconScorer {
     this.targetBonus = options.targetBonus ?? DEFAULT_TARGET_BONUS;
     this.decay = options.decay ?? DEFAULT_DECAY;
     if (!(this.decay > 0 && this.decay <= 1)) throw new Error(`lexicon scorer: decay must be in (0, 1] (got ${this.decay})`);
-    this.matcher = (options.useObscenity ?? true)
-      ? new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers })
-      : undefined;
+    this.matcher =
+      (options.useObscenity ?? true) ? new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers }) : undefined;
   }
 
   /** The logit, probability and hits of one text. */
@@ -165,13 +170,14 @@ export class LexiconScorer {
     const hits: Hit[] = [];
     for (const { hit, first, last } of found.sort((a, b) => a.first - b.first)) {
       const phraseWords = norms.slice(first, last + 1);
-      hit.targeted = hit.tier === 'threat' || (TARGETABLE.has(hit.tier) && (
-        ADDRESSED_PHRASES.has(hit.term)
-        || phraseWords.some((w) => SECOND_PERSON.has(w))
-        || this.youBefore(norms, owner, first)
-        || (CURSE_TIERS.has(hit.tier) && last + 1 < n && SECOND_PERSON.has(norms[last + 1]!))
-        || (VOCATIVE_TIERS.has(hit.tier) && isVocative(text, tokens, first, last))
-      ));
+      hit.targeted =
+        hit.tier === 'threat' ||
+        (TARGETABLE.has(hit.tier) &&
+          (ADDRESSED_PHRASES.has(hit.term) ||
+            phraseWords.some((w) => SECOND_PERSON.has(w)) ||
+            this.youBefore(norms, owner, first) ||
+            (CURSE_TIERS.has(hit.tier) && last + 1 < n && SECOND_PERSON.has(norms[last + 1]!)) ||
+            (VOCATIVE_TIERS.has(hit.tier) && isVocative(text, tokens, first, last))));
       if (hit.tier === 'epithet' && !hit.targeted) continue;
       if (hit.targeted) hit.weight += this.targetBonus;
       hits.push(hit);

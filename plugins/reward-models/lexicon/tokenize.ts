@@ -52,7 +52,12 @@ export function tokenize(text: string): WordToken[] {
 
 /** Lowercase, accents stripped (NFKD minus combining marks), `’` → `'`, a possessive `'s` dropped. */
 function normalizeWord(word: string): string {
-  return word.normalize('NFKD').replace(/\p{M}/gu, '').replace(/’/gu, "'").toLowerCase().replace(/(?<=\p{L}{2})'s$/u, '');
+  return word
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(/’/gu, "'")
+    .toLowerCase()
+    .replace(/(?<=\p{L}{2})'s$/u, '');
 }
 
 /** True when only spaces stand between `index` and the start of the text or a sentence-ending mark. */
