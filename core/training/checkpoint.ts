@@ -190,6 +190,31 @@ export async function readCheckpoint(dir: string): Promise<{ state: TrainerState
   return { state, optimiser: { step: state.optimiser.step, scalars: state.optimiser.scalars, arrays } };
 }
 
+/**
+ * A checkpoint's optimiser moments keyed by the names `vars` have in this process. A variable's name starts with its
+ * model's instance prefix (`causal_lm_<n>/`: TF.js needs names unique in the process), and which model got which
+ * number depends on the order the plugins were built in (a reward model that is itself a transformer may be built
+ * first). So each key is matched by the name after that prefix (the weight's Hugging Face name) when that is
+ * unambiguous among `vars`; other keys are kept as they are (the optimiser then names what does not match).
+ */
+export function rebaseOptimiserState(state: OptimiserState, vars: readonly { name: string }[]): OptimiserState {
+  const local = (name: string) => name.slice(name.indexOf('/') + 1);
+  const byLocal = new Map<string, string | null>();
+  for (const v of vars) byLocal.set(local(v.name), byLocal.has(local(v.name)) ? null : v.name);
+  const rename = (key: string, suffix: RegExp): string => {
+    const m = suffix.exec(key);
+    if (!m) return key;
+    const owner = key.slice(0, m.index);
+    const now = byLocal.get(local(owner));
+    return now ? `${now}${m[0]}` : key;
+  };
+  return {
+    step: state.step,
+    scalars: Object.fromEntries(Object.entries(state.scalars).map(([k, v]) => [k === 'scheduleStep' ? k : rename(k, /\/step$/), v])),
+    arrays: Object.fromEntries(Object.entries(state.arrays).map(([k, v]) => [rename(k, /\/(m|v)$/), v])),
+  };
+}
+
 /** A checkpoint's trainer-state.json. */
 export function readTrainerState(dir: string): TrainerState {
   const statePath = path.join(dir, 'trainer-state.json');

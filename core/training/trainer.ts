@@ -17,7 +17,7 @@ import { PpoStepper, type PpoStepResult } from '../ppo/step.js';
 import { envRewardStats } from '../ppo/step-stats.js';
 import { batchRewards, DEFAULT_ZERO_VARIANCE_STEPS, ZeroVarianceGuard, type BatchRewards } from '../ppo/reward.js';
 import { evaluate, EvalInterrupted, type EvalResult } from '../eval/evaluate.js';
-import { readCheckpoint, type TrainerState } from './checkpoint.js';
+import { readCheckpoint, rebaseOptimiserState, type TrainerState } from './checkpoint.js';
 import { Checkpointer } from './checkpointer.js';
 import { mainThread, type TrainerCompute } from './trainer-compute.js';
 import { runToStop, type StopReason } from './stop.js';
@@ -341,6 +341,9 @@ export class Trainer {
           status = 'interrupted'; // training is complete and checkpointed; only the final evaluation was cut short
         }
       }
+    } catch (err) {
+      status = 'failed'; // the hooks' onRunEnd hears it (training itself is checkpointed)
+      throw err;
     } finally {
       await runEnd(status);
     }
@@ -370,7 +373,8 @@ export class Trainer {
     const { state, optimiser } = await readCheckpoint(dir);
     await this.policy.restore(`${dir}/policy`);
     parts.compute.weightsChanged();
-    this.optimiser.setState(optimiser, this.policy.trainableVariables());
+    const vars = this.policy.trainableVariables();
+    this.optimiser.setState(rebaseOptimiserState(optimiser, vars), vars);
     parts.stepper.setState(state.stepper);
     parts.queue.setState(state.queue);
     parts.rng.generation.setState(state.rng.generation);
