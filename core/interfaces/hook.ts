@@ -114,7 +114,10 @@ export interface Hook {
    * that a run resumed from that checkpoint has lost nothing.
    */
   onCheckpoint?(info: { step: number; name: string }): void | Promise<void>;
-  /** Called once at the end, also after an interrupt or a failure (`reason`). Must not throw. */
+  /**
+   * Called once at the end, also after an interrupt or a failure (`reason`), on every path once `onRunStart` has been
+   * called (a hook whose `onRunStart` threw included: the run fails there). Must not throw.
+   */
   onRunEnd?(info: { reason: 'done' | 'interrupted' | 'failed'; step: number }): void | Promise<void>;
   /**
    * The user insisted (a second Ctrl-C): the process exits right after this returns, so it must be synchronous —

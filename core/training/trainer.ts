@@ -179,7 +179,12 @@ export class Trainer {
       const report: EvalReport = { step: at, phase, figures: evalScalars(result), result };
       for (const h of hooks) await h.onEval?.(report);
     };
-    for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
+    try {
+      for (const h of hooks) await h.onRunStart?.({ runDir: this.run.runDir, totalSteps: total, startStep: step });
+    } catch (err) {
+      await runEnd('failed'); // the hooks that opened their files close them
+      throw err;
+    }
     if (!ckpt && cfg.eval.enabled) {
       try {
         const r = await this.evaluate(splits.heldOut, 'before', log, opts.signal, compute);

@@ -272,3 +272,29 @@ test('a run with a user hook: every stage in order, the eval.every evaluations i
   t.deepEqual([...wa.keys()], [...wb.keys()]);
   for (const [k, v] of wa) t.deepEqual(Array.from(v.data), Array.from(wb.get(k)!.data), k);
 });
+
+test("a hook whose onRunStart throws fails the run naming it, and the hooks that started hear onRunEnd ('failed')", async (t) => {
+  const dir = await project({ hooks: [{ type: 'stage-recorder', file: 'stages.jsonl' }, { type: 'start-fails' }] }, true);
+  fs.writeFileSync(
+    path.join(dir, 'plugins/start-fails.mjs'),
+    `import { definePlugin, z } from '${DETOX_LAB}';
+export default definePlugin({ kind: 'hook', name: 'start-fails', description: 'throws in onRunStart', options: z.object({}),
+  create: () => ({ name: 'start-fails', onRunStart() { throw new Error('cannot open my file'); } }) });
+`,
+  );
+  const cfgPath = path.join(dir, '.detoxrc.json');
+  const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+  fs.writeFileSync(cfgPath, JSON.stringify({ ...cfg, plugins: [...cfg.plugins, './plugins/start-fails.mjs'] }));
+  const r = cli(dir, 'run');
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /hooks\.\d+ \(start-fails\) onRunStart: cannot open my file/);
+  const stages = fs
+    .readFileSync(path.join(dir, 'stages.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Stage);
+  t.deepEqual(
+    stages.map((s) => `${s.stage}${s.reason ? ` ${s.reason}` : ''}`),
+    ['onRunStart', 'onRunEnd failed'],
+  );
+});
