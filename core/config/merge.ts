@@ -41,8 +41,9 @@ export function getPath(obj: unknown, keys: readonly (string | number)[]): unkno
 }
 
 /**
- * Returns a copy of `obj` with `value` at `path` (creating objects on the way; numeric keys
- * index existing arrays). Setting `<slot>.type` to a different plugin resets that slot's options.
+ * Returns a copy of `obj` with `value` at `path` (creating what is missing on the way: a list where the next key is
+ * a number, an object otherwise). A numeric key indexes a list: an entry it has, or the next one (`memory.<length>`
+ * appends); a gap is an error. Setting `<slot>.type` to a different plugin resets that slot's options.
  */
 export function setPath(obj: JsonObject, path: string, value: Json): JsonObject {
   const keys = parsePath(path);
@@ -52,11 +53,9 @@ export function setPath(obj: JsonObject, path: string, value: Json): JsonObject 
     const k = keys[i]!;
     const container = cur as JsonObject | Json[];
     let next: Json | undefined = Array.isArray(container) ? container[Number(k)] : container[k];
-    if (Array.isArray(container) && !/^\d+$/.test(k)) {
-      throw new Error(`config path ${keys.slice(0, i + 1).join('.')}: an array is indexed by a number, got "${k}"`);
-    }
+    if (Array.isArray(container)) checkIndex(container, k, keys.slice(0, i + 1));
     if (next === undefined || next === null || typeof next !== 'object') {
-      next = {};
+      next = /^\d+$/.test(keys[i + 1]!) ? [] : {};
       if (Array.isArray(container)) container[Number(k)] = next;
       else container[k] = next;
     }
@@ -65,7 +64,7 @@ export function setPath(obj: JsonObject, path: string, value: Json): JsonObject 
   const last = keys[keys.length - 1]!;
   const parent = cur as JsonObject | Json[];
   if (Array.isArray(parent)) {
-    if (!/^\d+$/.test(last)) throw new Error(`config path ${keys.join('.')}: an array is indexed by a number, got "${last}"`);
+    checkIndex(parent, last, keys);
     parent[Number(last)] = mergeConfig(parent[Number(last)], value);
   } else if (last === 'type' && isPlainObject(parent) && 'type' in parent && parent.type !== value) {
     for (const k of Object.keys(parent)) delete parent[k];
@@ -74,6 +73,19 @@ export function setPath(obj: JsonObject, path: string, value: Json): JsonObject 
     parent[last] = structuredClone(value);
   }
   return copy;
+}
+
+/** A list's key must be a number naming an entry it has or the next one (no gaps). */
+function checkIndex(list: Json[], key: string, at: string[]): void {
+  if (!/^\d+$/.test(key)) throw new Error(`config path ${at.join('.')}: an array is indexed by a number, got "${key}"`);
+  if (Number(key) <= list.length) return;
+  const name = at.slice(0, -1).join('.');
+  throw new Error(
+    list.length === 0
+      ? `config path ${at.join('.')}: the list ${name} is empty; ${name}.0 adds its first entry`
+      : `config path ${at.join('.')}: the list ${name} has ${list.length} entr${list.length === 1 ? 'y' : 'ies'}; ` +
+          `give an index from 0 to ${list.length} (${list.length} appends)`,
+  );
 }
 
 /**

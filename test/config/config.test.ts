@@ -238,6 +238,17 @@ test('merge and --set helpers', (t) => {
   t.deepEqual(setPath({ memory: [{ type: 'x', n: 1 }] }, 'memory.0.n', 2), { memory: [{ type: 'x', n: 2 }] });
   t.throws(() => parseAssignment('novalue'), { message: /expected path=value/ });
   t.throws(() => setPath({ memory: [] }, 'memory.first', 1), { message: /indexed by a number/ });
+  // A missing list is created as a list; an index appends or replaces, never leaves a gap.
+  t.deepEqual(setPath({}, 'memory.0.type', 'bf16'), { memory: [{ type: 'bf16' }] });
+  t.deepEqual(setPath({ memory: [{ type: 'bf16' }] }, 'memory.1', { type: 'checkpointing' }), {
+    memory: [{ type: 'bf16' }, { type: 'checkpointing' }],
+  });
+  t.throws(() => setPath({}, 'memory.2.type', 'bf16'), {
+    message: 'config path memory.2: the list memory is empty; memory.0 adds its first entry',
+  });
+  t.throws(() => setPath({ memory: [{ type: 'bf16' }] }, 'memory.3', 1), {
+    message: /the list memory has 1 entry; give an index from 0 to 1 \(1 appends\)/,
+  });
 });
 
 test('registry: duplicate names are an error; kebab-case names enforced', (t) => {
