@@ -31,15 +31,6 @@ export function parsePath(p: string): string[] {
   return p.split('.');
 }
 
-export function getPath(obj: unknown, keys: readonly (string | number)[]): unknown {
-  let cur: unknown = obj;
-  for (const k of keys) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[String(k)];
-  }
-  return cur;
-}
-
 /**
  * Returns a copy of `obj` with `value` at `path` (creating what is missing on the way: a list where the next key is
  * a number, an object otherwise). A numeric key indexes a list: an entry it has, or the next one (`memory.<length>`

@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { loadRawConfig, ConfigFileError, originOf, projectRoot, SET_ORIGIN, type RawConfig } from './load.js';
 import { validateConfig, ConfigError, type ConfigIssue, type ResolvedConfig } from './validate.js';
 import { slotEntries } from '../plugin/slots.js';
-import { getPath, isPlainObject, type JsonObject } from './merge.js';
+import { isPlainObject, type JsonObject } from './merge.js';
+import { getPath } from '../util/get-path.js';
 import { PluginRegistry } from '../plugin/registry.js';
 import { isPathOption, type AnyPluginDefinition } from '../plugin/define.js';
 

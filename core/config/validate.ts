@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { configSchema, type ExperimentConfig, type SlotConfig } from './schema.js';
-import { getPath, isPlainObject, type JsonObject } from './merge.js';
+import { isPlainObject, type JsonObject } from './merge.js';
+import { getPath } from '../util/get-path.js';
 import type { PluginRegistry } from '../plugin/registry.js';
 import { slotEntries } from '../plugin/slots.js';
 import { schemaAt, unionChoices } from './type-name.js';

@@ -8,7 +8,7 @@ import type { PluginContext, PluginKind, PluginKinds } from '../plugin/define.js
 import { defaultMemoryPlan, type MemoryStrategy } from '../interfaces/memory.js';
 import { labelled, labelPluginInstance } from '../plugin/errors.js';
 import { defaultSlotOf, SLOTS, slotName } from '../plugin/slots.js';
-import { getPath } from '../config/merge.js';
+import { getPath } from '../util/get-path.js';
 
 /** Everything a run needs besides the config: where it writes and how it talks to the user. */
 export interface RunContext {

@@ -6,6 +6,7 @@
  */
 import { TOKENS } from '../tokens.js';
 import type { PluginKind } from './define.js';
+import { getPath } from '../util/get-path.js';
 
 interface SlotSpec {
   /** The slot's config path (a list slot: the list's). */
@@ -45,11 +46,9 @@ export function defaultSlotOf(kind: PluginKind): string {
  * {@link SLOTS} order. Reads any object (validation calls it on raw input): a missing or non-list value has no entries.
  */
 export function slotEntries(cfg: unknown): { path: (string | number)[]; kind: PluginKind; spec: SlotSpec }[] {
-  const at = (p: readonly string[]) =>
-    p.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), cfg);
   return SLOTS.flatMap((spec) => {
     if (!spec.list) return [{ path: [...spec.path], kind: spec.kind, spec }];
-    const items = at(spec.path);
+    const items = getPath(cfg, spec.path);
     return Array.isArray(items) ? items.map((_, i) => ({ path: [...spec.path, i], kind: spec.kind, spec })) : [];
   });
 }

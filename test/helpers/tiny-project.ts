@@ -4,27 +4,8 @@ import path from 'node:path';
 import { CausalLM } from '../../core/model/causal-lm.js';
 import { makeConfig, type TransformerConfig } from '../../core/model/arch/hf-config.js';
 import { saveCausalLM } from '../../core/model/io/hf-io.js';
+import { bytesToUnicode } from '../../core/pretrain/bpe.js';
 import { fixture, tmpProject } from './tmp.js';
-
-/** GPT-2's byte → printable-character map (bytes_to_unicode). */
-function bytesToUnicode(): string[] {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++)
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  const out: string[] = new Array(256);
-  bs.forEach((b, i) => {
-    out[b] = String.fromCodePoint(cs[i]!);
-  });
-  return out;
-}
 
 /** A byte-level BPE tokenizer.json with no merges: 256 byte tokens + <|endoftext|> (id 256). */
 export function byteTokenizerJson(): object {

@@ -17,6 +17,7 @@ import { SLOTS } from '../../core/plugin/slots.js';
 import { configSchema } from '../../core/config/schema.js';
 import { schemaAt } from '../../core/config/type-name.js';
 import { TOKENS } from '../../core/tokens.js';
+import { getPath } from '../../core/util/get-path.js';
 import { defaultMemoryPlan, type MemoryStrategy } from '../../core/interfaces/memory.js';
 import type { Policy } from '../../core/interfaces/policy.js';
 import type { RewardModel, RewardTransform } from '../../core/interfaces/reward.js';
@@ -50,14 +51,20 @@ async function project(): Promise<{ dir: string; configs: object[] }> {
   return { dir, configs: EXPERIMENTS({ policy: 'models/policy', classifier: 'models/classifier' }) };
 }
 
+/** `config` as the project's .detoxrc.json, loaded and validated as `detox-lab run` does. */
+function prepared(dir: string, config: object) {
+  fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify(config));
+  return prepareExperiment({ file: path.join(dir, '.detoxrc.json'), builtins: builtinPlugins });
+}
+
 test('the literal configs use every registered built-in plugin, and every slot of SLOTS is a field of the config schema', async (t) => {
-  const { configs } = await project();
+  const { dir, configs } = await project();
   const used = new Set<string>();
   const registry = new PluginRegistry(builtinPlugins);
   for (const c of configs) {
-    const prepared = await preparedFrom(c);
+    const { config } = await prepared(dir, c);
     for (const s of SLOTS) {
-      const v = s.path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], prepared.config);
+      const v = getPath(config, s.path);
       for (const slot of (s.list ? v : [v]) as { type: string }[]) used.add(`${s.kind} ${slot.type}`);
     }
   }
@@ -72,12 +79,6 @@ test('the literal configs use every registered built-in plugin, and every slot o
     const field = schemaAt(configSchema, s.path);
     t.truthy(field, `${s.path.join('.')} is in the config schema`);
   }
-
-  async function preparedFrom(config: object) {
-    const { dir } = await project();
-    fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify(config));
-    return prepareExperiment({ file: path.join(dir, '.detoxrc.json'), builtins: builtinPlugins });
-  }
 });
 
 for (const [i, name] of [
@@ -89,10 +90,9 @@ for (const [i, name] of [
     await tf.setBackend('cpu');
     const before = tf.memory().numTensors;
     const { dir, configs } = await project();
-    fs.writeFileSync(path.join(dir, '.detoxrc.json'), JSON.stringify(configs[i]));
-    const prepared = await prepareExperiment({ file: path.join(dir, '.detoxrc.json'), builtins: builtinPlugins });
+    const { config, registry } = await prepared(dir, configs[i]!);
     const runDir = path.join(dir, 'runs/tiny/main');
-    const container = await buildContainer(prepared.config, prepared.registry, { runDir, configDir: dir, log: () => {} });
+    const container = await buildContainer(config, registry, { runDir, configDir: dir, log: () => {} });
 
     const memory = container.isBound(TOKENS.MemoryStrategy) ? container.getAll<MemoryStrategy>(TOKENS.MemoryStrategy) : [];
     for (const m of memory) {
@@ -120,7 +120,7 @@ for (const [i, name] of [
     const transform = await container.getAsync<RewardTransform>(TOKENS.RewardTransform);
     const rewards = transform.transform(logits, model.neutralIndex);
     t.true(rewards.length === 2 && rewards.every(Number.isFinite), `${transform.name} gives one finite reward per text`);
-    const modelType = (prepared.config.reward.model as { type: string }).type;
+    const modelType = (config.reward.model as { type: string }).type;
     if (modelType === 'lexicon-toxicity') t.true(rewards[0]! > rewards[1]!, 'the word list rewards the clean text above the insult');
     for (const c of container.isBound(TOKENS.EvalClassifier) ? await container.getAllAsync<RewardModel>(TOKENS.EvalClassifier) : []) {
       t.is((await c.classify(['hello'])).length, 1, `cross-check ${c.name} scores`);

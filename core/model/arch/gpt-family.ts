@@ -64,6 +64,20 @@ export function gptHfFields(c: TransformerConfig) {
   return { base, common };
 }
 
+/** The names GPT-2's and GPT-Neo's blocks share under prefix `h` (`transformer.h.<i>.`): both LayerNorms and the MLP. */
+export function sequentialBlockNames(h: string) {
+  return {
+    ln1G: `${h}ln_1.weight`,
+    ln1B: `${h}ln_1.bias`,
+    ln2G: `${h}ln_2.weight`,
+    ln2B: `${h}ln_2.bias`,
+    fcW: `${h}mlp.c_fc.weight`,
+    fcB: `${h}mlp.c_fc.bias`,
+    projW: `${h}mlp.c_proj.weight`,
+    projB: `${h}mlp.c_proj.bias`,
+  };
+}
+
 /** Names of the weights outside the blocks (GPT-2, GPT-Neo, GPT-J). */
 export function gptModelWeightNames(cfg: TransformerConfig): ModelWeightNames {
   return {

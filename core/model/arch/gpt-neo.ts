@@ -5,7 +5,7 @@
  * than `window_size` back.
  */
 import { activation, num, posInt, tail } from './config-fields.js';
-import { gptFamily, gptHfFields, gptModelWeightNames, gptWeightSpecs, SEQUENTIAL_BLOCK } from './gpt-family.js';
+import { gptFamily, gptHfFields, gptModelWeightNames, gptWeightSpecs, SEQUENTIAL_BLOCK, sequentialBlockNames } from './gpt-family.js';
 import { BASE_PREFIX, type Architecture, type AttentionType, type BlockWeightNames, type TransformerConfig } from './types.js';
 
 /**
@@ -116,16 +116,7 @@ function gptNeoConfigToHf(c: TransformerConfig): Record<string, unknown> {
 /** Names of block `i`'s weights. */
 function gptNeoBlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
-  const common = {
-    ln1G: `${h}ln_1.weight`,
-    ln1B: `${h}ln_1.bias`,
-    ln2G: `${h}ln_2.weight`,
-    ln2B: `${h}ln_2.bias`,
-    fcW: `${h}mlp.c_fc.weight`,
-    fcB: `${h}mlp.c_fc.bias`,
-    projW: `${h}mlp.c_proj.weight`,
-    projB: `${h}mlp.c_proj.bias`,
-  };
+  const common = sequentialBlockNames(h);
   const a = `${h}attn.attention.`;
   return {
     ...common,

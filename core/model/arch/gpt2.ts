@@ -4,7 +4,15 @@
  * learned positions, Conv1D weights already stored [in, out] (nothing transposed).
  */
 import { tail } from './config-fields.js';
-import { gpt2StyleShape, gptFamily, gptHfFields, gptModelWeightNames, gptWeightSpecs, SEQUENTIAL_BLOCK } from './gpt-family.js';
+import {
+  gpt2StyleShape,
+  gptFamily,
+  gptHfFields,
+  gptModelWeightNames,
+  gptWeightSpecs,
+  SEQUENTIAL_BLOCK,
+  sequentialBlockNames,
+} from './gpt-family.js';
 import { BASE_PREFIX, type Architecture, type BlockWeightNames, type TransformerConfig } from './types.js';
 
 /** Parses a GPT-2 config.json. */
@@ -45,16 +53,7 @@ function gpt2ConfigToHf(c: TransformerConfig): Record<string, unknown> {
 /** Names of block `i`'s weights. */
 function gpt2BlockWeightNames(_cfg: TransformerConfig, i: number): BlockWeightNames {
   const h = `${BASE_PREFIX}h.${i}.`;
-  const common = {
-    ln1G: `${h}ln_1.weight`,
-    ln1B: `${h}ln_1.bias`,
-    ln2G: `${h}ln_2.weight`,
-    ln2B: `${h}ln_2.bias`,
-    fcW: `${h}mlp.c_fc.weight`,
-    fcB: `${h}mlp.c_fc.bias`,
-    projW: `${h}mlp.c_proj.weight`,
-    projB: `${h}mlp.c_proj.bias`,
-  };
+  const common = sequentialBlockNames(h);
   return {
     ...common,
     qkvW: `${h}attn.c_attn.weight`,
